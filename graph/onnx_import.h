@@ -1,0 +1,56 @@
+#pragma once
+// ONNX → IR. Reads a ModelProto (no size limit below protobuf's 2 GiB; external-data initializers are sized from
+// their dims and their files checked, never loaded), binds symbolic dimensions, runs ONNX's checker and shape
+// inference, and builds a Graph. Forward node i of the Graph is node i of the ONNX main graph, so tools that need
+// the op's full semantics (the runtime, exporters) can go back to the ModelProto.
+//
+// Naming: a node without a name is called "<op_type>_<index>" (index = its position in the ONNX graph); a name
+// already taken gets "__2", "__3", ... appended, in graph order. Placement files use these names.
+//
+// Parameters: floating initializers with more than one element are trainable parameters, except those only read
+// as BatchNormalization's running mean/variance; graph inputs whose doc_string is "allot:parameter" (allot's
+// generated models without weights) are parameters too. Other initializers are constants.
+//
+// Control flow (If/Loop/Scan) is one node whose work is its body's: If takes the costlier branch, Loop multiplies
+// its body by a constant trip count (1 when not constant, with a warning), Scan by the scanned length.
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "graph/graph.h"
+
+namespace onnx {
+class ModelProto;
+}
+
+namespace allot {
+
+struct ImportOptions {
+  int64_t batch = 0;  // binds symbolic batch dims (dim 0 of inputs, or names like "batch", "N"); 0: leave
+  int64_t seq = 0;    // binds symbolic sequence dims (names containing "seq", "len", "time", "step", "token")
+  std::vector<std::pair<std::string, int64_t>> dims;  // explicit bindings by dim_param name; win over the above
+  bool check = true;  // run onnx::checker (structural errors are reported by allot's own messages either way)
+};
+
+struct ImportReport {
+  std::vector<std::string> warnings;
+  size_t unknown_ops = 0;         // nodes costed with the generic estimate
+  bool ran_shape_inference = false;  // false when the model already carried every shape
+  double check_seconds = 0;          // onnx::checker
+  double infer_seconds = 0;          // ONNX shape inference
+  double build_seconds = 0;          // IR construction and Finalize
+};
+
+// Reads and parses a file. Errors (missing, unreadable, truncated, not ONNX) name the path.
+onnx::ModelProto ReadModelProto(const std::string& path);
+
+// Builds the IR from a parsed model; `source` names it in errors (the file path). The model is modified in place
+// (bound dims, inferred value_info). `model_dir` resolves external data ("" skips the file check).
+Graph ImportModel(onnx::ModelProto& model, const std::string& source, const ImportOptions& options,
+                  ImportReport* report = nullptr, const std::string& model_dir = "");
+
+// ReadModelProto + ImportModel.
+Graph ImportOnnxFile(const std::string& path, const ImportOptions& options, ImportReport* report = nullptr);
+
+}  // namespace allot

@@ -1,0 +1,109 @@
+#include "tools/model_loader.h"
+
+#include <onnx/onnx-ml.pb.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "graph/error.h"
+#include "models/model_zoo.h"
+
+namespace allot::tools {
+namespace {
+
+double Since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+ImportOptions ToImportOptions(const ModelArgs& args) {
+  ImportOptions opt;
+  opt.batch = args.batch;
+  opt.seq = args.seq;
+  opt.check = !args.no_check;
+  for (const std::string& d : args.dims) {
+    const size_t eq = d.find('=');
+    int64_t value = 0;
+    try {
+      if (eq == std::string::npos || eq == 0) throw std::invalid_argument(d);
+      size_t used = 0;
+      value = std::stoll(d.substr(eq + 1), &used);
+      if (used != d.size() - eq - 1 || value <= 0) throw std::invalid_argument(d);
+    } catch (const std::exception&) {
+      throw Error("--dim '" + d + "': expected NAME=N with N a positive integer");
+    }
+    opt.dims.emplace_back(d.substr(0, eq), value);
+  }
+  return opt;
+}
+
+}  // namespace
+
+void AddModelOptions(CLI::App& app, ModelArgs& args) {
+  app.add_option("model", args.model, "ONNX file, or gen:SPEC for a generated model (e.g. gen:nmt,layers=4)")
+      ->required();
+  app.add_option("--mode", args.mode, "inference, or training (adds backward and optimizer ops)")
+      ->check(CLI::IsMember({"inference", "training"}));
+  app.add_option("--optimizer", args.optimizer, "training optimizer: sgd, momentum, adam")
+      ->check(CLI::IsMember({"sgd", "momentum", "adam"}));
+  app.add_option("--batch", args.batch, "bind symbolic batch dims (gen: the generator's batch)");
+  app.add_option("--seq", args.seq, "bind symbolic sequence dims (gen: the generator's sequence length)");
+  app.add_option("--dim", args.dims, "bind a symbolic dim by name: NAME=N (repeatable)");
+  app.add_flag("--no-check", args.no_check, "skip the ONNX checker");
+}
+
+LoadedModel LoadModel(const ModelArgs& args) {
+  LoadedModel out;
+  const ImportOptions options = ToImportOptions(args);
+  const auto t0 = std::chrono::steady_clock::now();
+  onnx::ModelProto proto;
+  std::string dir;
+  if (args.model.rfind("gen:", 0) == 0) {
+    auto [name, model_options] = models::ParseModelSpec(args.model.substr(4));
+    if (args.batch > 0 && model_options.batch == 0) model_options.batch = args.batch;
+    if (args.seq > 0 && model_options.seq == 0) model_options.seq = args.seq;
+    proto = models::Generate(name, model_options);
+  } else {
+    proto = ReadModelProto(args.model);
+    dir = std::filesystem::path(args.model).parent_path().string();
+    if (dir.empty()) dir = ".";
+  }
+  out.parse_seconds = Since(t0);
+  const auto t1 = std::chrono::steady_clock::now();
+  out.graph = ImportModel(proto, args.model, options, &out.report, dir);
+  if (args.mode == "training") {
+    TrainingOptions training;
+    training.optimizer = ParseOptimizer(args.optimizer);
+    try {
+      out.graph = SynthesizeTrainingGraph(out.graph, training);
+    } catch (const Error& e) {
+      throw Error(args.model + ": " + e.what());
+    }
+  }
+  out.import_seconds = Since(t1);
+  return out;
+}
+
+void WriteFileAtomic(const std::string& path, const std::string& data) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(path + ": cannot write");
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    out.close();
+    if (!out) {
+      std::remove(tmp.c_str());
+      throw Error(path + ": write failed");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::remove(tmp.c_str());
+    throw Error(path + ": cannot rename the temporary file: " + ec.message());
+  }
+}
+
+}  // namespace allot::tools

@@ -1,0 +1,41 @@
+#pragma once
+// How every command turns its MODEL argument into a Graph: an ONNX file path, or "gen:SPEC" for a generated
+// benchmark model (see `allot models`), imported with the same binding, checking and mode options.
+#include <string>
+
+#include "graph/graph.h"
+#include "graph/onnx_import.h"
+#include "graph/training.h"
+
+namespace CLI {
+class App;
+}
+
+namespace allot::tools {
+
+struct ModelArgs {
+  std::string model;
+  std::string mode = "inference";  // inference | training
+  std::string optimizer = "momentum";
+  int64_t batch = 0;
+  int64_t seq = 0;
+  std::vector<std::string> dims;  // NAME=N
+  bool no_check = false;
+};
+
+// Adds MODEL and the options above to a subcommand.
+void AddModelOptions(CLI::App& app, ModelArgs& args);
+
+struct LoadedModel {
+  Graph graph;
+  ImportReport report;
+  double parse_seconds = 0;   // reading + protobuf parsing (generation for gen:)
+  double import_seconds = 0;  // checker + shape inference + IR build (+ training synthesis)
+};
+
+LoadedModel LoadModel(const ModelArgs& args);
+
+// Writes `data` to `path` atomically (temp file + rename): a failed command leaves no partial file.
+void WriteFileAtomic(const std::string& path, const std::string& data);
+
+}  // namespace allot::tools
