@@ -1,7 +1,7 @@
 #include "graph/onnx_import.h"
 
 #include <onnx/checker.h>
-#include <onnx/onnx-ml.pb.h>
+#include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
 #include <google/protobuf/io/coded_stream.h>

@@ -2,7 +2,8 @@
 // The individual generators behind Generate() (internal to models/). model_zoo.cc owns the registry, the
 // option checks that all generators share (non-negative sizes, options a generator does not take), and the
 // spec parser; each generator resolves its own defaults and checks its architecture-specific limits.
-#include <onnx/onnx-ml.pb.h>
+// onnx_pb.h, not onnx-ml.pb.h directly: it defines ONNX_API, which onnx-ml.pb.h needs, then includes it.
+#include <onnx/onnx_pb.h>
 
 #include <cstdint>
 #include <initializer_list>

@@ -9,7 +9,8 @@
 //
 // Every generated model: opset 14, passes onnx::checker::check_model and strict ONNX shape inference, and is
 // deterministic (same name + options -> byte-identical serialization).
-#include <onnx/onnx-ml.pb.h>
+// onnx_pb.h, not onnx-ml.pb.h directly: it defines ONNX_API, which onnx-ml.pb.h needs, then includes it.
+#include <onnx/onnx_pb.h>
 
 #include <cstdint>
 #include <string>

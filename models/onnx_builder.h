@@ -20,7 +20,8 @@
 //    runtime fills them.
 // Constants an op needs to be well-defined (Reshape shapes, Split sizes, masks, zero states) are always real
 // initializers, deduplicated by content so that e.g. one Split-sizes tensor serves every LSTM cell.
-#include <onnx/onnx-ml.pb.h>
+// onnx_pb.h, not onnx-ml.pb.h directly: it defines ONNX_API, which onnx-ml.pb.h needs, then includes it.
+#include <onnx/onnx_pb.h>
 
 #include <cstdint>
 #include <string>

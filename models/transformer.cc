@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "graph/error.h"
 #include "models/generators.h"
 #include "models/layers.h"
 

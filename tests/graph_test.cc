@@ -8,6 +8,13 @@
 namespace allot {
 namespace {
 
+Node MakeNode(const char* name, const char* op) {
+  Node n;
+  n.name = name;
+  n.op_type = op;
+  return n;
+}
+
 // a -> b, a -> c, b -> d, c -> d (a diamond), tensors of 4x4 float32 = 64 bytes.
 Graph Diamond(bool reversed_ids = false) {
   GraphBuilder b("diamond");
@@ -81,7 +88,7 @@ TEST(GraphTest, StatsOfDiamond) {
 
 TEST(GraphTest, CycleIsAnErrorNamingItsNodes) {
   GraphBuilder b("cyclic.onnx");
-  Node p{"p", "Relu"}, q{"q", "Relu"};
+  Node p = MakeNode("p", "Relu"), q = MakeNode("q", "Relu");
   p.inputs = {b.Tensor("tq")};
   p.outputs = {b.Tensor("tp")};
   q.inputs = {b.Tensor("tp")};
@@ -103,7 +110,7 @@ TEST(GraphTest, CycleIsAnErrorNamingItsNodes) {
 TEST(GraphTest, DanglingInputAndDuplicateProducerAreErrors) {
   {
     GraphBuilder b("m.onnx");
-    Node n{"n", "Relu"};
+    Node n = MakeNode("n", "Relu");
     n.inputs = {b.Tensor("ghost")};
     n.outputs = {b.Tensor("out")};
     b.AddNode(n);
@@ -112,7 +119,7 @@ TEST(GraphTest, DanglingInputAndDuplicateProducerAreErrors) {
   {
     GraphBuilder b("m.onnx");
     b.tensor(b.Tensor("x")).is_graph_input = true;
-    Node n1{"n1", "Relu"}, n2{"n2", "Relu"};
+    Node n1 = MakeNode("n1", "Relu"), n2 = MakeNode("n2", "Relu");
     n1.inputs = n2.inputs = {b.Tensor("x")};
     n1.outputs = n2.outputs = {b.Tensor("out")};
     b.AddNode(n1);
@@ -121,8 +128,8 @@ TEST(GraphTest, DanglingInputAndDuplicateProducerAreErrors) {
   }
   {
     GraphBuilder b("m.onnx");
-    b.AddNode(Node{"same", "Relu"});
-    EXPECT_THROW(b.AddNode(Node{"same", "Relu"}), Error);
+    b.AddNode(MakeNode("same", "Relu"));
+    EXPECT_THROW(b.AddNode(MakeNode("same", "Relu")), Error);
     EXPECT_EQ(b.UniqueNodeName("same"), "same__2");
   }
 }

@@ -1,6 +1,6 @@
 #pragma once
 // Small hand-built ONNX models for tests.
-#include <onnx/onnx-ml.pb.h>
+#include <onnx/onnx_pb.h>
 
 #include <string>
 #include <vector>

@@ -1,5 +1,5 @@
 // `allot bench import`: where import time goes, against bare protobuf parsing of the same bytes.
-#include <onnx/onnx-ml.pb.h>
+#include <onnx/onnx_pb.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>

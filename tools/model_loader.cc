@@ -1,6 +1,6 @@
 #include "tools/model_loader.h"
 
-#include <onnx/onnx-ml.pb.h>
+#include <onnx/onnx_pb.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
