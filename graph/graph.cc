@@ -34,13 +34,19 @@ std::string Graph::hash_hex() const {
 }
 
 NodeId Graph::FindNode(std::string_view name) const {
-  auto it = node_by_name_.find(std::string(name));
-  return it == node_by_name_.end() ? kNone : it->second;
+  const NameTable& table = node_index_.Get([this](NameTable& t) {
+    t.Reserve(nodes_.size());
+    for (NodeId n = 0; n < nodes_.size(); ++n) t.Insert(nodes_[n].name, n);
+  });
+  return table.Find(name);
 }
 
 TensorId Graph::FindTensor(std::string_view name) const {
-  auto it = tensor_by_name_.find(std::string(name));
-  return it == tensor_by_name_.end() ? kNone : it->second;
+  const NameTable& table = tensor_index_.Get([this](NameTable& t) {
+    t.Reserve(tensors_.size());
+    for (TensorId i = 0; i < tensors_.size(); ++i) t.Insert(tensors_[i].name, i);
+  });
+  return table.Find(name);
 }
 
 uint64_t Graph::total_parameter_bytes() const {

@@ -3,13 +3,16 @@
 // cost-graph reader or a test) through a GraphBuilder, then frozen: node ids are dense 0..N-1, per-node data lives
 // in flat arrays indexed by NodeId, adjacency is CSR in both directions, and the topological order and hash are
 // computed once. Every placer and the simulator read it millions of times; nothing here allocates after Finalize.
+#include <atomic>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "graph/dtype.h"
+#include "graph/name_table.h"
 
 namespace allot {
 
@@ -78,6 +81,45 @@ struct Node {
 
 class GraphBuilder;
 
+// A name index over a frozen graph's own strings, built on first use (most graphs are never searched by tensor
+// name) and safe to build from several threads. A copy starts unbuilt, since its keys would point into the
+// source; a move keeps it, since moving the graph's vectors does not move their strings.
+class LazyNameIndex {
+ public:
+  LazyNameIndex() : state_(std::make_unique<State>()) {}
+  LazyNameIndex(const LazyNameIndex&) : LazyNameIndex() {}
+  LazyNameIndex& operator=(const LazyNameIndex&) {
+    state_ = std::make_unique<State>();
+    return *this;
+  }
+  LazyNameIndex(LazyNameIndex&&) noexcept = default;
+  LazyNameIndex& operator=(LazyNameIndex&&) noexcept = default;
+
+  void Set(NameTable table) {
+    state_->table = std::move(table);
+    state_->built.store(true, std::memory_order_release);
+  }
+  template <typename Build>
+  const NameTable& Get(Build build) const {
+    if (!state_->built.load(std::memory_order_acquire)) {
+      std::lock_guard<std::mutex> lock(state_->mu);
+      if (!state_->built.load(std::memory_order_relaxed)) {
+        build(state_->table);
+        state_->built.store(true, std::memory_order_release);
+      }
+    }
+    return state_->table;
+  }
+
+ private:
+  struct State {
+    std::mutex mu;
+    std::atomic<bool> built{false};
+    NameTable table;
+  };
+  std::unique_ptr<State> state_;
+};
+
 class Graph {
  public:
   Graph() = default;
@@ -142,8 +184,8 @@ class Graph {
   std::vector<uint64_t> output_bytes_, parameter_bytes_;
   std::vector<NodeId> topo_order_;
   std::vector<uint32_t> topo_rank_;
-  std::unordered_map<std::string, NodeId> node_by_name_;
-  std::unordered_map<std::string, TensorId> tensor_by_name_;
+  LazyNameIndex node_index_;    // set by Finalize, which checks names are unique with it
+  LazyNameIndex tensor_index_;  // built on the first FindTensor
   uint64_t hash_ = 0;
   bool is_training_ = false;
 };

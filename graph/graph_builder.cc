@@ -32,23 +32,44 @@ void HashInt(uint64_t& h, int64_t v) { HashBytes(h, &v, sizeof v); }
 GraphBuilder::GraphBuilder(std::string source) : source_(std::move(source)) {}
 
 GraphBuilder::GraphBuilder(const Graph& base, std::string source)
-    : source_(std::move(source)), nodes_(base.nodes()), tensors_(base.tensors()), training_(base.is_training()) {
+    : source_(std::move(source)), nodes_(base.nodes()), tensors_(base.tensors()), training_(base.is_training()) {}
+
+void GraphBuilder::EnsureIndexed() const {
+  if (indexed_) return;
+  indexed_ = true;
   tensor_ids_.reserve(tensors_.size());
   for (TensorId t = 0; t < tensors_.size(); ++t) tensor_ids_.emplace(tensors_[t].name, t);
   node_names_.reserve(nodes_.size());
   for (NodeId n = 0; n < nodes_.size(); ++n) node_names_.emplace(nodes_[n].name, n);
 }
 
+TensorId GraphBuilder::NewTensor(std::string name) {
+  const TensorId id = static_cast<TensorId>(tensors_.size());
+  if (indexed_) tensor_ids_.emplace(name, id);
+  tensors_.emplace_back();
+  tensors_.back().name = std::move(name);
+  return id;
+}
+
 TensorId GraphBuilder::Tensor(const std::string& name) {
-  auto [it, inserted] = tensor_ids_.emplace(name, static_cast<TensorId>(tensors_.size()));
-  if (inserted) {
-    tensors_.emplace_back();
-    tensors_.back().name = name;
-  }
-  return it->second;
+  EnsureIndexed();
+  // find before emplace: emplace builds the key string even when the name exists, and most calls find it.
+  auto it = tensor_ids_.find(name);
+  if (it != tensor_ids_.end()) return it->second;
+  const TensorId id = static_cast<TensorId>(tensors_.size());
+  tensor_ids_.emplace(name, id);
+  tensors_.emplace_back();
+  tensors_.back().name = name;
+  return id;
+}
+
+void GraphBuilder::Reserve(size_t nodes, size_t tensors) {
+  nodes_.reserve(nodes);
+  tensors_.reserve(tensors);
 }
 
 TensorId GraphBuilder::FindTensor(const std::string& name) const {
+  EnsureIndexed();
   auto it = tensor_ids_.find(name);
   return it == tensor_ids_.end() ? kNone : it->second;
 }
@@ -61,6 +82,7 @@ void GraphBuilder::SetType(TensorId id, DType dtype, std::vector<int64_t> shape)
 }
 
 std::string GraphBuilder::UniqueNodeName(const std::string& base) const {
+  EnsureIndexed();
   if (!node_names_.count(base)) return base;
   for (int k = 2;; ++k) {
     std::string candidate = base + "__" + std::to_string(k);
@@ -69,9 +91,16 @@ std::string GraphBuilder::UniqueNodeName(const std::string& base) const {
 }
 
 NodeId GraphBuilder::AddNode(Node node) {
+  EnsureIndexed();
   const NodeId id = static_cast<NodeId>(nodes_.size());
-  auto [it, inserted] = node_names_.emplace(node.name, id);
-  if (!inserted) throw Error(source_ + ": duplicate node name '" + node.name + "'");
+  if (!node_names_.emplace(node.name, id).second) throw Error(source_ + ": duplicate node name '" + node.name + "'");
+  nodes_.push_back(std::move(node));
+  return id;
+}
+
+NodeId GraphBuilder::AddNodeUnchecked(Node node) {
+  const NodeId id = static_cast<NodeId>(nodes_.size());
+  if (indexed_) node_names_.emplace(node.name, id);
   nodes_.push_back(std::move(node));
   return id;
 }
@@ -242,18 +271,20 @@ Graph GraphBuilder::Finalize() {
   }
   g.hash_ = h;
 
-  g.node_by_name_.reserve(n_nodes);
-  for (NodeId n = 0; n < n_nodes; ++n) g.node_by_name_.emplace(nodes_[n].name, n);
-  g.tensor_by_name_.reserve(n_tensors);
-  for (TensorId t = 0; t < n_tensors; ++t) g.tensor_by_name_.emplace(tensors_[t].name, t);
-
-  g.nodes_ = std::move(nodes_);
+  g.nodes_ = std::move(nodes_);  // moves the buffer: the strings stay where they are, so views into them hold
+  NameTable node_table;
+  node_table.Reserve(n_nodes);
+  for (NodeId n = 0; n < n_nodes; ++n)
+    if (node_table.Insert(g.nodes_[n].name, n) != n)
+      throw Error(source_ + ": duplicate node name '" + g.nodes_[n].name + "'");
+  g.node_index_.Set(std::move(node_table));
   g.tensors_ = std::move(tensors_);
   g.is_training_ = training_;
   nodes_.clear();
   tensors_.clear();
   tensor_ids_.clear();
   node_names_.clear();
+  indexed_ = false;
   return g;
 }
 

@@ -15,8 +15,13 @@ class GraphBuilder {
   // Starts from an existing graph's nodes and tensors (training synthesis extends a forward graph this way).
   explicit GraphBuilder(const Graph& base, std::string source = "<graph>");
 
+  // Sizes the tables for a graph of about this many nodes and tensors (the importer knows them up front).
+  void Reserve(size_t nodes, size_t tensors);
   // Returns the id of the tensor with this name, creating it (with no type yet) if new.
   TensorId Tensor(const std::string& name);
+  // Appends a tensor whose name the caller knows to be new (the importer resolves names itself, without the
+  // builder's string maps, which are then never built).
+  TensorId NewTensor(std::string name);
   allot::Tensor& tensor(TensorId id) { return tensors_[id]; }
   const allot::Tensor& tensor(TensorId id) const { return tensors_[id]; }
   TensorId FindTensor(const std::string& name) const;
@@ -25,10 +30,15 @@ class GraphBuilder {
 
   // Adds a node; its name must be unique (use UniqueNodeName for generated names).
   NodeId AddNode(Node node);
+  // Adds a node whose name the caller knows to be unique; Finalize still verifies it.
+  NodeId AddNodeUnchecked(Node node);
   Node& node(NodeId id) { return nodes_[id]; }
   size_t num_nodes() const { return nodes_.size(); }
   size_t num_tensors() const { return tensors_.size(); }
-  bool HasNode(const std::string& name) const { return node_names_.count(name) != 0; }
+  bool HasNode(const std::string& name) const {
+    EnsureIndexed();
+    return node_names_.count(name) != 0;
+  }
   // `base` if unused, else base__2, base__3, ...: deterministic for a given insertion order.
   std::string UniqueNodeName(const std::string& base) const;
 
@@ -42,8 +52,11 @@ class GraphBuilder {
   std::string source_;
   std::vector<Node> nodes_;
   std::vector<allot::Tensor> tensors_;
-  std::unordered_map<std::string, TensorId> tensor_ids_;
-  std::unordered_map<std::string, NodeId> node_names_;
+  // Name maps for the by-name calls, built on the first one and maintained from then on.
+  void EnsureIndexed() const;
+  mutable std::unordered_map<std::string, TensorId> tensor_ids_;
+  mutable std::unordered_map<std::string, NodeId> node_names_;
+  mutable bool indexed_ = false;
   bool training_ = false;
 };
 

@@ -11,6 +11,7 @@
 #include <cctype>
 #include <climits>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +22,7 @@
 
 #include "graph/error.h"
 #include "graph/graph_builder.h"
+#include "graph/name_table.h"
 #include "graph/op_work.h"
 
 namespace allot {
@@ -103,19 +105,19 @@ bool Complete(const TypeInfo& t) {
 // True when every node output already has a complete static shape (allot's generated models): shape inference
 // can then be skipped, which is most of the import time of a large model.
 bool ModelCarriesAllShapes(const onnx::GraphProto& g) {
-  std::unordered_set<std::string> typed;
-  typed.reserve(g.value_info_size() + g.output_size());
+  NameTable typed;
+  typed.Reserve(static_cast<size_t>(g.value_info_size() + g.output_size()));
   for (const auto& vi : g.value_info())
-    if (Complete(ReadType(vi.type()))) typed.insert(vi.name());
+    if (Complete(ReadType(vi.type()))) typed.Insert(vi.name(), 0);
   for (const auto& vi : g.output())
-    if (Complete(ReadType(vi.type()))) typed.insert(vi.name());
+    if (Complete(ReadType(vi.type()))) typed.Insert(vi.name(), 0);
   for (const auto& vi : g.input())
     if (!Complete(ReadType(vi.type()))) return false;
   for (const auto& node : g.node()) {
     for (const auto& attr : node.attribute())
       if (attr.has_g() || attr.graphs_size() > 0) return false;
     for (const auto& out : node.output())
-      if (!out.empty() && !typed.count(out)) return false;
+      if (!out.empty() && typed.Find(out) == NameTable::kMissing) return false;
   }
   return true;
 }
@@ -268,7 +270,7 @@ class IrBuilder {
     DeclareValueInfo();
     AddNodes();
     for (const auto& out : g_.output()) {
-      const TensorId t = builder_.FindTensor(out.name());
+      const TensorId t = names_.Find(out.name());
       if (t == kNone)
         throw Error(source_ + ": graph output '" + out.name() + "' is not produced by any node or input");
       builder_.tensor(t).is_graph_output = true;
@@ -279,14 +281,25 @@ class IrBuilder {
 
  private:
   void DeclareInitializers() {
+    size_t tensors = static_cast<size_t>(g_.input_size() + g_.initializer_size());
+    bool has_batch_norm = false;
+    for (const auto& node : g_.node()) {
+      tensors += static_cast<size_t>(node.output_size());
+      has_batch_norm |= node.op_type() == "BatchNormalization";
+    }
+    builder_.Reserve(static_cast<size_t>(g_.node_size()), tensors);
+    names_.Reserve(tensors);
+    node_names_.Reserve(static_cast<size_t>(g_.node_size()));
+    // Running statistics are not trained; only models with BatchNormalization pay for finding them.
     std::unordered_set<std::string> bn_stats, other_reads;
-    for (const auto& node : g_.node())
-      for (int i = 0; i < node.input_size(); ++i) {
-        if (node.op_type() == "BatchNormalization" && (i == 3 || i == 4)) bn_stats.insert(node.input(i));
-        else other_reads.insert(node.input(i));
-      }
+    if (has_batch_norm)
+      for (const auto& node : g_.node())
+        for (int i = 0; i < node.input_size(); ++i) {
+          if (node.op_type() == "BatchNormalization" && (i == 3 || i == 4)) bn_stats.insert(node.input(i));
+          else other_reads.insert(node.input(i));
+        }
     for (const auto& init : g_.initializer()) {
-      const TensorId id = builder_.Tensor(init.name());
+      const TensorId id = Resolve(init.name());
       std::vector<int64_t> dims(init.dims().begin(), init.dims().end());
       builder_.SetType(id, static_cast<DType>(init.data_type()), dims);
       Tensor& t = builder_.tensor(id);
@@ -322,9 +335,9 @@ class IrBuilder {
 
   void DeclareInputs() {
     for (const auto& vi : g_.input()) {
-      const TensorId existing = builder_.FindTensor(vi.name());
+      const TensorId existing = names_.Find(vi.name());
       if (existing != kNone) continue;  // an initializer with a default-overridable input: the initializer wins
-      const TensorId id = builder_.Tensor(vi.name());
+      const TensorId id = Resolve(vi.name());
       const TypeInfo info = ReadType(vi.type());
       if (info.is_tensor && !Complete(info)) {
         if (!info.has_shape)
@@ -344,7 +357,7 @@ class IrBuilder {
     auto declare = [&](const onnx::ValueInfoProto& vi) {
       const TypeInfo info = ReadType(vi.type());
       if (!info.is_tensor) return;
-      const TensorId id = builder_.Tensor(vi.name());
+      const TensorId id = Resolve(vi.name());
       if (builder_.tensor(id).dtype != DType::kUndefined) return;
       builder_.SetType(id, info.dtype, Complete(info) ? info.shape : std::vector<int64_t>{-1});
     };
@@ -360,16 +373,15 @@ class IrBuilder {
     for (int i = 0; i < g_.node_size(); ++i) {
       const onnx::NodeProto& proto = g_.node(i);
       Node node;
-      node.name = proto.name().empty() ? proto.op_type() + "_" + std::to_string(i) : proto.name();
-      node.name = builder_.UniqueNodeName(node.name);
+      node.name = std::string(UniqueNodeName(proto, i));
       node.op_type = proto.op_type();
       node.domain = proto.domain();
       ReadAttrs(proto, node.attrs);
       // Ids first, pointers after: creating a tensor may move the builder's tensor array.
       in_ids.clear();
       out_ids.clear();
-      for (const auto& name : proto.input()) in_ids.push_back(name.empty() ? kNone : builder_.Tensor(name));
-      for (const auto& name : proto.output()) out_ids.push_back(name.empty() ? kNone : builder_.Tensor(name));
+      for (const auto& name : proto.input()) in_ids.push_back(name.empty() ? kNone : Resolve(name));
+      for (const auto& name : proto.output()) out_ids.push_back(name.empty() ? kNone : Resolve(name));
       ins.clear();
       outs.clear();
       for (TensorId t : in_ids) {
@@ -394,7 +406,7 @@ class IrBuilder {
         ++report_.unknown_ops;
         ++unknown_by_op[proto.op_type()];
       }
-      builder_.AddNode(std::move(node));
+      builder_.AddNodeUnchecked(std::move(node));
     }
     for (const auto& [op, count] : unknown_by_op)
       report_.warnings.push_back("op '" + op + "' (" + std::to_string(count) +
@@ -434,7 +446,7 @@ class IrBuilder {
     work.known = best.unknown == 0;
     // Outer-scope reads become inputs so the edges (and transfers) exist.
     for (const auto& name : outer) {
-      const TensorId t = builder_.FindTensor(name);
+      const TensorId t = names_.Find(name);
       if (t == kNone)
         throw Error(source_ + ": node '" + node.name + "': its body reads '" + name +
                     "', which is not defined before it (dangling input)");
@@ -451,14 +463,35 @@ class IrBuilder {
         const bool unknown = tensor.dtype == DType::kUndefined ||
                              std::any_of(tensor.shape.begin(), tensor.shape.end(), [](int64_t d) { return d < 0; });
         if (unknown)
-          throw Error(source_ + ": cannot resolve the shape of tensor '" + tensor.name + "' (output of node '" +
+          throw Error(source_ + ": cannot resolve the static shape of tensor '" + tensor.name + "' (output of node '" +
                       node.name + "', op " + node.op_type +
-                      "); bind symbolic dims with --batch, --seq or --dim NAME=N");
+                      "): it depends on a symbolic dim or on run-time data; bind dims with --batch, --seq or --dim");
       }
     }
   }
 
+  // Tensor names resolve through a table keyed by the ModelProto's own strings, which outlive the build.
+  TensorId Resolve(const std::string& name) {
+    const TensorId id = names_.Find(name);
+    if (id != kNone) return id;
+    return names_.Insert(name, builder_.NewTensor(name));
+  }
+
+  // "<op_type>_<index>" for unnamed nodes, "__2", "__3", ... on collisions (see onnx_import.h).
+  std::string_view UniqueNodeName(const onnx::NodeProto& proto, int index) {
+    std::string_view base = proto.name();
+    if (base.empty()) base = generated_.emplace_back(proto.op_type() + "_" + std::to_string(index));
+    std::string_view name = base;
+    for (int k = 2; node_names_.Find(name) != NameTable::kMissing; ++k)
+      name = generated_.emplace_back(std::string(base) + "__" + std::to_string(k));
+    node_names_.Insert(name, static_cast<uint32_t>(index));
+    return name;
+  }
+
   const onnx::GraphProto& g_;
+  NameTable names_;
+  NameTable node_names_;
+  std::deque<std::string> generated_;  // storage for generated names (a deque never moves its elements)
   const std::string& source_;
   ImportReport& report_;
   std::string model_dir_;
