@@ -21,6 +21,7 @@
 #include <unordered_set>
 
 #include "graph/error.h"
+#include "graph/file_io.h"
 #include "graph/graph_builder.h"
 #include "graph/name_table.h"
 #include "graph/op_work.h"
@@ -523,10 +524,7 @@ void ExplainStructure(const onnx::GraphProto& g, const std::string& source) {
 }  // namespace
 
 onnx::ModelProto ReadModelProto(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open file");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw Error(path + ": read error");
+  const std::string bytes = ReadFile(path);
   if (bytes.empty()) throw Error(path + ": empty file, not an ONNX model");
   onnx::ModelProto model;
   google::protobuf::io::CodedInputStream stream(reinterpret_cast<const uint8_t*>(bytes.data()),

@@ -72,8 +72,8 @@ Tensor Gelu(OnnxBuilder& b, const Tensor& x, const std::string& scope);
 Tensor AttentionCore(OnnxBuilder& b, const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads,
                      const Tensor* mask, const std::string& scope);
 
-// Lower-triangular causal mask [steps, steps]: 0 on and below the diagonal, -1e4 above (GPT-2's value; large
-// enough to zero the softmax, small enough to stay finite in float16).
+// Lower-triangular causal mask [steps, steps]: 0 on and below the diagonal, -1e4 above (Hugging Face GPT-2's
+// masked_bias; large enough to zero the softmax, small enough to stay finite in float16).
 Tensor CausalMask(OnnxBuilder& b, int64_t steps);
 
 // Sinusoidal position encoding [steps, d_model] of "Attention is all you need".

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(cmake g++ libtorch-dev libonnx-dev libprotobuf-dev protobuf-compiler libmetis-dev libboost-graph-dev
-      nlohmann-json3-dev libgtest-dev libcli11-dev libfmt-dev libbenchmark-dev
+      nlohmann-json3-dev libgtest-dev libcli11-dev ccache
       python3-torch python3-torchvision python3-onnx libonnx-testdata)
 
 missing=()

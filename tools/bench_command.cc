@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 
 #include "graph/error.h"
+#include "graph/file_io.h"
 #include "graph/onnx_import.h"
 #include "models/model_zoo.h"
 #include "tools/commands.h"
@@ -26,9 +26,7 @@ std::string ModelBytes(const std::string& model) {
     models::Generate(name, options).SerializeToString(&bytes);
     return bytes;
   }
-  std::ifstream in(model, std::ios::binary);
-  if (!in) throw Error(model + ": cannot open file");
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return ReadFile(model);
 }
 
 double Median(std::vector<double> v) {

@@ -10,5 +10,6 @@ namespace allot::tools {
 void RegisterInspect(CLI::App& app);
 void RegisterModels(CLI::App& app);  // `models` (list generators) and `gen` (write one as ONNX)
 void RegisterBench(CLI::App& app);
+void RegisterSimulate(CLI::App& app);  // `clusters` and `simulate`
 
 }  // namespace allot::tools

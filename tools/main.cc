@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   allot::tools::RegisterInspect(app);
   allot::tools::RegisterModels(app);
+  allot::tools::RegisterSimulate(app);
   allot::tools::RegisterBench(app);
   try {
     app.parse(argc, argv);

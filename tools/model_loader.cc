@@ -4,10 +4,9 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 
+#include "cost_model/cost_graph.h"
 #include "graph/error.h"
 #include "models/model_zoo.h"
 
@@ -60,6 +59,15 @@ LoadedModel LoadModel(const ModelArgs& args) {
   const auto t0 = std::chrono::steady_clock::now();
   onnx::ModelProto proto;
   std::string dir;
+  if (LooksLikeCostGraph(args.model)) {
+    if (args.mode == "training")
+      throw Error(args.model + ": a cost graph is already a profiled step; --mode training applies to ONNX models");
+    CostGraph cg = ReadCostGraph(args.model);
+    out.graph = std::move(cg.graph);
+    out.times = std::move(cg.times);
+    out.parse_seconds = Since(t0);
+    return out;
+  }
   if (args.model.rfind("gen:", 0) == 0) {
     auto [name, model_options] = models::ParseModelSpec(args.model.substr(4));
     if (args.batch > 0 && model_options.batch == 0) model_options.batch = args.batch;
@@ -84,26 +92,6 @@ LoadedModel LoadModel(const ModelArgs& args) {
   }
   out.import_seconds = Since(t1);
   return out;
-}
-
-void WriteFileAtomic(const std::string& path, const std::string& data) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(path + ": cannot write");
-    out.write(data.data(), static_cast<std::streamsize>(data.size()));
-    out.close();
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw Error(path + ": write failed");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw Error(path + ": cannot rename the temporary file: " + ec.message());
-  }
 }
 
 }  // namespace allot::tools

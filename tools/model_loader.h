@@ -1,8 +1,10 @@
 #pragma once
-// How every command turns its MODEL argument into a Graph: an ONNX file path, or "gen:SPEC" for a generated
-// benchmark model (see `allot models`), imported with the same binding, checking and mode options.
+// How every command turns its MODEL argument into a Graph: an ONNX file path, a JSON cost graph (*.json, see
+// cost_model/cost_graph.h), or "gen:SPEC" for a generated benchmark model (see `allot models`), imported with
+// the same binding, checking and mode options.
 #include <string>
 
+#include "cost_model/op_costs.h"
 #include "graph/graph.h"
 #include "graph/onnx_import.h"
 #include "graph/training.h"
@@ -28,14 +30,12 @@ void AddModelOptions(CLI::App& app, ModelArgs& args);
 
 struct LoadedModel {
   Graph graph;
+  NodeTimes times;  // per-node times given by a cost graph (empty for ONNX models)
   ImportReport report;
   double parse_seconds = 0;   // reading + protobuf parsing (generation for gen:)
   double import_seconds = 0;  // checker + shape inference + IR build (+ training synthesis)
 };
 
 LoadedModel LoadModel(const ModelArgs& args);
-
-// Writes `data` to `path` atomically (temp file + rename): a failed command leaves no partial file.
-void WriteFileAtomic(const std::string& path, const std::string& data);
 
 }  // namespace allot::tools

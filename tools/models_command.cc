@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "graph/error.h"
+#include "graph/file_io.h"
 #include "models/model_zoo.h"
 #include "tools/commands.h"
 #include "tools/format.h"

@@ -1,0 +1,105 @@
+#include "cost_model/cost_graph.h"
+
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "graph/error.h"
+#include "graph/file_io.h"
+#include "graph/graph_builder.h"
+
+namespace allot {
+namespace {
+
+double NonNegative(const nlohmann::json& j, const char* key, const std::string& where, double fallback) {
+  if (!j.contains(key)) return fallback;
+  if (!j[key].is_number() || j[key].get<double>() < 0) throw Error(where + ": '" + key + "' must be a non-negative number");
+  return j[key].get<double>();
+}
+
+}  // namespace
+
+bool LooksLikeCostGraph(const std::string& path) {
+  return path.size() > 5 && path.compare(path.size() - 5, 5, ".json") == 0;
+}
+
+CostGraph ParseCostGraph(const std::string& text, const std::string& source) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(source + ": not valid JSON: " + std::string(e.what()).substr(0, 160));
+  }
+  if (!j.is_object() || j.value("format", "") != "allot-cost-graph")
+    throw Error(source + ": not an allot cost graph (field 'format' must be \"allot-cost-graph\")");
+  if (!j.contains("nodes") || !j["nodes"].is_array() || j["nodes"].empty())
+    throw Error(source + ": field 'nodes' must be a non-empty array");
+  const auto& nodes = j["nodes"];
+  GraphBuilder b(source);
+  CostGraph cg;
+  cg.times.cpu.assign(nodes.size(), -1);
+  cg.times.gpu.assign(nodes.size(), -1);
+  std::unordered_map<std::string, NodeId> ids;
+  std::vector<Node> pending(nodes.size());
+  std::vector<TensorId> output(nodes.size());
+  std::vector<uint64_t> output_bytes(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const auto& n = nodes[i];
+    const std::string where = source + ": nodes[" + std::to_string(i) + "]";
+    if (!n.is_object() || !n.contains("name") || !n["name"].is_string()) throw Error(where + ": missing 'name'");
+    Node& node = pending[i];
+    node.name = n["name"].get<std::string>();
+    if (!ids.emplace(node.name, static_cast<NodeId>(i)).second)
+      throw Error(where + ": duplicate node name '" + node.name + "'");
+    node.op_type = n.value("op", "Unknown");
+    node.flops = NonNegative(n, "flops", where, 0);
+    output_bytes[i] = static_cast<uint64_t>(NonNegative(n, "output_bytes", where, 0));
+    node.bytes_accessed = static_cast<double>(output_bytes[i]);
+    if (n.contains("time_us")) {
+      if (!n["time_us"].is_object()) throw Error(where + ": 'time_us' must map device kinds to microseconds");
+      for (const auto& [kind, value] : n["time_us"].items()) {
+        if (!value.is_number() || value.get<double>() < 0)
+          throw Error(where + ": time_us['" + kind + "'] must be a non-negative number");
+        if (kind == "cpu") cg.times.cpu[i] = value.get<double>() * 1e-6;
+        else if (kind == "gpu") cg.times.gpu[i] = value.get<double>() * 1e-6;
+        else throw Error(where + ": time_us['" + kind + "']: device kinds are \"cpu\" and \"gpu\"");
+      }
+    }
+    output[i] = b.Tensor(node.name + ":out");
+    b.SetType(output[i], DType::kUInt8, {static_cast<int64_t>(output_bytes[i])});
+    node.outputs.push_back(output[i]);
+    const double memory = NonNegative(n, "memory_bytes", where, 0);
+    if (memory > 0) {
+      const TensorId param = b.Tensor(node.name + ":memory");
+      b.SetType(param, DType::kUInt8, {static_cast<int64_t>(memory)});
+      b.tensor(param).is_parameter = true;
+      node.inputs.push_back(param);
+    }
+  }
+  if (j.contains("edges")) {
+    if (!j["edges"].is_array()) throw Error(source + ": field 'edges' must be an array");
+    for (size_t e = 0; e < j["edges"].size(); ++e) {
+      const auto& edge = j["edges"][e];
+      const std::string where = source + ": edges[" + std::to_string(e) + "]";
+      if (!edge.contains("from") || !edge.contains("to") || !edge["from"].is_string() || !edge["to"].is_string())
+        throw Error(where + ": needs string fields 'from' and 'to'");
+      const auto from = ids.find(edge["from"].get<std::string>()), to = ids.find(edge["to"].get<std::string>());
+      if (from == ids.end()) throw Error(where + ": unknown node '" + edge["from"].get<std::string>() + "'");
+      if (to == ids.end()) throw Error(where + ": unknown node '" + edge["to"].get<std::string>() + "'");
+      const uint64_t bytes = static_cast<uint64_t>(NonNegative(edge, "bytes", where, static_cast<double>(output_bytes[from->second])));
+      TensorId t = output[from->second];
+      if (bytes != output_bytes[from->second]) {
+        t = b.Tensor(pending[from->second].name + "->" + pending[to->second].name);
+        b.SetType(t, DType::kUInt8, {static_cast<int64_t>(bytes)});
+        pending[from->second].outputs.push_back(t);
+      }
+      pending[to->second].inputs.push_back(t);
+    }
+  }
+  for (Node& node : pending) b.AddNode(std::move(node));
+  cg.graph = b.Finalize();
+  return cg;
+}
+
+CostGraph ReadCostGraph(const std::string& path) { return ParseCostGraph(ReadFile(path), path); }
+
+}  // namespace allot

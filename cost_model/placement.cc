@@ -1,0 +1,91 @@
+#include "cost_model/placement.h"
+
+#include <nlohmann/json.hpp>
+
+#include "cost_model/simulator.h"
+#include "graph/error.h"
+#include "graph/file_io.h"
+
+namespace allot {
+
+void ExpandPlacement(const Graph& g, std::vector<DeviceId>& placement) {
+  for (NodeId n = 0; n < g.num_nodes(); ++n) {
+    const Node& node = g.node(n);
+    if (node.role != NodeRole::kForward && node.forward != kNone) placement[n] = placement[node.forward];
+  }
+}
+
+std::string PlacementToJson(const Graph& g, const Cluster& cluster, const std::vector<DeviceId>& placement,
+                            const PlacementInfo& info, const SimResult* result) {
+  nlohmann::ordered_json j;
+  j["version"] = 1;
+  j["model"] = info.model;
+  j["graph_hash"] = g.hash_hex();
+  j["mode"] = info.mode;
+  j["cluster"] = cluster.name();
+  j["devices"] = nlohmann::ordered_json::array();
+  for (const Device& d : cluster.devices()) j["devices"].push_back(d.name);
+  j["placer"] = {{"name", info.placer}, {"options", nlohmann::ordered_json::parse(info.placer_options_json)}};
+  nlohmann::ordered_json map = nlohmann::ordered_json::object();
+  for (NodeId n = 0; n < g.num_nodes(); ++n)
+    if (g.node(n).role == NodeRole::kForward) map[g.node(n).name] = cluster.device(placement[n]).name;
+  j["placement"] = std::move(map);
+  if (result) {
+    j["step_time_ms"] = result->step_time * 1e3;
+    j["lower_bound_ms"] = info.lower_bound * 1e3;
+    j["valid"] = result->valid;
+    if (!result->valid) j["error"] = result->error;
+    nlohmann::ordered_json peak = nlohmann::ordered_json::object();
+    for (DeviceId d = 0; d < cluster.num_devices(); ++d) peak[cluster.device(d).name] = result->peak_memory[d];
+    j["peak_memory_bytes"] = std::move(peak);
+  }
+  return j.dump(1) + "\n";
+}
+
+std::vector<DeviceId> ParsePlacementJson(const std::string& text, const std::string& source, const Graph& g,
+                                         const Cluster& cluster) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(source + ": not valid JSON: " + std::string(e.what()).substr(0, 160));
+  }
+  if (!j.is_object()) throw Error(source + ": a placement file must be a JSON object");
+  if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int>() != 1)
+    throw Error(source + ": field 'version' must be 1");
+  if (j.contains("graph_hash")) {
+    if (!j["graph_hash"].is_string()) throw Error(source + ": field 'graph_hash' must be a string");
+    const std::string hash = j["graph_hash"].get<std::string>();
+    if (hash != g.hash_hex())
+      throw Error(source + ": field 'graph_hash' is " + hash + " but this model's graph hashes to " + g.hash_hex() +
+                  " (a placement for another model, mode or batch size)");
+  }
+  if (!j.contains("placement") || !j["placement"].is_object())
+    throw Error(source + ": field 'placement' must be an object mapping node names to devices");
+  constexpr DeviceId kUnset = Cluster::kNoDevice;
+  std::vector<DeviceId> placement(g.num_nodes(), kUnset);
+  for (const auto& [name, device] : j["placement"].items()) {
+    const NodeId n = g.FindNode(name);
+    if (n == kNone) throw Error(source + ": placement['" + name + "']: no node of that name in the model");
+    if (g.node(n).role != NodeRole::kForward)
+      throw Error(source + ": placement['" + name + "']: a " + std::string(NodeRoleName(g.node(n).role)) +
+                  " op is placed with its forward op, not on its own");
+    if (!device.is_string()) throw Error(source + ": placement['" + name + "']: the device must be a string");
+    const DeviceId d = cluster.FindDevice(device.get<std::string>());
+    if (d == Cluster::kNoDevice)
+      throw Error(source + ": placement['" + name + "']: unknown device '" + device.get<std::string>() +
+                  "' (cluster " + cluster.name() + ")");
+    placement[n] = d;
+  }
+  for (NodeId n = 0; n < g.num_nodes(); ++n)
+    if (g.node(n).role == NodeRole::kForward && placement[n] == kUnset)
+      throw Error(source + ": placement: node '" + g.node(n).name + "' is missing");
+  ExpandPlacement(g, placement);
+  return placement;
+}
+
+std::vector<DeviceId> ReadPlacementFile(const std::string& path, const Graph& g, const Cluster& cluster) {
+  return ParsePlacementJson(ReadFile(path), path, g, cluster);
+}
+
+}  // namespace allot

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs allot's main job on an embedded default: a generated 4-layer NMT
+# training step (the papers' hardest benchmark).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+build/allot inspect gen:nmt,layers=4 --mode training
