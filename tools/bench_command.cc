@@ -4,12 +4,18 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <random>
 #include <cstdio>
 
 #include "graph/error.h"
 #include "graph/file_io.h"
 #include "graph/onnx_import.h"
 #include "models/model_zoo.h"
+#include "cost_model/placement.h"
+#include "cost_model/simulator.h"
+#include "tools/baseline_simulator.h"
+#include "tools/cluster_args.h"
 #include "tools/commands.h"
 #include "tools/format.h"
 
@@ -70,6 +76,56 @@ void RunImportBench(const ImportBenchArgs& args) {
               "inference + IR build over parse. Medians of %d runs.\n", args.repeats);
 }
 
+struct SimBenchArgs {
+  std::vector<std::string> models = {"gen:synthetic,layers=10000", "gen:nmt,layers=4", "gen:synthetic,layers=100000"};
+  std::string cluster = "p100x4";
+  std::string mode = "inference";
+  int runs = 50;
+  int baseline_runs = 3;
+};
+
+void RunSimulateBench(const SimBenchArgs& args) {
+  std::printf("%-30s %9s %7s %12s %14s %12s %9s\n", "model", "nodes", "devices", "per run", "ops/s",
+              "baseline", "speedup");
+  for (const std::string& spec : args.models) {
+    ModelArgs margs;
+    margs.model = spec;
+    margs.mode = args.mode;
+    ClusterArgs cargs;
+    cargs.cluster = args.cluster;
+    const CostedModel m = LoadCostedModel(margs, cargs);
+    const Graph& g = m.model.graph;
+    std::mt19937_64 rng(1);
+    std::vector<DeviceId> placement(g.num_nodes());
+    for (auto& d : placement) d = static_cast<DeviceId>(rng() % m.cluster.num_devices());
+    ExpandPlacement(g, placement);
+    Simulator sim(g, m.cluster, m.costs);
+    const double expected = sim.Run(placement).step_time;  // warm-up
+    std::vector<double> times;
+    for (int r = 0; r < std::max(1, args.runs); ++r) {
+      const auto t0 = Clock::now();
+      sim.Run(placement);
+      times.push_back(Since(t0));
+    }
+    std::vector<double> base;
+    for (int r = 0; r < std::max(1, args.baseline_runs); ++r) {
+      const auto t0 = Clock::now();
+      const BaselineResult b = BaselineSimulate(g, m.cluster, m.costs, placement);
+      base.push_back(Since(t0));
+      if (std::abs(b.step_time - expected) > 1e-9 * std::max(1.0, expected))
+        throw Error(spec + ": the baseline simulator disagrees (" + std::to_string(b.step_time) + " s vs " +
+                    std::to_string(expected) + " s)");
+    }
+    const double t = Median(times), bt = Median(base);
+    std::printf("%-30s %9zu %7zu %12s %14s %12s %8.1fx\n", spec.c_str(), g.num_nodes(), m.cluster.num_devices(),
+                FormatSeconds(t).c_str(), FormatCount(static_cast<double>(g.num_nodes()) / t).c_str(),
+                FormatSeconds(bt).c_str(), bt / t);
+    std::fflush(stdout);
+  }
+  std::printf("per run: median of %d Simulator::Run calls on one core (random placement, seed 1, cluster %s); "
+              "baseline: tools/baseline_simulator.cc, same semantics and result.\n", args.runs, args.cluster.c_str());
+}
+
 }  // namespace
 
 void RegisterBench(CLI::App& app) {
@@ -80,6 +136,15 @@ void RegisterBench(CLI::App& app) {
   import->add_option("--models", args->models, "ONNX files or gen:SPECs")->delimiter(',');
   import->add_option("--repeats", args->repeats, "runs per model (median reported)");
   import->callback([args] { RunImportBench(*args); });
+
+  auto sim = std::make_shared<SimBenchArgs>();
+  CLI::App* simulate = bench->add_subcommand("simulate", "Simulator speed against a straightforward baseline");
+  simulate->add_option("--models", sim->models, "ONNX files, cost graphs or gen:SPECs")->delimiter(',');
+  simulate->add_option("--cluster", sim->cluster, "cluster preset or JSON");
+  simulate->add_option("--mode", sim->mode, "inference or training")->check(CLI::IsMember({"inference", "training"}));
+  simulate->add_option("--runs", sim->runs, "timed runs per model (median reported)");
+  simulate->add_option("--baseline-runs", sim->baseline_runs, "timed baseline runs per model");
+  simulate->callback([sim] { RunSimulateBench(*sim); });
 }
 
 }  // namespace allot::tools
