@@ -84,6 +84,16 @@ std::vector<DeviceId> ParsePlacementJson(const std::string& text, const std::str
   return placement;
 }
 
+std::string PlacementCluster(const std::string& path) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(ReadFile(path));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path + ": not valid JSON: " + std::string(e.what()).substr(0, 160));
+  }
+  return j.is_object() && j.contains("cluster") && j["cluster"].is_string() ? j["cluster"].get<std::string>() : "";
+}
+
 std::vector<DeviceId> ReadPlacementFile(const std::string& path, const Graph& g, const Cluster& cluster) {
   return ParsePlacementJson(ReadFile(path), path, g, cluster);
 }

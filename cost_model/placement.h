@@ -36,6 +36,9 @@ std::string PlacementToJson(const Graph& graph, const Cluster& cluster, const st
 
 // Reads a placement file for this graph and cluster; errors name the file and the field (another model's hash,
 // an unknown node, an unknown device, a missing node, malformed JSON). Returns one device per node.
+// The "cluster" field of a placement file ("" when absent): the cluster to read it against by default.
+std::string PlacementCluster(const std::string& path);
+
 std::vector<DeviceId> ReadPlacementFile(const std::string& path, const Graph& graph, const Cluster& cluster);
 std::vector<DeviceId> ParsePlacementJson(const std::string& text, const std::string& source, const Graph& graph,
                                          const Cluster& cluster);

@@ -292,19 +292,18 @@ class IrBuilder {
     names_.Reserve(tensors);
     node_names_.Reserve(static_cast<size_t>(g_.node_size()));
     // Running statistics are not trained; only models with BatchNormalization pay for finding them.
-    std::unordered_set<std::string> bn_stats, other_reads;
     if (has_batch_norm)
       for (const auto& node : g_.node())
         for (int i = 0; i < node.input_size(); ++i) {
-          if (node.op_type() == "BatchNormalization" && (i == 3 || i == 4)) bn_stats.insert(node.input(i));
-          else other_reads.insert(node.input(i));
+          if (node.op_type() == "BatchNormalization" && (i == 3 || i == 4)) bn_stats_.insert(node.input(i));
+          else other_reads_.insert(node.input(i));
         }
     for (const auto& init : g_.initializer()) {
       const TensorId id = Resolve(init.name());
       std::vector<int64_t> dims(init.dims().begin(), init.dims().end());
       builder_.SetType(id, static_cast<DType>(init.data_type()), dims);
       Tensor& t = builder_.tensor(id);
-      const bool running_stat = bn_stats.count(init.name()) && !other_reads.count(init.name());
+      const bool running_stat = bn_stats_.count(init.name()) && !other_reads_.count(init.name());
       t.is_parameter = IsFloating(t.dtype) && NumElements(t.shape) > 1 && !running_stat;
       t.is_constant = !t.is_parameter;
       if (init.data_location() == onnx::TensorProto::EXTERNAL) CheckExternal(init, t.bytes);
@@ -345,12 +344,15 @@ class IrBuilder {
           throw Error(source_ + ": graph input '" + vi.name() + "' has no shape");
         const size_t dim = std::find(info.shape.begin(), info.shape.end(), -1) - info.shape.begin();
         throw Error(source_ + ": graph input '" + vi.name() + "' has symbolic dim " + std::to_string(dim) + " ('" +
-                    info.symbolic + "'): bind it with --batch, --seq or --dim " + info.symbolic + "=N");
+                    info.symbolic + "'): bind it with --batch, --seq or --dim " + info.symbolic + "=<size>");
       }
       builder_.SetType(id, info.dtype, info.shape);
       Tensor& t = builder_.tensor(id);
-      t.is_parameter = vi.doc_string() == "allot:parameter";
-      t.is_graph_input = !t.is_parameter;
+      // Marked inputs are weights; BatchNormalization's running statistics among them are state, not trained.
+      const bool running_stat = bn_stats_.count(vi.name()) && !other_reads_.count(vi.name());
+      t.is_parameter = vi.doc_string() == "allot:parameter" && !running_stat;
+      t.is_constant = vi.doc_string() == "allot:parameter" && running_stat;
+      t.is_graph_input = !t.is_parameter && !t.is_constant;
     }
   }
 
@@ -490,6 +492,7 @@ class IrBuilder {
   }
 
   const onnx::GraphProto& g_;
+  std::unordered_set<std::string> bn_stats_, other_reads_;  // filled only for models with BatchNormalization
   NameTable names_;
   NameTable node_names_;
   std::deque<std::string> generated_;  // storage for generated names (a deque never moves its elements)

@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-build/allot inspect gen:nmt,layers=4 --mode training
+build/allot compare --models "gen:nmt,layers=4" --cluster p100x4 --placers all --mode training -o build/demo-report

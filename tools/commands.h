@@ -11,5 +11,10 @@ void RegisterInspect(CLI::App& app);
 void RegisterModels(CLI::App& app);  // `models` (list generators) and `gen` (write one as ONNX)
 void RegisterBench(CLI::App& app);
 void RegisterSimulate(CLI::App& app);  // `clusters` and `simulate`
+void RegisterPlace(CLI::App& app);     // `placers` and `place`
+void RegisterExport(CLI::App& app);    // `export` (annotated ONNX, per-device submodels, trace)
+void RegisterRun(CLI::App& app);       // `run` and `profile`
+void RegisterCompare(CLI::App& app);   // `compare`: every placer on every model, one report
+void RegisterTrain(CLI::App& app);     // `train`: a learned placer's policy, with checkpoints (rl/)
 
 }  // namespace allot::tools

@@ -12,7 +12,12 @@ int main(int argc, char** argv) {
   allot::tools::RegisterInspect(app);
   allot::tools::RegisterModels(app);
   allot::tools::RegisterSimulate(app);
+  allot::tools::RegisterPlace(app);
+  allot::tools::RegisterRun(app);
+  allot::tools::RegisterCompare(app);
+  allot::tools::RegisterTrain(app);
   allot::tools::RegisterBench(app);
+  allot::tools::RegisterExport(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

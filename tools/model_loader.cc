@@ -81,6 +81,7 @@ LoadedModel LoadModel(const ModelArgs& args) {
   out.parse_seconds = Since(t0);
   const auto t1 = std::chrono::steady_clock::now();
   out.graph = ImportModel(proto, args.model, options, &out.report, dir);
+  out.proto = std::make_shared<const onnx::ModelProto>(std::move(proto));
   if (args.mode == "training") {
     TrainingOptions training;
     training.optimizer = ParseOptimizer(args.optimizer);

@@ -2,6 +2,7 @@
 // How every command turns its MODEL argument into a Graph: an ONNX file path, a JSON cost graph (*.json, see
 // cost_model/cost_graph.h), or "gen:SPEC" for a generated benchmark model (see `allot models`), imported with
 // the same binding, checking and mode options.
+#include <memory>
 #include <string>
 
 #include "cost_model/op_costs.h"
@@ -11,6 +12,9 @@
 
 namespace CLI {
 class App;
+}
+namespace onnx {
+class ModelProto;
 }
 
 namespace allot::tools {
@@ -30,6 +34,7 @@ void AddModelOptions(CLI::App& app, ModelArgs& args);
 
 struct LoadedModel {
   Graph graph;
+  std::shared_ptr<const onnx::ModelProto> proto;  // the ONNX model (null for cost graphs): the runtime executes it
   NodeTimes times;  // per-node times given by a cost graph (empty for ONNX models)
   ImportReport report;
   double parse_seconds = 0;   // reading + protobuf parsing (generation for gen:)

@@ -1,0 +1,57 @@
+#pragma once
+// The placer interface. A PlacementProblem is everything a placer may read; a Placer turns it into one device per
+// node. Placers are interchangeable behind this interface and registered by name in placers/registry.h.
+//
+// Constraints every placer honours (as TensorFlow's placer documents its own):
+// 1. Co-location: gradient and update ops run with their forward op. Placers decide over `groups` (the forced
+//    co-location groups, cost_model-free: graph/coarsen.h) or decide forward ops and call ExpandPlacement.
+// 2. Pinned ops: pinned[n] != kNoDevice fixes node n's group to that device.
+// 3. Memory: no device's simulated peak may exceed its capacity. A placer that cannot meet it throws Error
+//    saying which device is short and by how much; `allot place` never writes an invalid placement.
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cost_model/cluster.h"
+#include "cost_model/op_costs.h"
+#include "cost_model/simulator.h"
+#include "graph/coarsen.h"
+#include "graph/graph.h"
+#include "placers/options.h"
+
+namespace allot {
+
+struct PlacementProblem {
+  // Borrowed; they outlive the problem.
+  const Graph* graph = nullptr;
+  const Cluster* cluster = nullptr;
+  const CostTable* costs = nullptr;
+  CoarseGraph groups;                // forced co-location groups (Coarsen with default options)
+  std::vector<DeviceId> pinned;      // per node; Cluster::kNoDevice where free
+  std::string mode = "inference";    // recorded in outputs
+  DispatchOrder order = DispatchOrder::kFifo;  // how the simulator that scores placements dispatches
+
+  // Builds the groups and an all-free pinning.
+  static PlacementProblem Make(const Graph& graph, const Cluster& cluster, const CostTable& costs);
+
+  // One device per group -> one device per node (pins applied on top).
+  std::vector<DeviceId> ExpandGroups(const std::vector<DeviceId>& group_devices) const;
+  // The device a group is pinned to, or kNoDevice.
+  DeviceId GroupPin(uint32_t group) const;
+};
+
+class Placer {
+ public:
+  explicit Placer(OptionValues options) : options_(std::move(options)) {}
+  virtual ~Placer() = default;
+  virtual std::string_view name() const = 0;
+  // One device per node. Throws Error when no valid placement is found.
+  virtual std::vector<DeviceId> place(const PlacementProblem& problem) = 0;
+  const OptionValues& options() const { return options_; }
+
+ protected:
+  OptionValues options_;
+};
+
+}  // namespace allot

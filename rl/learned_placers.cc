@@ -1,0 +1,105 @@
+#include "rl/learned_placers.h"
+
+#include <cstdio>
+
+#include "cost_model/simulator.h"
+#include "graph/error.h"
+#include "rl/policy_io.h"
+#include "rl/trainer.h"
+
+namespace allot {
+namespace rl {
+
+std::vector<OptionSpec> Seq2SeqOptionSpecs() {
+  using T = OptionSpec::Type;
+  return {
+      {"steps", T::kInt, "500", "policy updates (REINFORCE steps) to train for"},
+      {"samples", T::kInt, "4", "placements sampled and simulated per update (K; HDP: 4)"},
+      {"lr", T::kDouble, "0.01", "Adam learning rate (HDP paper: 0.1)"},
+      {"hidden", T::kInt, "256", "LSTM width (encoder states, decoder, attention)"},
+      {"groups", T::kInt, "256", "most co-location groups the policy decides (ColocRL: ~80-300; 0: no cap)"},
+      {"temperature", T::kDouble, "10", "logit temperature T: logits / T, then C*tanh (HDP paper: 10)"},
+      {"logit_clip", T::kDouble, "5", "tanh constant C (HDP paper: 5; 0: no tanh)"},
+      {"entropy", T::kDouble, "0", "entropy bonus weight (the papers use none)"},
+      {"seed", T::kInt, "1", "seed of the policy's initialisation and sampling"},
+      {"threads", T::kInt, "1", "simulator threads (the result does not depend on it)"},
+      {"policy", T::kString, "", "directory of a trained policy (allot train --out OUT: OUT/policy): decode it "
+                                 "greedily instead of training"},
+  };
+}
+
+TrainerConfig Seq2SeqTrainerConfig(const OptionValues& o) {
+  TrainerConfig c;
+  c.steps = o.Int("steps");
+  c.samples = o.Int("samples");
+  c.reinforce.lr = o.Double("lr");
+  c.reinforce.entropy = o.Double("entropy");
+  c.policy.hidden = o.Int("hidden");
+  if (o.Int("groups") < 0) throw Error("seq2seq: groups must not be negative");
+  c.max_groups = static_cast<size_t>(o.Int("groups"));
+  c.policy.temperature = o.Double("temperature");
+  c.policy.logit_clip = o.Double("logit_clip");
+  c.seed = static_cast<uint64_t>(o.Int("seed"));
+  c.threads = static_cast<int>(std::max<int64_t>(1, o.Int("threads")));
+  return c;
+}
+
+namespace {
+
+class Seq2SeqPlacer : public Placer {
+ public:
+  using Placer::Placer;
+  std::string_view name() const override { return "seq2seq"; }
+
+  std::vector<DeviceId> place(const PlacementProblem& p) override {
+    if (!options_.String("policy").empty()) return PlaceWithPolicy(p, options_.String("policy"));
+    TrainerConfig config = Seq2SeqTrainerConfig(options_);
+    // Training inside `allot place` can take minutes: report on stderr every 10 s.
+    config.progress = [](const std::string& line) { std::fprintf(stderr, "seq2seq: %s\n", line.c_str()); };
+    config.progress_interval = 10;
+    Trainer trainer(p, config);
+    const TrainResult r = trainer.Train();
+    if (r.best_placement.empty())
+      throw Error("seq2seq: no sampled placement fit in memory in " + std::to_string(r.steps_done) +
+                  " steps (try more steps, or a cluster with more memory)");
+    return r.best_placement;
+  }
+
+ private:
+  static std::vector<DeviceId> PlaceWithPolicy(const PlacementProblem& p, const std::string& dir) {
+    LoadedPolicy loaded = LoadPolicyDirectory(dir);
+    const PolicyMetadata& m = loaded.meta;
+    if (m.graph_hash != p.graph->hash_hex())
+      throw Error("seq2seq: the policy in " + dir + " was trained on another graph (hash " + m.graph_hash +
+                  ", this one " + p.graph->hash_hex() + "; same model, mode and sizes needed)");
+    if (m.num_devices != static_cast<int64_t>(p.cluster->num_devices()))
+      throw Error("seq2seq: the policy in " + dir + " places on " + std::to_string(m.num_devices) +
+                  " devices (cluster " + m.cluster + "), this cluster has " +
+                  std::to_string(p.cluster->num_devices()));
+    const CoarseGraph decision = DecisionGroups(*p.graph, m.max_groups, m.fuse_chains);
+    if (static_cast<int64_t>(decision.num_groups()) != m.num_groups)
+      throw Error("seq2seq: the policy in " + dir + " decides " + std::to_string(m.num_groups) +
+                  " groups, this graph gives " + std::to_string(decision.num_groups()));
+    const PolicyInput input = PolicyInput::From(ComputeGroupFeatures(*p.graph, decision));
+    torch::NoGradGuard no_grad;
+    const Decoded d = loaded.policy->Greedy(input);
+    std::vector<DeviceId> placement = ExpandDecision(p, MapDecision(p, decision), d.devices.data());
+    Simulator sim(*p.graph, *p.cluster, *p.costs, SimOptions{p.order, false});
+    const SimResult& r = sim.Run(placement);
+    if (!r.valid) throw Error("seq2seq: the greedy placement of the policy in " + dir + " does not fit: " + r.error);
+    return placement;
+  }
+};
+
+}  // namespace
+}  // namespace rl
+
+void RegisterLearnedPlacers(PlacerRegistry& registry) {
+  registry.Register({"seq2seq",
+                     "ColocRL: attention seq2seq policy over co-location groups, REINFORCE on sqrt(simulated step "
+                     "time); trains per graph (or decodes a trained policy=DIR)",
+                     rl::Seq2SeqOptionSpecs(),
+                     [](OptionValues o) { return std::make_unique<rl::Seq2SeqPlacer>(std::move(o)); }});
+}
+
+}  // namespace allot

@@ -1,0 +1,149 @@
+#include "rl/policy_seq2seq.h"
+
+#include <torch/nn/options/embedding.h>
+#include <torch/nn/options/linear.h>
+#include <torch/nn/options/rnn.h>
+
+#include <cmath>
+#include <string>
+
+namespace allot::rl {
+
+Seq2SeqPolicyImpl::Seq2SeqPolicyImpl(const PolicyConfig& config) : config_(config) {
+  const int64_t H = config.hidden;
+  const int64_t per_direction = config.bidirectional ? H / 2 : H;
+  TORCH_CHECK(per_direction > 0 && (!config.bidirectional || H % 2 == 0), "hidden must be a positive even number");
+  TORCH_CHECK(config.num_devices >= 1, "the policy needs at least one device");
+  op_embedding_ = register_module(
+      "op_embedding", torch::nn::Embedding(torch::nn::EmbeddingOptions(OpTypeVocabulary(), config.op_embedding)));
+  encoder_ = register_module(
+      "encoder", torch::nn::LSTM(torch::nn::LSTMOptions(config.op_embedding + kNumericFeatures, per_direction)
+                                     .bidirectional(config.bidirectional)));
+  device_embedding_ = register_module(
+      "device_embedding",
+      torch::nn::Embedding(torch::nn::EmbeddingOptions(config.num_devices + 1, config.device_embedding)));
+  decoder_ = register_module("decoder", torch::nn::LSTMCell(torch::nn::LSTMCellOptions(config.device_embedding + H, H)));
+  attention_encoder_ = register_module("attention_encoder", torch::nn::Linear(torch::nn::LinearOptions(H, H).bias(false)));
+  attention_decoder_ = register_module("attention_decoder", torch::nn::Linear(torch::nn::LinearOptions(H, H)));
+  attention_score_ = register_module("attention_score", torch::nn::Linear(torch::nn::LinearOptions(H, 1).bias(false)));
+  output_ = register_module("output", torch::nn::Linear(torch::nn::LinearOptions(2 * H, config.num_devices)));
+}
+
+void Seq2SeqPolicyImpl::ResetParameters(uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  std::mt19937_64 rng(seed);
+  const int64_t H = config_.hidden;
+  const int64_t per_direction = config_.bidirectional ? H / 2 : H;
+  for (auto& item : named_parameters(/*recurse=*/true)) {
+    const std::string& name = item.key();
+    at::Tensor& p = item.value();
+    double bound;
+    if (name.find("embedding") != std::string::npos) {
+      bound = std::sqrt(3.0);  // unit variance
+    } else if (name.rfind("encoder.", 0) == 0) {
+      bound = 1.0 / std::sqrt(static_cast<double>(per_direction));
+    } else if (name.rfind("decoder.", 0) == 0) {
+      bound = 1.0 / std::sqrt(static_cast<double>(H));
+    } else {
+      const int64_t fan_in = p.dim() == 2 ? p.size(1) : H;
+      bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
+    }
+    std::vector<float> values(static_cast<size_t>(p.numel()));
+    for (float& v : values) v = static_cast<float>((2.0 * UniformDouble(rng) - 1.0) * bound);
+    p.copy_(at::tensor(values, at::TensorOptions().dtype(at::kFloat)).reshape(p.sizes()));
+    // LSTM gates are stacked i, f, g, o: the forget gate's bias starts at 1 (split as 1 + 0 over ih/hh).
+    if (name.find("bias_ih") != std::string::npos) {
+      const int64_t n = p.size(0) / 4;
+      p.narrow(0, n, n).fill_(1.0);
+    } else if (name.find("bias_hh") != std::string::npos) {
+      const int64_t n = p.size(0) / 4;
+      p.narrow(0, n, n).fill_(0.0);
+    }
+  }
+}
+
+Decoded Seq2SeqPolicyImpl::Sample(const PolicyInput& input, int64_t samples, std::mt19937_64& rng) {
+  return Decode(input, samples, &rng);
+}
+
+Decoded Seq2SeqPolicyImpl::Greedy(const PolicyInput& input) { return Decode(input, 1, nullptr); }
+
+Decoded Seq2SeqPolicyImpl::Decode(const PolicyInput& input, int64_t K, std::mt19937_64* rng) {
+  const int64_t G = input.op_type.size(0);
+  const int64_t D = config_.num_devices;
+  const int64_t H = config_.hidden;
+  Decoded out;
+  out.samples = K;
+  out.groups = G;
+  out.devices.assign(static_cast<size_t>(K * G), 0);
+  if (G == 0) {
+    out.log_prob = at::zeros({K});
+    out.entropy = at::zeros({K});
+    return out;
+  }
+
+  // Encoder: one pass over the groups (batch 1), shared by the K samples.
+  const at::Tensor x = at::cat({op_embedding_->forward(input.op_type), input.numeric}, 1).unsqueeze(1);  // [G,1,F]
+  auto [states, final_state] = encoder_->forward(x);
+  const at::Tensor enc = states.squeeze(1);  // [G, H]
+  at::Tensor h = std::get<0>(final_state), c = std::get<1>(final_state);  // [dirs, 1, H/dirs]
+  h = h.permute({1, 0, 2}).reshape({1, H}).expand({K, H}).contiguous();
+  c = c.permute({1, 0, 2}).reshape({1, H}).expand({K, H}).contiguous();
+  const at::Tensor enc_keys = attention_encoder_->forward(enc).unsqueeze(0);  // [1, G, H]
+
+  const double inv_t = 1.0 / config_.temperature;
+  const double clip = config_.logit_clip;
+  at::Tensor previous = at::full({K}, D, at::TensorOptions().dtype(at::kLong));
+  at::Tensor log_prob = at::zeros({K});
+  at::Tensor entropy = at::zeros({K});
+  std::vector<int64_t> chosen(static_cast<size_t>(K));
+  for (int64_t i = 0; i < G; ++i) {
+    const at::Tensor step_input =
+        at::cat({device_embedding_->forward(previous), enc[i].unsqueeze(0).expand({K, H})}, 1);
+    std::tie(h, c) = decoder_->forward(step_input, std::make_tuple(h, c));
+    // Bahdanau attention over the encoder states.
+    const at::Tensor query = attention_decoder_->forward(h).unsqueeze(1);                   // [K, 1, H]
+    const at::Tensor scores = attention_score_->forward(at::tanh(enc_keys + query)).squeeze(2);  // [K, G]
+    const at::Tensor context = at::matmul(at::softmax(scores, 1), enc);                    // [K, H]
+    at::Tensor logits = output_->forward(at::cat({h, context}, 1)) * inv_t;               // [K, D]
+    if (clip > 0) logits = at::tanh(logits) * clip;
+    const at::Tensor logp = at::log_softmax(logits, 1);
+
+    // Choose on the CPU, from the probabilities as floats.
+    const at::Tensor probs = logp.detach().exp().contiguous();
+    const float* p = probs.data_ptr<float>();
+    for (int64_t k = 0; k < K; ++k) {
+      const float* row = p + k * D;
+      int64_t pick = 0;
+      if (rng == nullptr) {
+        for (int64_t d = 1; d < D; ++d)
+          if (row[d] > row[pick]) pick = d;
+      } else {
+        double total = 0;
+        for (int64_t d = 0; d < D; ++d) total += row[d];
+        const double u = UniformDouble(*rng) * total;
+        double cumulative = 0;
+        pick = D - 1;
+        for (int64_t d = 0; d < D; ++d) {
+          cumulative += row[d];
+          if (u < cumulative) {
+            pick = d;
+            break;
+          }
+        }
+        // Never pick a device whose probability rounded to 0.
+        while (row[pick] <= 0.f && pick > 0) --pick;
+      }
+      chosen[k] = pick;
+      out.devices[static_cast<size_t>(k * G + i)] = pick;
+    }
+    previous = at::tensor(chosen, at::TensorOptions().dtype(at::kLong));
+    log_prob = log_prob + logp.gather(1, previous.unsqueeze(1)).squeeze(1);
+    entropy = entropy - (logp.exp() * logp).sum(1);
+  }
+  out.log_prob = log_prob;
+  out.entropy = entropy / static_cast<double>(G);
+  return out;
+}
+
+}  // namespace allot::rl

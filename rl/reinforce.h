@@ -1,0 +1,64 @@
+#pragma once
+// REINFORCE with a moving-average baseline, as ColocRL and HDP train their placers (REFERENCES Part I §1
+// "Training", §2 "Loss, exactly as coded", §7.1):
+//   cost     c = sqrt(step time in seconds); an invalid placement (out of memory) counts as a 100 s step, cost 10;
+//   baseline b: an exponential moving average of the batch's mean cost, decay 0.9. It starts at the first
+//            batch's mean cost (HDP's code starts at the failing cost 10 instead; starting at the first batch
+//            gives an unbiased first update rather than one that rewards every sample);
+//   loss     mean_k((c_k - b) · log π(placement_k)) - entropy · mean_k(H_k), H_k the mean per-group entropy;
+//            minimising it lowers the probability of placements slower than the baseline. The entropy bonus is
+//            ours (both papers use none; default 0);
+//   update   Adam, gradients clipped to global norm 1.0 (HDP's grad_bound), then b <- 0.9 b + 0.1 mean_k(c_k).
+// Not done: HDP's masking of failing samples after 1000 steps and its lr decay (ColocRL's paper gives neither).
+#include <torch/optim/adam.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include <vector>
+
+#include "rl/policy_seq2seq.h"
+
+namespace allot::rl {
+
+inline constexpr double kInvalidStepTime = 100.0;  // seconds, HDP code's failing_signal
+
+// sqrt(step time), or sqrt(kInvalidStepTime) for an invalid placement.
+double PlacementCost(double step_time, bool valid);
+
+struct ReinforceConfig {
+  double lr = 0.01;
+  double entropy = 0.0;
+  double baseline_decay = 0.9;
+  double grad_clip = 1.0;  // global norm; 0: off
+};
+
+struct UpdateStats {
+  double loss = 0;
+  double mean_cost = 0;
+  double baseline = 0;  // the one the update used
+  double entropy = 0;   // mean over samples of the mean per-group entropy
+};
+
+class Reinforce {
+ public:
+  Reinforce(Seq2SeqPolicy policy, const ReinforceConfig& config);
+
+  // One policy-gradient step from K decoded samples and their costs.
+  UpdateStats Update(const Decoded& decoded, const std::vector<double>& costs);
+
+  double baseline() const { return baseline_; }
+  bool has_baseline() const { return has_baseline_; }
+
+  // Optimizer state and baseline (the policy's parameters are saved by the caller).
+  void Save(torch::serialize::OutputArchive& archive) const;
+  void Load(torch::serialize::InputArchive& archive);
+
+ private:
+  Seq2SeqPolicy policy_;
+  ReinforceConfig config_;
+  torch::optim::Adam optimizer_;
+  double baseline_ = 0;
+  bool has_baseline_ = false;
+};
+
+}  // namespace allot::rl

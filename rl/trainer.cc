@@ -1,0 +1,398 @@
+#include "rl/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "cost_model/simulator.h"
+#include "graph/error.h"
+#include "graph/file_io.h"
+
+namespace allot::rl {
+namespace {
+
+constexpr const char* kCheckpointFormat = "allot-seq2seq-checkpoint-1";
+constexpr int kCurveColumns = 7;
+
+using Clock = std::chrono::steady_clock;
+double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::string Num(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+class SimulatorScorer : public PlacementScorer {
+ public:
+  SimulatorScorer(const PlacementProblem& p, int threads) {
+    const SimOptions options{p.order, false};
+    for (int i = 0; i < std::max(1, threads); ++i)
+      simulators_.push_back(std::make_unique<Simulator>(*p.graph, *p.cluster, *p.costs, options));
+  }
+  void ScoreAll(const std::vector<std::vector<DeviceId>>& placements, std::vector<Score>& scores) override {
+    scores.assign(placements.size(), Score{});
+    const size_t T = std::min(simulators_.size(), placements.size());
+    auto work = [&](size_t t) {
+      for (size_t k = t; k < placements.size(); k += T) {
+        const SimResult& r = simulators_[t]->Run(placements[k]);
+        scores[k] = Score{r.step_time, r.valid};
+      }
+    };
+    if (T <= 1) {
+      work(0);
+      return;
+    }
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < T; ++t) pool.emplace_back(work, t);
+    work(0);
+    for (std::thread& th : pool) th.join();
+  }
+
+ private:
+  std::vector<std::unique_ptr<Simulator>> simulators_;
+};
+
+// "k=v;k=v" -> map, to name the first difference between two fingerprints.
+std::map<std::string, std::string> SplitFingerprint(const std::string& s) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ';')) {
+    const size_t eq = item.find('=');
+    if (eq != std::string::npos) out[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
+RewardSource ParseRewardSource(const std::string& name) {
+  if (name == "simulated") return RewardSource::kSimulated;
+  if (name == "measured") return RewardSource::kMeasured;
+  throw Error("unknown reward source '" + name + "' (known: simulated, measured)");
+}
+
+std::unique_ptr<PlacementScorer> MakeSimulatorScorer(const PlacementProblem& problem, int threads) {
+  return std::make_unique<SimulatorScorer>(problem, threads);
+}
+
+std::string FormatStepTime(double s) {
+  char buf[32];
+  if (!std::isfinite(s)) return "-";
+  if (s >= 1) std::snprintf(buf, sizeof buf, "%.3f s", s);
+  else if (s >= 1e-3) std::snprintf(buf, sizeof buf, "%.3f ms", s * 1e3);
+  else std::snprintf(buf, sizeof buf, "%.3f us", s * 1e6);
+  return buf;
+}
+
+Trainer::Trainer(const PlacementProblem& problem, TrainerConfig config)
+    : problem_(problem), config_(std::move(config)), rng_(config_.seed) {
+  if (config_.samples < 1) throw Error("seq2seq: samples must be at least 1");
+  if (config_.steps < 0) throw Error("seq2seq: steps must not be negative");
+  if (config_.policy.hidden < 2 || config_.policy.hidden % 2 != 0)
+    throw Error("seq2seq: hidden must be a positive even number");
+  if (!(config_.policy.temperature > 0)) throw Error("seq2seq: temperature must be positive");
+  if (config_.reward == RewardSource::kMeasured)
+    throw Error("--reward measured is not available until the runtime lands (runtime/ has no executor that times "
+                "a placed step yet); use --reward simulated");
+  if ((config_.resume || config_.checkpoint_every > 0) && config_.out_dir.empty())
+    throw Error("seq2seq: checkpoints need an output directory");
+  config_.policy.num_devices = static_cast<int64_t>(problem.cluster->num_devices());
+  decision_ = DecisionGroups(*problem.graph, config_.max_groups, config_.fuse_chains);
+  decision_map_ = MapDecision(problem, decision_);
+  input_ = PolicyInput::From(ComputeGroupFeatures(*problem.graph, decision_));
+  policy_ = Seq2SeqPolicy(config_.policy);
+  policy_->ResetParameters(config_.seed * 0x9E3779B97F4A7C15ull + 0x5eed);
+  reinforce_ = std::make_unique<Reinforce>(policy_, config_.reinforce);
+  scorer_ = MakeSimulatorScorer(problem, std::min<int>(std::max(1, config_.threads), static_cast<int>(config_.samples)));
+}
+
+Trainer::~Trainer() = default;
+
+std::string Trainer::CheckpointPath() const { return (std::filesystem::path(config_.out_dir) / "checkpoint.pt").string(); }
+
+std::string Trainer::Fingerprint() const {
+  const PolicyConfig& p = config_.policy;
+  std::ostringstream s;
+  s << "graph=" << problem_.graph->hash_hex() << ";cluster=" << problem_.cluster->name()
+    << ";devices=" << problem_.cluster->num_devices() << ";order=" << static_cast<int>(problem_.order)
+    << ";groups=" << decision_.num_groups() << ";max_groups=" << config_.max_groups
+    << ";fuse_chains=" << config_.fuse_chains << ";hidden=" << p.hidden << ";op_embedding=" << p.op_embedding
+    << ";device_embedding=" << p.device_embedding << ";bidirectional=" << p.bidirectional
+    << ";temperature=" << Num(p.temperature) << ";logit_clip=" << Num(p.logit_clip)
+    << ";lr=" << Num(config_.reinforce.lr) << ";entropy=" << Num(config_.reinforce.entropy)
+    << ";baseline_decay=" << Num(config_.reinforce.baseline_decay) << ";grad_clip=" << Num(config_.reinforce.grad_clip)
+    << ";samples=" << config_.samples << ";seed=" << config_.seed;
+  return s.str();
+}
+
+void Trainer::SaveCheckpoint(const TrainResult& r, double elapsed, int64_t evaluated_total) const {
+  torch::serialize::OutputArchive a;
+  a.write("format", c10::IValue(std::string(kCheckpointFormat)));
+  a.write("fingerprint", c10::IValue(Fingerprint()));
+  torch::serialize::OutputArchive policy;
+  policy_->save(policy);
+  a.write("policy", policy);
+  reinforce_->Save(a);
+  a.write("step", c10::IValue(r.steps_done));
+  std::ostringstream rng;
+  rng << rng_;
+  a.write("rng", c10::IValue(rng.str()));
+  a.write("best_step_time", c10::IValue(r.best_step_time));
+  a.write("best_step", c10::IValue(r.best_step));
+  a.write("best_groups", at::tensor(r.best_groups, at::TensorOptions().dtype(at::kLong)));
+  std::vector<double> curve;
+  curve.reserve(r.curve.size() * kCurveColumns);
+  for (const CurvePoint& c : r.curve)
+    curve.insert(curve.end(), {static_cast<double>(c.step), c.mean_step_time, c.best_step_time, c.mean_reward,
+                               c.entropy, c.elapsed, c.valid_fraction});
+  a.write("curve", at::tensor(curve, at::TensorOptions().dtype(at::kDouble))
+                       .reshape({static_cast<int64_t>(r.curve.size()), kCurveColumns}));
+  a.write("elapsed", c10::IValue(elapsed));
+  a.write("placements", c10::IValue(evaluated_total));
+
+  std::filesystem::create_directories(config_.out_dir);
+  const std::string path = CheckpointPath(), tmp = path + ".tmp";
+  try {
+    a.save_to(tmp);
+    std::filesystem::rename(tmp, path);
+  } catch (const std::exception& e) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    throw Error("cannot write checkpoint " + path + ": " + e.what());
+  }
+}
+
+void Trainer::LoadCheckpoint(TrainResult& r, double& elapsed, int64_t& evaluated_total) {
+  const std::string path = CheckpointPath();
+  if (!std::filesystem::exists(path)) throw Error("--resume: no checkpoint at " + path);
+  try {
+    torch::serialize::InputArchive a;
+    a.load_from(path);
+    c10::IValue v;
+    a.read("format", v);
+    if (v.toStringRef() != kCheckpointFormat) throw Error(path + ": not a seq2seq checkpoint (" + v.toStringRef() + ")");
+    a.read("fingerprint", v);
+    const std::string mine = Fingerprint();
+    if (v.toStringRef() != mine) {
+      const auto theirs = SplitFingerprint(v.toStringRef()), ours = SplitFingerprint(mine);
+      std::string what;
+      for (const auto& [key, value] : ours) {
+        const auto it = theirs.find(key);
+        if (it == theirs.end() || it->second != value) {
+          what = key + " " + (it == theirs.end() ? std::string("(absent)") : it->second) + " in the checkpoint, " +
+                 value + " now";
+          break;
+        }
+      }
+      throw Error("--resume: " + path + " is from a different run: " + what);
+    }
+    torch::serialize::InputArchive policy;
+    a.read("policy", policy);
+    policy_->load(policy);
+    reinforce_->Load(a);
+    a.read("step", v);
+    r.steps_done = v.toInt();
+    a.read("rng", v);
+    std::istringstream rng(v.toStringRef());
+    rng >> rng_;
+    a.read("best_step_time", v);
+    r.best_step_time = v.toDouble();
+    a.read("best_step", v);
+    r.best_step = v.toInt();
+    at::Tensor best;
+    a.read("best_groups", best);
+    r.best_groups.assign(best.data_ptr<int64_t>(), best.data_ptr<int64_t>() + best.numel());
+    at::Tensor curve;
+    a.read("curve", curve);
+    curve = curve.contiguous();
+    const double* c = curve.data_ptr<double>();
+    r.curve.clear();
+    for (int64_t i = 0; i < curve.size(0); ++i, c += kCurveColumns)
+      r.curve.push_back(CurvePoint{static_cast<int64_t>(c[0]), c[1], c[2], c[3], c[4], c[5], c[6]});
+    a.read("elapsed", v);
+    elapsed = v.toDouble();
+    a.read("placements", v);
+    evaluated_total = v.toInt();
+  } catch (const c10::Error& e) {
+    throw Error("--resume: cannot read " + path + ": " + e.what_without_backtrace());
+  }
+}
+
+void Trainer::WriteCurve(const std::vector<CurvePoint>& curve) const {
+  const std::filesystem::path dir(config_.out_dir);
+  std::filesystem::create_directories(dir);
+  WriteFileAtomic((dir / "learning_curve.csv").string(), LearningCurveCsv(curve));
+  WriteFileAtomic((dir / "learning_curve.svg").string(),
+                  LearningCurveSvg(curve, "seq2seq on " + problem_.cluster->name() + ": step time per policy step"));
+}
+
+TrainResult Trainer::Train() {
+  TrainResult r;
+  double elapsed_before = 0;
+  int64_t evaluated_total = 0;
+  if (config_.resume) LoadCheckpoint(r, elapsed_before, evaluated_total);
+
+  const int64_t K = config_.samples;
+  const int64_t G = static_cast<int64_t>(decision_.num_groups());
+  std::vector<std::vector<DeviceId>> placements(static_cast<size_t>(K));
+  std::vector<Score> scores;
+  std::vector<double> costs(static_cast<size_t>(K));
+  const auto t0 = Clock::now();
+  auto last_progress = t0;
+  bool printed_last = false;
+  auto report = [&](const CurvePoint& c) {
+    if (!config_.progress) return;
+    const double secs = Since(t0);
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "step %lld/%lld  best %s  mean %s  mean reward %.4f  entropy %.3f  valid %.0f%%  %.1f placements/s",
+                  static_cast<long long>(c.step), static_cast<long long>(config_.steps),
+                  FormatStepTime(c.best_step_time).c_str(), FormatStepTime(c.mean_step_time).c_str(), c.mean_reward,
+                  c.entropy, 100 * c.valid_fraction, secs > 0 ? static_cast<double>(r.placements_evaluated) / secs : 0.0);
+    config_.progress(buf);
+  };
+
+  while (r.steps_done < config_.steps) {
+    Decoded decoded = policy_->Sample(input_, K, rng_);
+    for (int64_t k = 0; k < K; ++k)
+      placements[k] = ExpandDecision(problem_, decision_map_, decoded.devices.data() + k * G);
+    scorer_->ScoreAll(placements, scores);
+    double valid_time = 0;
+    int valid = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      costs[k] = PlacementCost(scores[k].step_time, scores[k].valid);
+      if (scores[k].valid) {
+        valid_time += scores[k].step_time;
+        ++valid;
+      }
+    }
+    const UpdateStats stats = reinforce_->Update(decoded, costs);
+    ++r.steps_done;
+    for (int64_t k = 0; k < K; ++k)
+      if (scores[k].valid && scores[k].step_time < r.best_step_time) {
+        r.best_step_time = scores[k].step_time;
+        r.best_step = r.steps_done;
+        r.best_groups.assign(decoded.devices.begin() + k * G, decoded.devices.begin() + (k + 1) * G);
+      }
+    r.placements_evaluated += K;
+    evaluated_total += K;
+    CurvePoint c;
+    c.step = r.steps_done;
+    c.mean_step_time = valid ? valid_time / valid : std::nan("");
+    c.best_step_time = r.best_step_time;
+    c.mean_reward = -stats.mean_cost;
+    c.entropy = stats.entropy;
+    c.elapsed = elapsed_before + Since(t0);
+    c.valid_fraction = static_cast<double>(valid) / static_cast<double>(K);
+    r.curve.push_back(c);
+
+    printed_last = false;
+    if (std::chrono::duration<double>(Clock::now() - last_progress).count() >= config_.progress_interval) {
+      report(c);
+      last_progress = Clock::now();
+      printed_last = true;
+    }
+    if (config_.checkpoint_every > 0 && r.steps_done % config_.checkpoint_every == 0 && r.steps_done < config_.steps) {
+      SaveCheckpoint(r, elapsed_before + Since(t0), evaluated_total);
+      WriteCurve(r.curve);
+    }
+    if (config_.after_step) config_.after_step(r.steps_done);
+    if (config_.stop != nullptr && config_.stop->load() && r.steps_done < config_.steps) {
+      r.interrupted = true;
+      break;
+    }
+  }
+  if (!printed_last && !r.curve.empty() && r.curve.back().step == r.steps_done && r.placements_evaluated > 0)
+    report(r.curve.back());
+  r.seconds = Since(t0);
+  r.placements_per_second = r.seconds > 0 ? static_cast<double>(r.placements_evaluated) / r.seconds : 0;
+  if (!config_.out_dir.empty()) {
+    SaveCheckpoint(r, elapsed_before + r.seconds, evaluated_total);
+    WriteCurve(r.curve);
+  }
+  if (!r.best_groups.empty()) r.best_placement = ExpandDecision(problem_, decision_map_, r.best_groups.data());
+  return r;
+}
+
+std::string LearningCurveCsv(const std::vector<CurvePoint>& curve) {
+  std::string out = "step,mean_step_time_s,best_step_time_s,mean_reward,entropy,elapsed_s,valid_fraction\n";
+  char buf[256];
+  for (const CurvePoint& c : curve) {
+    std::snprintf(buf, sizeof buf, "%lld,%s,%s,%.9g,%.6g,%.3f,%.4g\n", static_cast<long long>(c.step),
+                  std::isfinite(c.mean_step_time) ? Num(c.mean_step_time).c_str() : "",
+                  std::isfinite(c.best_step_time) ? Num(c.best_step_time).c_str() : "", c.mean_reward, c.entropy,
+                  c.elapsed, c.valid_fraction);
+    out += buf;
+  }
+  return out;
+}
+
+std::string LearningCurveSvg(const std::vector<CurvePoint>& curve, const std::string& title) {
+  const double W = 800, H = 440, left = 80, right = 20, top = 40, bottom = 50;
+  double lo = INFINITY, hi = -INFINITY;
+  int64_t max_step = 1;
+  for (const CurvePoint& c : curve) {
+    for (double v : {c.mean_step_time, c.best_step_time})
+      if (std::isfinite(v) && v > 0) {
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+      }
+    max_step = std::max(max_step, c.step);
+  }
+  std::ostringstream s;
+  s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
+    << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  std::string escaped;
+  for (char ch : title) escaped += ch == '<' ? "&lt;" : ch == '>' ? "&gt;" : ch == '&' ? "&amp;" : std::string(1, ch);
+  s << "<text x=\"" << W / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">" << escaped << "</text>\n";
+  s << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << W - left - right << "\" height=\""
+    << H - top - bottom << "\" fill=\"none\" stroke=\"#888\"/>\n";
+  if (!std::isfinite(lo)) {
+    s << "<text x=\"" << W / 2 << "\" y=\"" << H / 2 << "\" text-anchor=\"middle\">no valid placement yet</text>\n</svg>\n";
+    return s.str();
+  }
+  if (hi <= lo * 1.0001) {
+    lo /= 1.1;
+    hi *= 1.1;
+  }
+  const double llo = std::log10(lo), lhi = std::log10(hi);
+  auto X = [&](double step) { return left + (W - left - right) * step / static_cast<double>(max_step); };
+  auto Y = [&](double v) { return top + (H - top - bottom) * (1 - (std::log10(v) - llo) / (lhi - llo)); };
+  char buf[96];
+  for (int i = 0; i <= 5; ++i) {  // y ticks, log-spaced
+    const double v = std::pow(10.0, llo + (lhi - llo) * i / 5);
+    s << "<line x1=\"" << left - 4 << "\" x2=\"" << W - right << "\" y1=\"" << Y(v) << "\" y2=\"" << Y(v)
+      << "\" stroke=\"#eee\"/>\n<text x=\"" << left - 6 << "\" y=\"" << Y(v) + 4 << "\" text-anchor=\"end\">"
+      << FormatStepTime(v) << "</text>\n";
+  }
+  for (int i = 0; i <= 5; ++i) {  // x ticks
+    const double step = static_cast<double>(max_step) * i / 5;
+    std::snprintf(buf, sizeof buf, "%.0f", step);
+    s << "<text x=\"" << X(step) << "\" y=\"" << H - bottom + 16 << "\" text-anchor=\"middle\">" << buf << "</text>\n";
+  }
+  s << "<text x=\"" << (left + W - right) / 2 << "\" y=\"" << H - 12 << "\" text-anchor=\"middle\">policy step</text>\n";
+  auto series = [&](bool best, const char* color, const char* label, double y_label) {
+    s << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"" << (best ? 2 : 1) << "\" points=\"";
+    for (const CurvePoint& c : curve) {
+      const double v = best ? c.best_step_time : c.mean_step_time;
+      if (std::isfinite(v) && v > 0) {
+        std::snprintf(buf, sizeof buf, "%.1f,%.1f ", X(static_cast<double>(c.step)), Y(v));
+        s << buf;
+      }
+    }
+    s << "\"/>\n<text x=\"" << W - right - 8 << "\" y=\"" << y_label << "\" text-anchor=\"end\" fill=\"" << color
+      << "\">" << label << "</text>\n";
+  };
+  series(false, "#7fa7d9", "mean step time of the step's valid samples", top + 16);
+  series(true, "#d9480f", "best step time so far", top + 32);
+  s << "</svg>\n";
+  return s.str();
+}
+
+}  // namespace allot::rl

@@ -1,0 +1,142 @@
+#pragma once
+// The training loop of the learned placers: sample K placements from the policy, score them, take one REINFORCE
+// step, keep the best placement seen; checkpoint, resume, stop on request, and record a learning curve.
+//
+// Where this departs from ColocRL (REFERENCES Part I §1) and why:
+// - Placements are scored by allot's simulator (cost_model/simulator.h), not by running them on GPUs: the
+//   simulator is deterministic, so one run per placement replaces the papers' repeated timing (HDP: 10 steps,
+//   drop 5, median), and a step takes milliseconds instead of seconds. `RewardSource::kMeasured` (timing on the
+//   runtime) is part of the interface but not available yet.
+// - One synchronous controller: the K samples of a step are decoded as one batch and simulated in parallel on up
+//   to `threads` std::threads (one Simulator each), instead of the paper's asynchronous controllers sharing a
+//   parameter server. Sample k always goes to the same slot of the batch, so the result does not depend on the
+//   thread count.
+// - Determinism: everything random comes from one std::mt19937_64 seeded by `seed` (policy initialisation from a
+//   second one derived from it); with LibTorch's intra-op thread count unchanged between runs, the same seed gives
+//   the same placements, and a resumed run reaches exactly the state of an uninterrupted one (the checkpoint
+//   holds the parameters, Adam's state, the baseline, the step, the RNG state, the best placement and the curve).
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rl/features.h"
+#include "rl/policy_seq2seq.h"
+#include "rl/reinforce.h"
+
+namespace allot::rl {
+
+enum class RewardSource : uint8_t { kSimulated, kMeasured };
+// "simulated" or "measured"; throws Error otherwise.
+RewardSource ParseRewardSource(const std::string& name);
+
+struct TrainerConfig {
+  PolicyConfig policy;       // num_devices is set from the cluster
+  ReinforceConfig reinforce;
+  size_t max_groups = 256;   // decision groups (0: no cap)
+  bool fuse_chains = true;   // ColocRL's "an op whose output feeds a single consumer is merged with it"
+  int64_t steps = 500;       // total policy updates (a resumed run continues up to this count)
+  int64_t samples = 4;       // K placements per update (HDP: k = 4)
+  uint64_t seed = 1;
+  int threads = 1;           // simulator threads (results do not depend on it)
+  RewardSource reward = RewardSource::kSimulated;
+
+  std::string out_dir;           // empty: no files (the placer's in-process training)
+  int64_t checkpoint_every = 0;  // steps between checkpoints (0: only the final one); needs out_dir
+  bool resume = false;           // continue from out_dir/checkpoint.pt
+
+  // Progress lines ("step 120/500  best 12.3 ms  ..."), at most one per progress_interval seconds plus the last.
+  std::function<void(const std::string&)> progress;
+  double progress_interval = 2.0;
+  // Checked after every step: when set, the trainer finishes the step, checkpoints and returns (SIGINT).
+  const std::atomic<bool>* stop = nullptr;
+  // Called after every completed step with its number (1-based) — tests use it to interrupt a run.
+  std::function<void(int64_t)> after_step;
+};
+
+struct CurvePoint {
+  int64_t step = 0;              // 1-based
+  double mean_step_time = 0;     // seconds, over the step's valid samples (NaN if none was valid)
+  double best_step_time = 0;     // seconds, best valid so far (inf if none yet)
+  double mean_reward = 0;        // -mean cost
+  double entropy = 0;            // mean per-group entropy, nats
+  double elapsed = 0;            // seconds since the run started (resumed runs continue the count)
+  double valid_fraction = 0;
+};
+
+struct TrainResult {
+  std::vector<DeviceId> best_placement;  // per node; empty when no valid placement was found
+  std::vector<int64_t> best_groups;      // per decision group
+  double best_step_time = std::numeric_limits<double>::infinity();
+  int64_t best_step = 0;                 // the step that found it
+  int64_t steps_done = 0;                // including the steps of the run resumed from
+  bool interrupted = false;
+  int64_t placements_evaluated = 0;      // in this process
+  double placements_per_second = 0;      // in this process, over the whole loop (policy + simulation)
+  double seconds = 0;                    // this process's training time
+  std::vector<CurvePoint> curve;
+};
+
+// Scores placements (one device per node): a step time and whether it fits.
+struct Score {
+  double step_time = 0;
+  bool valid = true;
+};
+class PlacementScorer {
+ public:
+  virtual ~PlacementScorer() = default;
+  virtual void ScoreAll(const std::vector<std::vector<DeviceId>>& placements, std::vector<Score>& scores) = 0;
+};
+// The simulator, `threads` of them in parallel (one Simulator per thread, created once).
+std::unique_ptr<PlacementScorer> MakeSimulatorScorer(const PlacementProblem& problem, int threads);
+
+class Trainer {
+ public:
+  // The problem (and its graph, cluster and costs) must outlive the trainer.
+  Trainer(const PlacementProblem& problem, TrainerConfig config);
+  ~Trainer();
+
+  TrainResult Train();
+
+  Seq2SeqPolicy policy() const { return policy_; }
+  const TrainerConfig& config() const { return config_; }
+  const PlacementProblem& problem() const { return problem_; }
+  const CoarseGraph& decision_groups() const { return decision_; }
+  const PolicyInput& input() const { return input_; }
+  // The checkpoint's path: out_dir/checkpoint.pt.
+  std::string CheckpointPath() const;
+
+ private:
+  std::string Fingerprint() const;
+  void SaveCheckpoint(const TrainResult& r, double elapsed, int64_t evaluated_total) const;
+  void LoadCheckpoint(TrainResult& r, double& elapsed, int64_t& evaluated_total);
+  void WriteCurve(const std::vector<CurvePoint>& curve) const;
+
+  const PlacementProblem& problem_;
+  TrainerConfig config_;
+  CoarseGraph decision_;
+  DecisionMap decision_map_;
+  PolicyInput input_;
+  Seq2SeqPolicy policy_{nullptr};
+  std::unique_ptr<Reinforce> reinforce_;
+  std::unique_ptr<PlacementScorer> scorer_;
+  std::mt19937_64 rng_;
+};
+
+// Learning curve as CSV (step,mean_step_time_s,best_step_time_s,mean_reward,entropy,elapsed_s,valid_fraction) and
+// as an SVG plot (step time per step, log scale: the step's mean over valid samples and the best so far).
+std::string LearningCurveCsv(const std::vector<CurvePoint>& curve);
+std::string LearningCurveSvg(const std::vector<CurvePoint>& curve, const std::string& title);
+
+// seq2seq's placer options (rl/learned_placers.cc) and the trainer configuration they give: shared by the placer
+// and `allot train`.
+std::vector<OptionSpec> Seq2SeqOptionSpecs();
+TrainerConfig Seq2SeqTrainerConfig(const OptionValues& options);
+
+// "12.3 ms", "1.23 s", "45.6 us".
+std::string FormatStepTime(double seconds);
+
+}  // namespace allot::rl

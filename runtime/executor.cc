@@ -1,0 +1,488 @@
+#include "runtime/executor.h"
+
+#include <onnx/onnx_pb.h>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include "graph/error.h"
+#include "runtime/kernels.h"
+#include "runtime/tensor_proto.h"
+
+namespace allot::runtime {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int OpsetFor(const onnx::ModelProto& model, const std::string& domain) {
+  for (const auto& op : model.opset_import())
+    if (op.domain() == domain || (domain.empty() && op.domain() == "ai.onnx") || (domain == "ai.onnx" && op.domain().empty()))
+      return static_cast<int>(op.version());
+  return 13;
+}
+
+// Seeded values for parameters a generated model leaves to the runtime ("allot:parameter" inputs): uniform in
+// +-1/sqrt(fan_in), and in [0.5, 1.5] for non-trained state (BatchNormalization statistics, whose variance
+// must be positive).
+at::Tensor SeededTensor(const Tensor& t, std::mt19937_64& rng, bool positive) {
+  std::vector<int64_t> shape = t.shape;
+  const int64_t n = std::max<int64_t>(0, NumElements(shape));
+  std::vector<float> data(static_cast<size_t>(n));
+  const double fan_in = shape.size() >= 2 ? static_cast<double>(n / std::max<int64_t>(1, shape[0])) : std::max<double>(1, static_cast<double>(n));
+  const double a = 1.0 / std::sqrt(fan_in);
+  std::uniform_real_distribution<double> u(positive ? 0.5 : -a, positive ? 1.5 : a);
+  for (auto& v : data) v = static_cast<float>(u(rng));
+  at::Tensor out = at::from_blob(data.data(), shape, at::kFloat).clone();
+  if (IsFloating(t.dtype) && t.dtype != DType::kFloat32)
+    out = out.to(ScalarTypeFromOnnx(static_cast<int32_t>(t.dtype), t.name));
+  else if (!IsFloating(t.dtype))
+    out = at::zeros(shape, at::TensorOptions().dtype(ScalarTypeFromOnnx(static_cast<int32_t>(t.dtype), t.name)));
+  return out;
+}
+
+struct Task {
+  bool copy = false;
+  uint32_t id = 0;       // node, or tensor for a copy
+  DeviceId from = 0;     // copies
+};
+
+}  // namespace
+
+class Executor::Impl {
+ public:
+  Impl(const onnx::ModelProto& model, const Graph& graph, const Cluster& cluster, std::vector<DeviceId> placement,
+       RunOptions options)
+      : model_(model), g_(graph), cluster_(cluster), place_(std::move(placement)), options_(options) {
+    N_ = g_.num_nodes();
+    T_ = g_.num_tensors();
+    D_ = cluster.num_devices();
+    if (place_.size() != N_) throw Error("executor: the placement does not cover the graph");
+    for (DeviceId d = 0; d < D_; ++d)
+      if (cluster.device(d).kind != DeviceKind::kCpu)
+        for (NodeId n = 0; n < N_; ++n)
+          if (place_[n] == d)
+            throw Error("device '" + cluster.device(d).name + "' (node '" + g_.node(n).name +
+                        "'): this build of allot's runtime runs virtual CPU devices only (LibTorch without CUDA)");
+    training_ = g_.is_training();
+    BindNodes();
+    BindTensors();
+    if (options_.intra_op_threads <= 0) {
+      const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+      options_.intra_op_threads = std::max(1, cores / static_cast<int>(std::max<size_t>(1, UsedDevices())));
+    }
+    std::vector<Queue>(D_).swap(queues_);  // condition variables cannot move: build in place
+    for (DeviceId d = 0; d < D_; ++d) workers_.emplace_back([this, d] { Work(d); });
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    for (auto& q : queues_) q.cv.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+
+  size_t num_inputs() const { return input_tensors_.size(); }
+
+  void SetInputs(const std::vector<at::Tensor>& inputs) {
+    if (inputs.size() != input_tensors_.size())
+      throw Error("executor: the model has " + std::to_string(input_tensors_.size()) + " inputs, got " +
+                  std::to_string(inputs.size()));
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const Tensor& t = g_.tensor(input_tensors_[i]);
+      if (inputs[i].sizes().vec() != t.shape)
+        throw Error("input '" + t.name + "': shape " + ShapeString(inputs[i].sizes().vec()) + " does not match the model's " +
+                    ShapeString(t.shape));
+      shared_[input_tensors_[i]] = inputs[i].contiguous();
+    }
+  }
+
+  StepStats Step() {
+    if (failed_) throw Error("executor: a previous step failed: " + error_);
+    StepStats stats;
+    stats.busy.assign(D_, 0);
+    busy_.assign(D_, 0);
+    bytes_copied_ = 0;
+    copies_ = 0;
+    ops_timed_.clear();
+    copies_timed_.clear();
+    for (NodeId n = 0; n < N_; ++n) pending_[n].store(in_count_[n], std::memory_order_relaxed);
+    for (auto& c : copied_) c.store(0, std::memory_order_relaxed);
+    for (auto& v : values_) v.reset();
+    remaining_.store(static_cast<int64_t>(N_));
+    start_ = Clock::now();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (NodeId n = 0; n < N_; ++n)
+        if (in_count_[n] == 0) queues_[place_[n]].tasks.push_back({false, n, 0});
+    }
+    for (auto& q : queues_) q.cv.notify_all();
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      done_cv_.wait(lock, [this] { return remaining_.load() == 0 || failed_; });
+      if (failed_) {
+        // Drop what is queued and wait for the workers to go idle before reporting.
+        for (auto& q : queues_) q.tasks.clear();
+        done_cv_.wait(lock, [this] { return active_ == 0; });
+        throw Error(error_);
+      }
+    }
+    stats.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+    stats.busy = busy_;
+    stats.bytes_copied = bytes_copied_;
+    stats.copies = copies_;
+    if (loss_node_ != kNone) {
+      const at::Tensor& l = values_[static_cast<size_t>(g_.node(loss_node_).outputs[0]) * D_ + place_[loss_node_]];
+      if (l.defined()) stats.loss = l.item<double>();
+    }
+    if (options_.record) {
+      stats.ops = ops_timed_;
+      stats.copies_timed = copies_timed_;
+    }
+    return stats;
+  }
+
+  std::vector<at::Tensor> Outputs() const {
+    std::vector<at::Tensor> out;
+    for (const auto& vi : model_.graph().output()) {
+      const TensorId t = g_.FindTensor(vi.name());
+      if (t == kNone) continue;
+      const NodeId p = g_.tensor(t).producer;
+      out.push_back(p == kNone ? shared_[t] : values_[static_cast<size_t>(t) * D_ + place_[p]]);
+    }
+    return out;
+  }
+
+ private:
+  static std::string ShapeString(const std::vector<int64_t>& s) {
+    std::string out = "[";
+    for (size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
+    return out + "]";
+  }
+
+  size_t UsedDevices() const {
+    std::vector<char> used(D_, 0);
+    for (DeviceId d : place_) used[d] = 1;
+    return static_cast<size_t>(std::count(used.begin(), used.end(), 1));
+  }
+
+  // Kernels and ONNX positions of forward ops; island bookkeeping of training ops.
+  void BindNodes() {
+    const auto& onnx_nodes = model_.graph().node();
+    proto_.assign(N_, nullptr);
+    kernel_.assign(N_, nullptr);
+    positional_inputs_.resize(N_);
+    positional_outputs_.resize(N_);
+    in_count_.assign(N_, 0);
+    pending_ = std::vector<std::atomic<int64_t>>(N_);
+    islands_.resize(N_);
+    wants_grad_.resize(N_);
+    for (NodeId n = 0; n < N_; ++n) {
+      const Node& node = g_.node(n);
+      std::vector<TensorId> distinct;
+      for (TensorId t : node.inputs)
+        if (g_.tensor(t).producer != kNone && std::find(distinct.begin(), distinct.end(), t) == distinct.end())
+          distinct.push_back(t);
+      in_count_[n] = static_cast<int64_t>(distinct.size());
+      if (node.role != NodeRole::kForward) continue;
+      if (node.op_type == "allot.Loss") {
+        loss_node_ = n;
+        continue;
+      }
+      if (n >= static_cast<NodeId>(onnx_nodes.size()))
+        throw Error("executor: node '" + node.name + "' is not in the ONNX model");
+      const onnx::NodeProto& proto = onnx_nodes.Get(static_cast<int>(n));
+      proto_[n] = &proto;
+      kernel_[n] = FindKernel(proto.op_type(), proto.domain());
+      if (!kernel_[n])
+        throw Error("node '" + node.name + "': op " + (proto.domain().empty() ? "" : proto.domain() + "::") +
+                    proto.op_type() + " has no runtime kernel (see runtime/OPS.md)");
+      for (const auto& name : proto.input()) positional_inputs_[n].push_back(name.empty() ? kNone : g_.FindTensor(name));
+      for (const auto& name : proto.output()) positional_outputs_[n].push_back(name.empty() ? kNone : g_.FindTensor(name));
+    }
+    // A gradient op's outputs name the forward inputs its island must differentiate.
+    for (NodeId n = 0; n < N_; ++n) {
+      const Node& node = g_.node(n);
+      if (node.role != NodeRole::kGradient) continue;
+      for (TensorId out : node.outputs) wants_grad_[node.forward].push_back(g_.tensor(out).gradient_of);
+    }
+  }
+
+  void BindTensors() {
+    values_.assign(T_ * D_, at::Tensor());
+    copied_ = std::vector<std::atomic<uint8_t>>(T_ * D_);
+    shared_.assign(T_, at::Tensor());
+    std::mt19937_64 rng(options_.seed);
+    std::unordered_map<std::string, const onnx::TensorProto*> initializers;
+    for (const auto& init : model_.graph().initializer()) initializers.emplace(init.name(), &init);
+    for (const auto& vi : model_.graph().input()) {
+      const TensorId t = g_.FindTensor(vi.name());
+      if (t == kNone || initializers.count(vi.name())) continue;
+      const Tensor& tensor = g_.tensor(t);
+      if (tensor.is_graph_input) input_tensors_.push_back(t);
+      shared_[t] = SeededTensor(tensor, rng, tensor.is_constant);
+    }
+    for (const auto& [name, proto] : initializers) {
+      const TensorId t = g_.FindTensor(name);
+      if (t != kNone && !g_.consumers(t).empty()) shared_[t] = TensorFromProto(*proto);
+    }
+  }
+
+  const at::Tensor& Value(TensorId t, DeviceId d) const {
+    return g_.tensor(t).producer == kNone ? shared_[t] : values_[static_cast<size_t>(t) * D_ + d];
+  }
+
+  void RunForward(NodeId n, DeviceId d) {
+    const Node& node = g_.node(n);
+    const bool island = training_ && !wants_grad_[n].empty();
+    std::vector<at::Tensor> inputs;
+    if (node.op_type == "allot.Loss") {
+      std::vector<at::Tensor> leaves;
+      at::Tensor loss;
+      for (TensorId t : node.inputs) {
+        at::Tensor x = Value(t, d).detach().requires_grad_(island);
+        leaves.push_back(x);
+        at::Tensor m = x.to(at::kFloat).mean();
+        loss = loss.defined() ? loss + m : m;
+      }
+      Store(node.outputs[0], d, loss.detach());
+      if (island) islands_[n] = {std::move(leaves), {loss}};
+      return;
+    }
+    runtime::KernelContext ctx{*proto_[n], {}, OpsetFor(model_, proto_[n]->domain())};
+    std::vector<at::Tensor> leaves(wants_grad_[n].size());
+    for (TensorId t : positional_inputs_[n]) {
+      if (t == kNone) {
+        ctx.inputs.emplace_back();
+        continue;
+      }
+      at::Tensor x = Value(t, d);
+      if (island) {
+        const auto it = std::find(wants_grad_[n].begin(), wants_grad_[n].end(), t);
+        if (it != wants_grad_[n].end()) {
+          at::Tensor& leaf = leaves[it - wants_grad_[n].begin()];
+          if (!leaf.defined()) leaf = x.detach().requires_grad_(true);
+          x = leaf;
+        }
+      }
+      ctx.inputs.push_back(x);
+    }
+    std::vector<at::Tensor> outputs;
+    if (island) {
+      at::AutoGradMode enable(true);
+      outputs = RunKernel(*kernel_[n], ctx);
+    } else {
+      at::NoGradGuard no_grad;
+      outputs = RunKernel(*kernel_[n], ctx);
+    }
+    std::vector<at::Tensor> kept;
+    for (size_t i = 0; i < positional_outputs_[n].size() && i < outputs.size(); ++i) {
+      const TensorId t = positional_outputs_[n][i];
+      if (t == kNone) continue;
+      Store(t, d, island ? outputs[i].detach() : outputs[i]);
+      if (island) kept.push_back(outputs[i]);
+    }
+    if (island) islands_[n] = {std::move(leaves), std::move(kept)};
+  }
+
+  void RunGradient(NodeId n, DeviceId d) {
+    const Node& node = g_.node(n);
+    const NodeId f = node.forward;
+    Island island = std::move(islands_[f]);
+    islands_[f] = {};
+    const Node& fwd = g_.node(f);
+    // Forward outputs with their gradients summed over the consumers that sent one.
+    std::vector<at::Tensor> outs, grads;
+    if (f == loss_node_) {  // the seed: d(loss)/d(loss) = 1
+      outs.push_back(island.outputs[0]);
+      grads.push_back(at::ones_like(island.outputs[0]));
+    }
+    std::vector<TensorId> fwd_outputs = f == loss_node_ ? std::vector<TensorId>{} : fwd.outputs;
+    for (size_t i = 0; i < fwd_outputs.size() && i < island.outputs.size(); ++i) {
+      at::Tensor sum;
+      for (TensorId t : node.inputs)
+        if (g_.tensor(t).gradient_of == fwd_outputs[i]) {
+          const at::Tensor& gi = Value(t, d);
+          sum = sum.defined() ? sum + gi : gi;
+        }
+      if (sum.defined() && island.outputs[i].requires_grad()) {
+        outs.push_back(island.outputs[i]);
+        grads.push_back(sum.to(island.outputs[i].scalar_type()));
+      }
+    }
+    std::vector<at::Tensor> results;
+    if (!outs.empty()) results = torch::autograd::grad(outs, island.leaves, grads, false, false, true);
+    for (size_t i = 0; i < node.outputs.size(); ++i) {
+      at::Tensor r = i < results.size() ? results[i] : at::Tensor();
+      if (!r.defined()) r = at::zeros_like(island.leaves[i].defined() ? island.leaves[i].detach() : Value(g_.tensor(node.outputs[i]).gradient_of, d));
+      Store(node.outputs[i], d, r);
+    }
+  }
+
+  void RunUpdate(NodeId n, DeviceId d) {
+    const Node& node = g_.node(n);
+    at::NoGradGuard no_grad;
+    at::Tensor& param = shared_[node.inputs[0]];
+    at::Tensor sum;
+    for (size_t i = 1; i < node.inputs.size(); ++i) {
+      const at::Tensor& gi = Value(node.inputs[i], d);
+      sum = sum.defined() ? sum + gi : gi;
+    }
+    if (sum.defined()) param.sub_(sum.to(param.scalar_type()), options_.learning_rate);
+  }
+
+  void Store(TensorId t, DeviceId d, at::Tensor value) { values_[static_cast<size_t>(t) * D_ + d] = std::move(value); }
+
+  void Push(DeviceId d, Task task, bool front) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (front) queues_[d].tasks.push_front(task);
+      else queues_[d].tasks.push_back(task);
+    }
+    queues_[d].cv.notify_one();
+  }
+
+  void Ready(NodeId c) { Push(place_[c], {false, c, 0}, false); }
+
+  // After node n ran on d: local consumers may become ready; other devices get one copy each.
+  void Finish(NodeId n, DeviceId d) {
+    for (TensorId t : g_.node(n).outputs)
+      for (NodeId c : g_.consumers(t)) {
+        const DeviceId dc = place_[c];
+        if (dc == d) {
+          if (pending_[c].fetch_sub(1) == 1) Ready(c);
+        } else if (copied_[static_cast<size_t>(t) * D_ + dc].exchange(1) == 0) {
+          Push(dc, {true, t, d}, true);
+        }
+      }
+  }
+
+  void RunCopy(TensorId t, DeviceId from, DeviceId to) {
+    const at::Tensor& src = values_[static_cast<size_t>(t) * D_ + from];
+    values_[static_cast<size_t>(t) * D_ + to] = src.clone();
+    for (NodeId c : g_.consumers(t))
+      if (place_[c] == to && pending_[c].fetch_sub(1) == 1) Ready(c);
+  }
+
+  void Work(DeviceId d) {
+    at::set_num_threads(options_.intra_op_threads);
+    Queue& q = queues_[d];
+    for (;;) {
+      Task task;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        q.cv.wait(lock, [&] { return stop_ || !q.tasks.empty(); });
+        if (stop_) return;
+        task = q.tasks.front();
+        q.tasks.pop_front();
+        ++active_;
+      }
+      const auto t0 = Clock::now();
+      try {
+        if (task.copy) {
+          RunCopy(task.id, task.from, d);
+        } else {
+          const Node& node = g_.node(task.id);
+          if (node.role == NodeRole::kForward) RunForward(task.id, d);
+          else if (node.role == NodeRole::kGradient) RunGradient(task.id, d);
+          else RunUpdate(task.id, d);
+          Finish(task.id, d);
+        }
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!failed_) {
+          failed_ = true;
+          error_ = task.copy ? std::string(e.what()) : "node '" + g_.node(task.id).name + "': " + FirstLine(e.what());
+        }
+      }
+      const auto t1 = Clock::now();
+      std::lock_guard<std::mutex> lock(mu_);
+      busy_[d] += std::chrono::duration<double>(t1 - t0).count();
+      const double s = std::chrono::duration<double>(t0 - start_).count(), e = std::chrono::duration<double>(t1 - start_).count();
+      if (task.copy) {
+        const uint64_t bytes = g_.tensor(task.id).bytes;
+        bytes_copied_ += bytes;
+        ++copies_;
+        if (options_.record) copies_timed_.push_back({task.id, task.from, d, s, e, bytes});
+      } else {
+        if (options_.record) ops_timed_.push_back({task.id, d, s, e});
+        if (remaining_.fetch_sub(1) == 1) done_cv_.notify_all();
+      }
+      --active_;
+      if (failed_) done_cv_.notify_all();
+    }
+  }
+
+  static std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+  struct Island {
+    std::vector<at::Tensor> leaves;   // inputs needing a gradient, in the gradient op's output order
+    std::vector<at::Tensor> outputs;  // the op's outputs, attached to the island's autograd graph
+  };
+  struct Queue {
+    std::deque<Task> tasks;
+    std::condition_variable cv;
+  };
+
+  const onnx::ModelProto& model_;
+  const Graph& g_;
+  const Cluster& cluster_;
+  std::vector<DeviceId> place_;
+  RunOptions options_;
+  size_t N_ = 0, T_ = 0, D_ = 0;
+  bool training_ = false;
+  NodeId loss_node_ = kNone;
+
+  std::vector<const onnx::NodeProto*> proto_;
+  std::vector<const Kernel*> kernel_;
+  std::vector<std::vector<TensorId>> positional_inputs_, positional_outputs_;
+  std::vector<int64_t> in_count_;
+  std::vector<std::vector<TensorId>> wants_grad_;
+  std::vector<TensorId> input_tensors_;
+
+  std::vector<at::Tensor> values_;  // [tensor * D + device]
+  std::vector<at::Tensor> shared_;  // parameters, constants, graph inputs
+  std::vector<std::atomic<int64_t>> pending_;
+  std::vector<std::atomic<uint8_t>> copied_;
+  std::vector<Island> islands_;
+
+  std::mutex mu_;
+  std::condition_variable done_cv_;
+  std::vector<Queue> queues_;
+  std::vector<std::thread> workers_;
+  bool stop_ = false;
+  bool failed_ = false;
+  std::string error_;
+  int active_ = 0;
+  std::atomic<int64_t> remaining_{0};
+  Clock::time_point start_;
+  std::vector<double> busy_;
+  uint64_t bytes_copied_ = 0;
+  size_t copies_ = 0;
+  std::vector<OpTiming> ops_timed_;
+  std::vector<CopyTiming> copies_timed_;
+};
+
+Executor::Executor(const onnx::ModelProto& model, const Graph& graph, const Cluster& cluster,
+                   std::vector<DeviceId> placement, RunOptions options)
+    : impl_(std::make_unique<Impl>(model, graph, cluster, std::move(placement), options)) {}
+Executor::~Executor() = default;
+void Executor::SetInputs(const std::vector<at::Tensor>& inputs) { impl_->SetInputs(inputs); }
+size_t Executor::num_inputs() const { return impl_->num_inputs(); }
+StepStats Executor::Step() { return impl_->Step(); }
+std::vector<at::Tensor> Executor::Outputs() const { return impl_->Outputs(); }
+
+}  // namespace allot::runtime

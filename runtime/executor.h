@@ -1,0 +1,87 @@
+#pragma once
+// The multi-device executor: runs one inference or training step of a placed model with each op on its device,
+// and measures it. The task graph is allot's IR itself — forward ops, and for a training step the synthesized loss,
+// gradient and update ops (graph/training.h) — so the runtime executes exactly the DAG the simulator scores.
+//
+// - Devices: `cpu:k` are virtual CPU devices: one worker thread each with its own intra-op thread budget, so two
+//   devices on a 2-core machine really run concurrently. (`cuda:k` needs a CUDA build of LibTorch; this build is
+//   CPU-only and refuses such placements before running.)
+// - Each worker runs ready ops FIFO, like the simulator. A tensor is copied once to each device that reads it,
+//   by the reading device's worker, when its producer finishes (virtual CPU devices share memory; the copy is what
+//   a transfer costs). Parameters, constants and graph inputs are shared, not copied, as in the simulator.
+// - Training: each forward op runs as its own autograd island (inputs detached with requires_grad, outputs kept);
+//   its gradient op, on the same device, calls autograd::grad on that island once the gradients of its outputs
+//   have arrived from its consumers (summed). LibTorch's engine would otherwise run all CPU backward work on the
+//   thread calling backward() (shared/NOTES.md). The loss is the sum over floating graph outputs of their mean;
+//   the update is plain SGD (the IR's optimizer choice sets costs and memory only).
+// - Every op's kernel is checked before anything runs: an unsupported op is an Error naming the node and op.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "cost_model/cluster.h"
+#include "graph/graph.h"
+
+namespace onnx {
+class ModelProto;
+}
+
+namespace allot::runtime {
+
+struct RunOptions {
+  int intra_op_threads = 0;     // per device; 0: the machine's cores divided by the devices (at least 1)
+  double learning_rate = 1e-3;  // SGD
+  uint64_t seed = 1;            // parameters marked "allot:parameter" and default inputs
+  bool record = false;          // per-op and per-copy timings (for traces and profiles)
+};
+
+struct OpTiming {
+  NodeId node;
+  DeviceId device;
+  double start, end;  // seconds since the step began
+};
+struct CopyTiming {
+  TensorId tensor;
+  DeviceId from, to;
+  double start, end;
+  uint64_t bytes;
+};
+
+struct StepStats {
+  double seconds = 0;
+  std::vector<double> busy;  // per device: seconds running ops and copies
+  uint64_t bytes_copied = 0;
+  size_t copies = 0;
+  double loss = 0;  // training steps
+  std::vector<OpTiming> ops;       // when recorded
+  std::vector<CopyTiming> copies_timed;
+};
+
+class Executor {
+ public:
+  // `graph` is the IR of `model` (inference, or its training graph); `placement` has one device per node. The
+  // model and graph are borrowed and must outlive the executor. Throws Error for unsupported ops or devices.
+  Executor(const onnx::ModelProto& model, const Graph& graph, const Cluster& cluster,
+           std::vector<DeviceId> placement, RunOptions options = {});
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // Graph inputs (non-parameter inputs, ONNX order). Until set, seeded random values of the declared shapes.
+  void SetInputs(const std::vector<at::Tensor>& inputs);
+  size_t num_inputs() const;
+
+  // Runs one step. Rethrows the first op failure as an Error naming the node.
+  StepStats Step();
+
+  // Graph outputs of the last step, in ONNX order.
+  std::vector<at::Tensor> Outputs() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace allot::runtime

@@ -1,0 +1,161 @@
+#include "runtime/measure.h"
+
+#include <onnx/onnx_pb.h>
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+#include "graph/error.h"
+#include "graph/file_io.h"
+#include "runtime/executor.h"
+#include "runtime/kernels.h"
+#include "runtime/tensor_proto.h"
+
+namespace allot::runtime {
+namespace {
+
+std::vector<at::Tensor> ReadInputs(const std::string& dir, size_t count) {
+  std::vector<at::Tensor> inputs;
+  for (size_t k = 0; k < count; ++k) {
+    const std::string path = (std::filesystem::path(dir) / ("input_" + std::to_string(k) + ".pb")).string();
+    if (!std::filesystem::exists(path)) throw Error(path + ": missing (the model has " + std::to_string(count) + " inputs)");
+    inputs.push_back(TensorFromProto(ReadTensorProto(path)));
+  }
+  return inputs;
+}
+
+void WriteOutputs(const std::string& dir, const onnx::ModelProto& model, const std::vector<at::Tensor>& outputs) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw Error(dir + ": cannot create directory: " + ec.message());
+  for (size_t k = 0; k < outputs.size(); ++k) {
+    const std::string name = k < static_cast<size_t>(model.graph().output_size()) ? model.graph().output(static_cast<int>(k)).name() : "";
+    const onnx::TensorProto proto = TensorToProto(outputs[k].contiguous(), name);
+    WriteFileAtomic((std::filesystem::path(dir) / ("output_" + std::to_string(k) + ".pb")).string(),
+                    proto.SerializeAsString());
+  }
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+double Measurement::median() const { return Median(step_seconds); }
+
+double Measurement::percentile(double p) const {
+  if (step_seconds.empty()) return 0;
+  std::vector<double> v = step_seconds;
+  std::sort(v.begin(), v.end());
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p / 100 * static_cast<double>(v.size() - 1) + 0.5));
+  return v[i];
+}
+
+Measurement MeasurePlacement(const onnx::ModelProto& model, const Graph& graph, const Cluster& cluster,
+                             const std::vector<DeviceId>& placement, const MeasureOptions& options) {
+  RunOptions run;
+  run.intra_op_threads = options.intra_op_threads;
+  run.learning_rate = options.learning_rate;
+  run.seed = options.seed;
+  Executor exec(model, graph, cluster, placement, run);
+  if (!options.inputs_dir.empty()) exec.SetInputs(ReadInputs(options.inputs_dir, exec.num_inputs()));
+  Measurement m;
+  std::vector<StepStats> timed;
+  const int total = std::max(0, options.warmup) + std::max(1, options.steps);
+  for (int s = 0; s < total; ++s) {
+    StepStats st = exec.Step();
+    m.losses.push_back(st.loss);
+    if (s >= options.warmup) timed.push_back(std::move(st));
+  }
+  for (const StepStats& st : timed) m.step_seconds.push_back(st.seconds);
+  // The median step's busy times; the last step's schedule.
+  std::vector<size_t> order(timed.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return timed[a].seconds < timed[b].seconds; });
+  const StepStats& median = timed[order[order.size() / 2]];
+  m.busy = median.busy;
+  m.bytes_copied = median.bytes_copied;
+  m.copies = median.copies;
+  if (options.record) {
+    run.record = true;
+    Executor recorder(model, graph, cluster, placement, run);
+    if (!options.inputs_dir.empty()) recorder.SetInputs(ReadInputs(options.inputs_dir, recorder.num_inputs()));
+    recorder.Step();
+    const StepStats last = recorder.Step();
+    m.schedule.step_time = last.seconds;
+    m.schedule.busy = last.busy;
+    for (const OpTiming& o : last.ops) m.schedule.ops.push_back({o.node, o.device, o.start, o.end});
+    for (const CopyTiming& c : last.copies_timed) m.schedule.transfers.push_back({c.tensor, c.from, c.to, c.start, c.end, c.bytes});
+  }
+  if (!options.outputs_dir.empty()) WriteOutputs(options.outputs_dir, model, exec.Outputs());
+  return m;
+}
+
+Profile ProfileModel(const onnx::ModelProto& model, const Graph& graph, const Cluster& cluster,
+                     const std::vector<DeviceId>& devices, const ProfileOptions& options) {
+  Profile profile;
+  RunOptions run;
+  run.intra_op_threads = options.intra_op_threads;
+  run.seed = options.seed;
+  run.record = true;
+  for (DeviceId d : devices) {
+    const Device& device = cluster.device(d);
+    Executor exec(model, graph, cluster, std::vector<DeviceId>(graph.num_nodes(), d), run);
+    for (int w = 0; w < options.warmup; ++w) exec.Step();
+    std::vector<std::vector<double>> times(graph.num_nodes());
+    for (int r = 0; r < std::max(1, options.repeats); ++r)
+      for (const OpTiming& o : exec.Step().ops) times[o.node].push_back(o.end - o.start);
+    // One entry per signature: the median over its ops' medians (identical ops measure alike).
+    std::unordered_map<std::string, std::vector<double>> by_signature;
+    std::vector<std::string> order;
+    for (NodeId n = 0; n < graph.num_nodes(); ++n) {
+      if (times[n].empty()) continue;
+      const std::string sig = OpSignature(graph, n);
+      auto [it, inserted] = by_signature.emplace(sig, std::vector<double>{});
+      if (inserted) order.push_back(sig);
+      it->second.push_back(Median(times[n]));
+    }
+    for (const std::string& sig : order)
+      profile.Add(sig, device.name, device.kind, Median(by_signature[sig]), options.repeats);
+  }
+  // Transfers between virtual CPU devices are copies: fit latency + bytes / bandwidth over a range of sizes.
+  if (devices.size() > 1) {
+    std::vector<double> xs, ys;
+    for (int64_t elems : {1 << 10, 1 << 14, 1 << 18, 1 << 21, 1 << 23}) {
+      const at::Tensor src = at::rand({elems});
+      std::vector<double> t;
+      for (int r = 0; r < 5; ++r) {
+        const auto t0 = std::chrono::steady_clock::now();
+        at::Tensor copy = src.clone();
+        t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+      xs.push_back(static_cast<double>(elems * 4));
+      ys.push_back(Median(t));
+    }
+    const double n = static_cast<double>(xs.size());
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (size_t i = 0; i < xs.size(); ++i) {
+      sx += xs[i];
+      sy += ys[i];
+      sxx += xs[i] * xs[i];
+      sxy += xs[i] * ys[i];
+    }
+    const double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
+    const double latency = std::max(0.0, (sy - slope * sx) / n);
+    const double bandwidth = slope > 0 ? 1 / slope : 1e12;
+    for (DeviceId a : devices)
+      for (DeviceId b : devices)
+        if (a != b) profile.AddLink({cluster.device(a).name, cluster.device(b).name, bandwidth, latency});
+  }
+  return profile;
+}
+
+std::vector<std::string> SupportedOpNames() { return SupportedOps(); }
+
+}  // namespace allot::runtime

@@ -1,0 +1,60 @@
+#pragma once
+// The runtime as the rest of allot sees it, without LibTorch in the interface (tools/ and rl/ include this, not
+// executor.h): run a placement for some steps and measure it, and profile ops and transfers into a cost_model
+// Profile.
+#include <string>
+#include <vector>
+
+#include "cost_model/cluster.h"
+#include "cost_model/profile.h"
+#include "cost_model/simulator.h"
+#include "graph/graph.h"
+
+namespace onnx {
+class ModelProto;
+}
+
+namespace allot::runtime {
+
+struct MeasureOptions {
+  int steps = 10;
+  int warmup = 2;
+  int intra_op_threads = 0;     // per device; 0: cores / devices
+  double learning_rate = 1e-3;  // training steps (SGD)
+  uint64_t seed = 1;
+  std::string inputs_dir;   // input_K.pb TensorProtos (libonnx-testdata layout); empty: seeded random inputs
+  std::string outputs_dir;  // writes output_K.pb after the last step; empty: none
+  bool record = false;      // keep the last step's measured schedule
+};
+
+struct Measurement {
+  std::vector<double> step_seconds;  // one per timed step
+  std::vector<double> losses;        // training: the loss of every step, warm-up included
+  std::vector<double> busy;          // per device, in the median step
+  uint64_t bytes_copied = 0;         // per step
+  size_t copies = 0;                 // per step
+  SimResult schedule;                // the last step as measured: ops, transfers, busy (when recorded)
+  double median() const;
+  double percentile(double p) const;
+};
+
+// `graph` is `model`'s IR (inference, or its training graph); one device per node.
+Measurement MeasurePlacement(const onnx::ModelProto& model, const Graph& graph, const Cluster& cluster,
+                             const std::vector<DeviceId>& placement, const MeasureOptions& options);
+
+struct ProfileOptions {
+  int repeats = 5;  // timed steps per device (median per op)
+  int warmup = 1;
+  int intra_op_threads = 1;
+  uint64_t seed = 1;
+};
+
+// Measures every op of `graph` on each of `devices` (the whole graph placed there), and the transfer bandwidth
+// and latency between every pair of them. Devices must be in `cluster`.
+Profile ProfileModel(const onnx::ModelProto& model, const Graph& graph, const Cluster& cluster,
+                     const std::vector<DeviceId>& devices, const ProfileOptions& options);
+
+// The op names this runtime executes, sorted.
+std::vector<std::string> SupportedOpNames();
+
+}  // namespace allot::runtime

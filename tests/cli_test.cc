@@ -1,0 +1,96 @@
+// The `allot` binary at its boundary: bad input gives one line on stderr naming the file, a non-zero exit, and
+// no partial output file.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out;  // stdout and stderr
+};
+
+Outcome RunAllot(const std::string& args) {
+  const std::string cmd = std::string(ALLOT_BINARY_DIR) + "/allot " + args + " 2>&1";
+  Outcome o;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return o;
+  std::array<char, 4096> buf;
+  while (fgets(buf.data(), buf.size(), pipe)) o.out += buf.data();
+  const int status = pclose(pipe);
+  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return o;
+}
+
+std::string Temp(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / "allot_cli_tests";
+  fs::create_directories(dir);
+  return (dir / name).string();
+}
+
+void ExpectOneLineError(const Outcome& o, const std::string& needle) {
+  EXPECT_NE(o.exit_code, 0) << o.out;
+  EXPECT_EQ(o.out.rfind("allot: ", 0), 0u) << o.out;
+  EXPECT_EQ(std::count(o.out.begin(), o.out.end(), '\n'), 1) << o.out;
+  EXPECT_NE(o.out.find(needle), std::string::npos) << o.out;
+}
+
+TEST(CliTest, MalformedModelsFailWithOneLine) {
+  const std::string truncated = Temp("truncated.onnx");
+  std::ofstream(truncated, std::ios::binary) << std::string("\x08\x07\x12\x05hello\x3a\x80", 10);
+  ExpectOneLineError(RunAllot("inspect " + truncated), truncated);
+  ExpectOneLineError(RunAllot("inspect " + Temp("missing.onnx")), "cannot open");
+  ExpectOneLineError(RunAllot("inspect gen:nope"), "unknown model generator");
+  ExpectOneLineError(RunAllot("inspect gen:mlp,layers=x"), "layers");
+}
+
+TEST(CliTest, InspectPrintsJsonFields) {
+  const Outcome o = RunAllot("inspect gen:mlp --mode training --json");
+  ASSERT_EQ(o.exit_code, 0) << o.out;
+  for (const char* field : {"\"nodes\"", "\"edges\"", "\"parameters_bytes\"", "\"flops\"", "\"gradient_nodes\""})
+    EXPECT_NE(o.out.find(field), std::string::npos) << field;
+}
+
+TEST(CliTest, FailedCommandsLeaveNoOutputFile) {
+  const std::string out = Temp("never.onnx");
+  fs::remove(out);
+  ExpectOneLineError(RunAllot("gen gen:nope -o " + out), "unknown model generator");
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_FALSE(fs::exists(out + ".tmp"));
+  const std::string placement = Temp("never.json");
+  fs::remove(placement);
+  // A 1 MiB GPU cannot hold the MLP: place fails and writes nothing.
+  const std::string cluster = Temp("tiny.json");
+  std::ofstream(cluster) << R"({"name": "tiny", "devices": [{"name": "cuda:0", "peak_tflops": 1, "memory_gbps": 100,
+      "memory_gib": 0.0009765625}]})";
+  const Outcome o = RunAllot("place gen:mlp,batch=256 --mode training --cluster " + cluster + " --placer single -o " + placement);
+  ExpectOneLineError(o, "cuda:0 needs");
+  EXPECT_FALSE(fs::exists(placement));
+}
+
+TEST(CliTest, PlaceThenSimulateAgree) {
+  const std::string placement = Temp("mlp_place.json");
+  const Outcome placed = RunAllot("place gen:mlp --mode training --cluster p100x2 --placer expert -o " + placement + " --json");
+  ASSERT_EQ(placed.exit_code, 0) << placed.out;
+  const Outcome simulated = RunAllot("simulate gen:mlp --mode training --cluster p100x2 --placement " + placement + " --json");
+  ASSERT_EQ(simulated.exit_code, 0) << simulated.out;
+  auto step = [](const std::string& json) {
+    const size_t at = json.find("\"step_time_ms\": ");
+    return at == std::string::npos ? std::string() : json.substr(at, json.find(',', at) - at);
+  };
+  EXPECT_FALSE(step(placed.out).empty());
+  EXPECT_EQ(step(placed.out), step(simulated.out));
+  // The same placement against another batch size is another graph.
+  ExpectOneLineError(RunAllot("simulate gen:mlp,batch=7 --mode training --cluster p100x2 --placement " + placement),
+                     "graph_hash");
+}
+
+}  // namespace

@@ -1,0 +1,17 @@
+#include "tools/all_placers.h"
+
+#include "rl/learned_placers.h"
+
+namespace allot::tools {
+
+const PlacerRegistry& AllPlacers() {
+  static const PlacerRegistry registry = [] {
+    PlacerRegistry r;
+    RegisterClassicPlacers(r);
+    RegisterLearnedPlacers(r);
+    return r;
+  }();
+  return registry;
+}
+
+}  // namespace allot::tools

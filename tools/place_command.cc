@@ -1,0 +1,82 @@
+// `allot placers` and `allot place`.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "cost_model/bounds.h"
+#include "cost_model/placement.h"
+#include "graph/error.h"
+#include "graph/file_io.h"
+#include "tools/all_placers.h"
+#include "tools/cluster_args.h"
+#include "tools/commands.h"
+#include "tools/format.h"
+#include "tools/place_run.h"
+#include "tools/simulation_report.h"
+
+namespace allot::tools {
+namespace {
+
+struct PlaceArgs {
+  ModelArgs model;
+  ClusterArgs cluster;
+  std::string placer = "etf", output, order = "fifo";
+  int64_t seed = -1;
+  bool json = false;
+};
+
+void RunPlace(const PlaceArgs& args) {
+  const CostedModel m = LoadCostedModel(args.model, args.cluster);
+  const PlaceRun run = RunPlacer(m, args.placer, args.seed, ParseDispatchOrder(args.order));
+  if (!run.error.empty()) throw Error(run.error);
+  PlacementInfo info;
+  info.model = args.model.model;
+  info.mode = args.model.mode;
+  info.placer = run.placer;
+  info.placer_options_json = run.options_json;
+  info.lower_bound = run.lower_bound.value();
+  if (!args.output.empty())
+    WriteFileAtomic(args.output, PlacementToJson(m.model.graph, m.cluster, run.placement, info, &run.result));
+  if (args.json) {
+    nlohmann::ordered_json j = SimulationJson(m, run.placement, run.result, run.lower_bound);
+    j["placer"] = run.placer;
+    j["placement_seconds"] = run.seconds;
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  std::printf("model          %s (%zu nodes, %s)\n", args.model.model.c_str(), m.model.graph.num_nodes(),
+              args.model.mode.c_str());
+  std::printf("cluster        %s\n", m.cluster.name().c_str());
+  std::printf("placer         %s  (%s to place)\n", (run.placer + ":" + run.options_spec).c_str(),
+              FormatSeconds(run.seconds).c_str());
+  PrintSimulation(m, run.placement, run.result, run.lower_bound);
+  if (!args.output.empty()) std::printf("wrote          %s\n", args.output.c_str());
+}
+
+}  // namespace
+
+void RegisterPlace(CLI::App& app) {
+  CLI::App* list = app.add_subcommand("placers", "List the placers and their options");
+  list->callback([] {
+    for (const PlacerInfo& p : AllPlacers().List()) {
+      std::printf("%-9s %s\n", p.name.c_str(), p.description.c_str());
+      for (const OptionSpec& o : p.options)
+        std::printf("            %s=%s  %s\n", o.name.c_str(), o.default_value.c_str(), o.help.c_str());
+    }
+  });
+
+  auto args = std::make_shared<PlaceArgs>();
+  CLI::App* cmd = app.add_subcommand("place", "Place a model on a cluster and write the placement");
+  AddModelOptions(*cmd, args->model);
+  AddClusterOptions(*cmd, args->cluster);
+  cmd->add_option("--placer", args->placer, "placer spec: NAME[:key=value,...] (see `allot placers`)");
+  cmd->add_option("--seed", args->seed, "seed for placers that take one");
+  cmd->add_option("--order", args->order, "simulator dispatch order: fifo or critical-path")
+      ->check(CLI::IsMember({"fifo", "critical-path"}));
+  cmd->add_option("-o,--output", args->output, "placement JSON to write");
+  cmd->add_flag("--json", args->json, "print the result as JSON");
+  cmd->callback([args] { RunPlace(*args); });
+}
+
+}  // namespace allot::tools

@@ -1,0 +1,37 @@
+#include "tools/place_run.h"
+
+#include <chrono>
+
+#include "graph/error.h"
+#include "placers/placer.h"
+#include "tools/all_placers.h"
+
+namespace allot::tools {
+
+PlaceRun RunPlacer(const CostedModel& m, const std::string& spec, int64_t seed, DispatchOrder order) {
+  PlaceRun run;
+  run.placer = spec.substr(0, spec.find(':'));
+  PlacementProblem problem = PlacementProblem::Make(m.model.graph, m.cluster, m.costs);
+  problem.order = order;
+  run.lower_bound = ComputeLowerBound(m.model.graph, m.costs);
+  try {
+    OptionValues options = AllPlacers().ParseOptions(spec);
+    if (seed >= 0 && options.Has("seed")) options.Set("seed", std::to_string(seed));
+    run.options_spec = options.ToSpec();
+    run.options_json = options.ToJson();
+    std::unique_ptr<Placer> placer = AllPlacers().Find(run.placer)->create(options);
+    const auto t0 = std::chrono::steady_clock::now();
+    run.placement = placer->place(problem);
+    run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  } catch (const Error& e) {
+    run.error = e.what();
+    return run;
+  }
+  Simulator sim(m.model.graph, m.cluster, m.costs, SimOptions{order, false});
+  run.result = sim.Run(run.placement);
+  if (!run.result.valid)
+    run.error = "placer '" + run.placer + "' produced a placement that does not fit: " + run.result.error;
+  return run;
+}
+
+}  // namespace allot::tools

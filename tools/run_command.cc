@@ -1,0 +1,134 @@
+// `allot run` (execute a placement and measure it) and `allot profile` (measure ops and transfers).
+#include <onnx/onnx_pb.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cost_model/placement.h"
+#include "cost_model/trace.h"
+#include "graph/error.h"
+#include "graph/file_io.h"
+#include "runtime/measure.h"
+#include "tools/cluster_args.h"
+#include "tools/commands.h"
+#include "tools/format.h"
+
+namespace allot::tools {
+namespace {
+
+struct RunArgs {
+  ModelArgs model;
+  std::string cluster, placement, trace, inputs, outputs;
+  int steps = 10, warmup = 2, threads = 0;
+  double lr = 1e-3;
+  uint64_t seed = 1;
+  bool json = false;
+};
+
+void RunRun(const RunArgs& args) {
+  const LoadedModel m = LoadModel(args.model);
+  if (!m.proto) throw Error(args.model.model + ": a cost graph cannot be executed; run an ONNX model");
+  std::string cluster_name = args.cluster.empty() ? PlacementCluster(args.placement) : args.cluster;
+  if (cluster_name.empty()) cluster_name = "cpu2";
+  const Cluster cluster = LoadCluster(cluster_name);
+  const std::vector<DeviceId> placement = ReadPlacementFile(args.placement, m.graph, cluster);
+  runtime::MeasureOptions options;
+  options.steps = args.steps;
+  options.warmup = args.warmup;
+  options.intra_op_threads = args.threads;
+  options.learning_rate = args.lr;
+  options.seed = args.seed;
+  options.inputs_dir = args.inputs;
+  options.outputs_dir = args.outputs;
+  options.record = !args.trace.empty();
+  const runtime::Measurement r = runtime::MeasurePlacement(*m.proto, m.graph, cluster, placement, options);
+  if (!args.trace.empty()) WriteFileAtomic(args.trace, ChromeTrace(m.graph, cluster, r.schedule));
+  if (args.json) {
+    nlohmann::ordered_json j;
+    j["step_time_ms"] = r.median() * 1e3;
+    j["p10_ms"] = r.percentile(10) * 1e3;
+    j["p90_ms"] = r.percentile(90) * 1e3;
+    j["steps_ms"] = nlohmann::json::array();
+    for (double s : r.step_seconds) j["steps_ms"].push_back(s * 1e3);
+    j["busy_ms"] = nlohmann::ordered_json::object();
+    for (DeviceId d = 0; d < cluster.num_devices(); ++d) j["busy_ms"][cluster.device(d).name] = r.busy[d] * 1e3;
+    j["bytes_copied"] = r.bytes_copied;
+    j["copies"] = r.copies;
+    if (args.model.mode == "training") j["losses"] = r.losses;
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  std::printf("step time      %s median over %zu steps (p10 %s, p90 %s, after %d warm-up)\n",
+              FormatSeconds(r.median()).c_str(), r.step_seconds.size(), FormatSeconds(r.percentile(10)).c_str(),
+              FormatSeconds(r.percentile(90)).c_str(), args.warmup);
+  std::printf("copies         %zu per step, %s\n", r.copies, FormatBytes(static_cast<double>(r.bytes_copied)).c_str());
+  for (DeviceId d = 0; d < cluster.num_devices(); ++d)
+    std::printf("%-14s busy %s (%.0f%%)\n", cluster.device(d).name.c_str(), FormatSeconds(r.busy[d]).c_str(),
+                r.median() > 0 ? 100 * r.busy[d] / r.median() : 0.0);
+  if (args.model.mode == "training" && !r.losses.empty())
+    std::printf("loss           %.6g -> %.6g over %zu steps (SGD, lr %g)\n", r.losses.front(), r.losses.back(),
+                r.losses.size(), args.lr);
+}
+
+struct ProfileArgs {
+  ModelArgs model;
+  std::vector<std::string> devices = {"cpu:0"};
+  std::string output;
+  int repeats = 5, warmup = 1, threads = 1;
+};
+
+void RunProfile(const ProfileArgs& args) {
+  const LoadedModel m = LoadModel(args.model);
+  if (!m.proto) throw Error(args.model.model + ": a cost graph is already profiled");
+  int cpus = 0;
+  for (const std::string& d : args.devices) {
+    if (d.rfind("cpu:", 0) != 0)
+      throw Error("--devices: '" + d + "': this build of the runtime profiles virtual CPU devices (cpu:K) only");
+    cpus = std::max(cpus, std::stoi(d.substr(4)) + 1);
+  }
+  const Cluster cluster = MakePreset("cpu" + std::to_string(std::max(1, cpus)));
+  std::vector<DeviceId> devices;
+  for (const std::string& d : args.devices) devices.push_back(cluster.FindDevice(d));
+  runtime::ProfileOptions options;
+  options.repeats = args.repeats;
+  options.warmup = args.warmup;
+  options.intra_op_threads = args.threads;
+  const Profile profile = runtime::ProfileModel(*m.proto, m.graph, cluster, devices, options);
+  WriteFileAtomic(args.output, profile.ToJson() + "\n");
+  std::printf("wrote %s: %zu op signatures on %zu device(s), %zu links\n", args.output.c_str(), profile.size(),
+              devices.size(), profile.links().size());
+}
+
+}  // namespace
+
+void RegisterRun(CLI::App& app) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* run = app.add_subcommand("run", "Execute a placement on this machine's devices and measure the step");
+  AddModelOptions(*run, args->model);
+  run->add_option("--placement", args->placement, "placement JSON (from `allot place`)")->required();
+  run->add_option("--cluster", args->cluster, "cluster to read the placement against (default: the file's)");
+  run->add_option("--steps", args->steps, "timed steps");
+  run->add_option("--warmup", args->warmup, "untimed steps first");
+  run->add_option("--threads", args->threads, "intra-op threads per device (0: cores / devices)");
+  run->add_option("--lr", args->lr, "SGD learning rate of a training step");
+  run->add_option("--seed", args->seed, "seed of generated parameters and inputs");
+  run->add_option("--inputs", args->inputs, "directory of input_K.pb TensorProtos (libonnx-testdata layout)");
+  run->add_option("--outputs", args->outputs, "directory to write output_K.pb into");
+  run->add_option("--trace", args->trace, "write the measured schedule as a Chrome trace");
+  run->add_flag("--json", args->json, "print JSON");
+  run->callback([args] { RunRun(*args); });
+
+  auto pargs = std::make_shared<ProfileArgs>();
+  CLI::App* profile = app.add_subcommand("profile", "Measure per-op times and transfers into a profile for --profile");
+  AddModelOptions(*profile, pargs->model);
+  profile->add_option("--devices", pargs->devices, "devices to measure on (cpu:0,cpu:1,...)")->delimiter(',');
+  profile->add_option("--repeats", pargs->repeats, "timed steps per device (median per op)");
+  profile->add_option("--warmup", pargs->warmup, "untimed steps first");
+  profile->add_option("--threads", pargs->threads, "intra-op threads");
+  profile->add_option("-o,--output", pargs->output, "profile JSON to write")->required();
+  profile->callback([pargs] { RunProfile(*pargs); });
+}
+
+}  // namespace allot::tools

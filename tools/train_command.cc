@@ -1,0 +1,151 @@
+// `allot train`: trains a learned placer's policy on one model and cluster, with checkpoints, resume, SIGINT
+// handling and a learning curve. Writes, under --out DIR:
+//   best_placement.json   the best valid placement sampled (placement-file format, cost_model/placement.h)
+//   learning_curve.csv    step, mean step time, best step time, mean reward, entropy, elapsed, valid fraction
+//   learning_curve.svg    the same, plotted
+//   policy/               the trained policy: `allot place MODEL --placer seq2seq:policy=DIR/policy`
+//   checkpoint.pt         everything --resume needs to continue exactly where the run stopped
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+
+#include "cost_model/bounds.h"
+#include "cost_model/placement.h"
+#include "graph/error.h"
+#include "graph/file_io.h"
+#include "rl/policy_io.h"
+#include "rl/trainer.h"
+#include "tools/all_placers.h"
+#include "tools/cluster_args.h"
+#include "tools/commands.h"
+#include "tools/format.h"
+#include "tools/place_run.h"
+#include "tools/simulation_report.h"
+
+namespace allot::tools {
+namespace {
+
+struct TrainArgs {
+  ModelArgs model;
+  ClusterArgs cluster;
+  std::string placer = "seq2seq", out, order = "fifo", reward = "simulated";
+  int64_t steps = -1, seed = -1, samples = -1, threads = -1, checkpoint_every = 50;
+  bool resume = false;
+};
+
+std::atomic<bool> g_stop{false};
+
+void OnTrainSigint(int) {
+  g_stop.store(true);
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C kills at once
+}
+
+// Installs OnTrainSigint for the lifetime of the object.
+class SigintScope {
+ public:
+  SigintScope() {
+    g_stop.store(false);
+    previous_ = std::signal(SIGINT, OnTrainSigint);
+  }
+  ~SigintScope() { std::signal(SIGINT, previous_); }
+
+ private:
+  void (*previous_)(int) = SIG_DFL;
+};
+
+void RunTrain(const TrainArgs& args) {
+  const std::string name = args.placer.substr(0, args.placer.find(':'));
+  if (name != "seq2seq") throw Error("allot train: '" + name + "' is not a learned placer (learned placers: seq2seq)");
+  OptionValues options = AllPlacers().ParseOptions(args.placer);
+  if (!options.String("policy").empty()) throw Error("allot train: the policy option is for `allot place`");
+  if (args.steps >= 0) options.Set("steps", std::to_string(args.steps));
+  if (args.seed >= 0) options.Set("seed", std::to_string(args.seed));
+  if (args.samples >= 0) options.Set("samples", std::to_string(args.samples));
+  if (args.threads >= 0) options.Set("threads", std::to_string(args.threads));
+
+  const CostedModel m = LoadCostedModel(args.model, args.cluster);
+  PlacementProblem problem = PlacementProblem::Make(m.model.graph, m.cluster, m.costs);
+  problem.mode = args.model.mode;
+  problem.order = ParseDispatchOrder(args.order);
+
+  rl::TrainerConfig config = rl::Seq2SeqTrainerConfig(options);
+  config.reward = rl::ParseRewardSource(args.reward);
+  config.out_dir = args.out;
+  config.checkpoint_every = std::max<int64_t>(0, args.checkpoint_every);
+  config.resume = args.resume;
+  config.progress = [](const std::string& line) {
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+  };
+  config.stop = &g_stop;
+
+  rl::Trainer trainer(problem, config);
+  std::printf("model          %s (%zu nodes, %s)\n", args.model.model.c_str(), m.model.graph.num_nodes(),
+              args.model.mode.c_str());
+  std::printf("cluster        %s (%zu devices)\n", m.cluster.name().c_str(), m.cluster.num_devices());
+  std::printf("placer         seq2seq:%s\n", options.ToSpec().c_str());
+  std::printf("groups         %zu decision groups\n", trainer.decision_groups().num_groups());
+  if (args.resume) std::printf("resuming       from %s\n", trainer.CheckpointPath().c_str());
+  std::fflush(stdout);
+
+  rl::TrainResult r;
+  {
+    SigintScope sigint;
+    r = trainer.Train();
+  }
+  const std::filesystem::path out(args.out);
+  rl::PolicyMetadata meta = rl::MetadataOf(trainer, r);
+  meta.model = args.model.model;
+  meta.mode = args.model.mode;
+  rl::SavePolicyDirectory((out / "policy").string(), trainer.policy(), meta);
+
+  std::printf("trained        %lld steps (%lld placements in %s, %.1f placements/s)%s\n",
+              static_cast<long long>(r.steps_done), static_cast<long long>(r.placements_evaluated),
+              FormatSeconds(r.seconds).c_str(), r.placements_per_second,
+              r.interrupted ? "; interrupted: continue with --resume" : "");
+  if (r.best_placement.empty()) {
+    std::printf("wrote          %s/{policy/,learning_curve.csv,learning_curve.svg,checkpoint.pt}\n", args.out.c_str());
+    throw Error("seq2seq found no placement that fits in memory in " + std::to_string(r.steps_done) +
+                " steps; no best_placement.json written");
+  }
+  Simulator sim(m.model.graph, m.cluster, m.costs, SimOptions{problem.order, false});
+  const SimResult& result = sim.Run(r.best_placement);
+  PlacementInfo info;
+  info.model = args.model.model;
+  info.mode = args.model.mode;
+  info.placer = "seq2seq";
+  info.placer_options_json = options.ToJson();
+  info.lower_bound = ComputeLowerBound(m.model.graph, m.costs).value();
+  WriteFileAtomic((out / "best_placement.json").string(),
+                  PlacementToJson(m.model.graph, m.cluster, r.best_placement, info, &result));
+  std::printf("best           %s (found at step %lld; lower bound %s)\n", FormatSeconds(result.step_time).c_str(),
+              static_cast<long long>(r.best_step), FormatSeconds(info.lower_bound).c_str());
+  std::printf("wrote          %s/{best_placement.json,policy/,learning_curve.csv,learning_curve.svg,checkpoint.pt}\n",
+              args.out.c_str());
+}
+
+}  // namespace
+
+void RegisterTrain(CLI::App& app) {
+  auto args = std::make_shared<TrainArgs>();
+  CLI::App* cmd = app.add_subcommand("train", "Train a learned placer's policy (seq2seq) with checkpoints");
+  AddModelOptions(*cmd, args->model);
+  AddClusterOptions(*cmd, args->cluster);
+  cmd->add_option("--placer", args->placer, "learned placer spec: seq2seq[:key=value,...] (see `allot placers`)");
+  cmd->add_option("--out", args->out, "output directory (checkpoint, curve, policy, best placement)")->required();
+  cmd->add_option("--steps", args->steps, "policy updates in total (overrides the placer's steps)");
+  cmd->add_option("--seed", args->seed, "seed (overrides the placer's seed)");
+  cmd->add_option("--samples", args->samples, "placements per update, K (overrides the placer's samples)");
+  cmd->add_option("--threads", args->threads, "simulator threads (the result does not depend on it)");
+  cmd->add_option("--checkpoint-every", args->checkpoint_every, "steps between checkpoints (0: only at the end)");
+  cmd->add_flag("--resume", args->resume, "continue from OUT/checkpoint.pt (same model, cluster and options)");
+  cmd->add_option("--reward", args->reward, "simulated, or measured (timed on the runtime; not available yet)")
+      ->check(CLI::IsMember({"simulated", "measured"}));
+  cmd->add_option("--order", args->order, "simulator dispatch order: fifo or critical-path")
+      ->check(CLI::IsMember({"fifo", "critical-path"}));
+  cmd->callback([args] { RunTrain(*args); });
+}
+
+}  // namespace allot::tools
