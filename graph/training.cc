@@ -152,7 +152,20 @@ Graph SynthesizeTrainingGraph(const Graph& fwd, const TrainingOptions& options) 
       for (TensorId t : node.inputs) grad.inputs.push_back(t);
     if (SavesOutputs(node.op_type))
       for (TensorId t : node.outputs) grad.inputs.push_back(t);
-    for (TensorId t : want) grad.outputs.push_back(make_grad(t, node.name));
+    for (TensorId t : want) {
+      // A parameter's gradient accumulates in place along its consumers' gradient ops (PyTorch's AccumulateGrad,
+      // TF's accumulate-N): each reads the running sum and writes the new one, so one buffer is alive and it
+      // only crosses devices where consecutive consumers sit apart. (Summing every partial at the update, AddN
+      // style, would keep one full-size partial per time step of an unrolled RNN alive until the update.)
+      const bool accumulate_into = fwd.tensor(t).is_parameter && !grads_of[t].empty();
+      const TensorId running = accumulate_into ? grads_of[t].back() : kNone;
+      if (accumulate_into) {
+        grad.inputs.push_back(running);
+        accumulate += static_cast<double>(NumElements(fwd.tensor(t).shape));
+        grads_of[t].clear();
+      }
+      grad.outputs.push_back(make_grad(t, node.name));
+    }
 
     const OpFamily family = ClassifyOp(node.op_type);
     double out_elems = 0;

@@ -259,10 +259,14 @@ TrainResult Trainer::Train() {
   };
 
   while (r.steps_done < config_.steps) {
+    auto tt0 = Clock::now();
     Decoded decoded = policy_->Sample(input_, K, rng_);
+    auto tt1 = Clock::now();
     for (int64_t k = 0; k < K; ++k)
       placements[k] = ExpandDecision(problem_, decision_map_, decoded.devices.data() + k * G);
+    auto tt2 = Clock::now();
     scorer_->ScoreAll(placements, scores);
+    auto tt3 = Clock::now();
     double valid_time = 0;
     int valid = 0;
     for (int64_t k = 0; k < K; ++k) {
@@ -273,6 +277,7 @@ TrainResult Trainer::Train() {
       }
     }
     const UpdateStats stats = reinforce_->Update(decoded, costs);
+    if (getenv("RLTIME")) fprintf(stderr, "decode %.3f expand %.3f sim %.3f update %.3f\n", std::chrono::duration<double>(tt1-tt0).count(), std::chrono::duration<double>(tt2-tt1).count(), std::chrono::duration<double>(tt3-tt2).count(), Since(tt3));
     ++r.steps_done;
     for (int64_t k = 0; k < K; ++k)
       if (scores[k].valid && scores[k].step_time < r.best_step_time) {

@@ -120,7 +120,8 @@ CaseResult RunConformanceCase(const std::string& dir) {
         throw std::runtime_error(std::to_string(outputs.size()) + " outputs, expected " +
                                  std::to_string(expected.size()));
       for (size_t k = 0; k < expected.size(); ++k) {
-        const at::Tensor want = LoadTensor(expected[k], DeclaredType(model.graph().output(), interpreter.output_names(), k));
+        const at::Tensor want =
+            LoadTensor(expected[k], DeclaredType(model.graph().output(), interpreter.output_names(), k));
         const std::string mismatch = CompareTensors(want, outputs[k]);
         if (!mismatch.empty())
           throw std::runtime_error(data_set.filename().string() + " output '" + interpreter.output_names()[k] +

@@ -326,8 +326,12 @@ class Executor::Impl {
     std::vector<at::Tensor> results;
     if (!outs.empty()) results = torch::autograd::grad(outs, island.leaves, grads, false, false, true);
     for (size_t i = 0; i < node.outputs.size(); ++i) {
+      const TensorId of = g_.tensor(node.outputs[i]).gradient_of;
       at::Tensor r = i < results.size() ? results[i] : at::Tensor();
-      if (!r.defined()) r = at::zeros_like(island.leaves[i].defined() ? island.leaves[i].detach() : Value(g_.tensor(node.outputs[i]).gradient_of, d));
+      if (!r.defined()) r = at::zeros_like(island.leaves[i].defined() ? island.leaves[i].detach() : Value(of, d));
+      // A parameter's running gradient sum from the previous consumer (graph/training.h) accumulates here.
+      for (TensorId t : node.inputs)
+        if (g_.tensor(t).gradient_of == of) r = r + Value(t, d);
       Store(node.outputs[i], d, r);
     }
   }

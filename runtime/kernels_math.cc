@@ -175,7 +175,8 @@ ALLOT_KERNEL(Mod) {
 ALLOT_KERNEL(Pow) {
   return Binary(ctx, [](const at::Tensor& a, const at::Tensor& b) {
     // The result has the base's type; an integer base with a floating exponent is computed in double.
-    if (!IsFloatingType(a) && IsFloatingType(b)) return at::pow(a.to(at::kDouble), b.to(at::kDouble)).to(a.scalar_type());
+    if (!IsFloatingType(a) && IsFloatingType(b))
+      return at::pow(a.to(at::kDouble), b.to(at::kDouble)).to(a.scalar_type());
     return at::pow(a, b).to(a.scalar_type());
   });
 }
@@ -258,7 +259,8 @@ ALLOT_KERNEL(Det) { return {at::linalg_det(X(ctx))}; }
 
 ALLOT_KERNEL(DFT) {
   const at::Tensor& x = X(ctx);
-  if (x.dim() < 2 || (x.size(-1) != 1 && x.size(-1) != 2)) Fail(ctx, "input must end in a dim of 1 (real) or 2 (complex)");
+  if (x.dim() < 2 || (x.size(-1) != 1 && x.size(-1) != 2))
+    Fail(ctx, "input must end in a dim of 1 (real) or 2 (complex)");
   // In double, as ONNX's reference: float32 FFTs leave ~1e-6 where exact zeros are expected.
   const at::Tensor wide = x.to(at::kDouble);
   at::Tensor signal = x.size(-1) == 1 ? at::complex(wide.squeeze(-1), at::zeros_like(wide.squeeze(-1)))

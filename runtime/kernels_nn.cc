@@ -421,7 +421,8 @@ ALLOT_KERNEL(GridSample) {
 ALLOT_KERNEL(NonMaxSuppression) {
   const at::Tensor boxes = X(ctx).to(at::kFloat).contiguous(), scores = ctx.Required(1).to(at::kFloat).contiguous();
   const int64_t max_per_class = ctx.HasInput(2) && ctx.Input(2).numel() > 0 ? ToInt(ctx.Input(2)) : 0;
-  const float iou_threshold = ctx.HasInput(3) && ctx.Input(3).numel() > 0 ? static_cast<float>(ToDouble(ctx.Input(3))) : 0;
+  const float iou_threshold =
+      ctx.HasInput(3) && ctx.Input(3).numel() > 0 ? static_cast<float>(ToDouble(ctx.Input(3))) : 0;
   const bool score_gate = ctx.HasInput(4) && ctx.Input(4).numel() > 0;
   const float score_threshold = score_gate ? static_cast<float>(ToDouble(ctx.Input(4))) : 0;
   const bool center = ctx.Int("center_point_box", 0) != 0;
@@ -447,7 +448,8 @@ ALLOT_KERNEL(NonMaxSuppression) {
       std::vector<int64_t> order;
       for (int64_t i = 0; i < n; ++i)
         if (!score_gate || score[b][c][i] > score_threshold) order.push_back(i);
-      std::stable_sort(order.begin(), order.end(), [&](int64_t i, int64_t j) { return score[b][c][i] > score[b][c][j]; });
+      std::stable_sort(order.begin(), order.end(),
+                       [&](int64_t i, int64_t j) { return score[b][c][i] > score[b][c][j]; });
       std::vector<std::array<float, 4>> kept;
       for (int64_t i : order) {
         if (static_cast<int64_t>(kept.size()) >= max_per_class) break;
@@ -547,7 +549,8 @@ ALLOT_KERNEL(Resize) {
   const int64_t rank = x.dim();
   ResizeOptions opt;
   opt.mode = ctx.String("mode", "nearest");
-  if (opt.mode != "nearest" && opt.mode != "linear" && opt.mode != "cubic") Fail(ctx, "unknown mode '" + opt.mode + "'");
+  if (opt.mode != "nearest" && opt.mode != "linear" && opt.mode != "cubic")
+    Fail(ctx, "unknown mode '" + opt.mode + "'");
   if (ctx.Int("antialias", 0) != 0) Fail(ctx, "antialias is not supported");
   std::vector<double> scales, roi;
   std::vector<int64_t> sizes;
@@ -567,7 +570,8 @@ ALLOT_KERNEL(Resize) {
   }
   if (scales.empty() == sizes.empty()) Fail(ctx, "exactly one of scales and sizes must be given");
   // Opset 18's axes: scales, sizes and roi list only those dims; expand them to all dims.
-  const std::vector<int64_t> axes = ctx.HasAttr("axes") ? NormalizeAxes(ctx, ctx.Ints("axes"), rank) : DimRange(0, rank);
+  const std::vector<int64_t> axes =
+      ctx.HasAttr("axes") ? NormalizeAxes(ctx, ctx.Ints("axes"), rank) : DimRange(0, rank);
   const size_t listed = scales.empty() ? sizes.size() : scales.size();
   if (listed != axes.size()) Fail(ctx, "scales/sizes must have one value per resized axis");
   std::vector<double> all_scales(static_cast<size_t>(rank), 1.0), all_roi;

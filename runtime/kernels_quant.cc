@@ -19,7 +19,8 @@ at::Tensor AlongAxis(const at::Tensor& v, int64_t axis, int64_t rank) {
 
 // The zero point as double, broadcast along `axis`; 0 when absent.
 at::Tensor ZeroPoint(const at::Tensor& zp, int64_t axis, int64_t rank) {
-  return zp.defined() ? AlongAxis(zp.to(at::kDouble), axis, rank) : at::zeros({}, at::TensorOptions().dtype(at::kDouble));
+  return zp.defined() ? AlongAxis(zp.to(at::kDouble), axis, rank)
+                      : at::zeros({}, at::TensorOptions().dtype(at::kDouble));
 }
 
 // round-half-to-even(x / scale) + zero point, saturated to `type`'s range. The division runs in x's own type, as
@@ -73,7 +74,8 @@ ALLOT_KERNEL(DequantizeLinear) {
   const at::Tensor& x = ctx.Required(0);
   const at::Tensor& scale = ctx.Required(1);
   const int64_t axis = ScaleAxis(ctx, x, scale);
-  at::Tensor y = (x.to(at::kDouble) - ZeroPoint(ctx.Input(2), axis, x.dim())) * AlongAxis(scale.to(at::kDouble), axis, x.dim());
+  at::Tensor y =
+      (x.to(at::kDouble) - ZeroPoint(ctx.Input(2), axis, x.dim())) * AlongAxis(scale.to(at::kDouble), axis, x.dim());
   return {y.to(scale.scalar_type())};
 }
 
@@ -90,7 +92,8 @@ ALLOT_KERNEL(DynamicQuantizeLinear) {
 }
 
 ALLOT_KERNEL(MatMulInteger) {
-  at::Tensor y = at::matmul(Centered(ctx.Required(0), ctx.Input(2), true), Centered(ctx.Required(1), ctx.Input(3), false));
+  at::Tensor y =
+      at::matmul(Centered(ctx.Required(0), ctx.Input(2), true), Centered(ctx.Required(1), ctx.Input(3), false));
   return {y.to(at::kInt)};
 }
 
@@ -111,7 +114,8 @@ ALLOT_KERNEL(QLinearConv) {
   const at::Tensor& x = ctx.Required(0);
   at::Tensor acc = CenteredConv(ctx, x, ctx.Required(2), ctx.Required(3), ctx.Required(5));
   if (ctx.HasInput(8)) acc = acc + AlongAxis(ctx.Input(8).to(at::kDouble), 1, acc.dim());
-  at::Tensor scale = ctx.Required(1).to(at::kDouble).reshape({}) * AlongAxis(ctx.Required(4).to(at::kDouble), 1, acc.dim());
+  at::Tensor scale =
+      ctx.Required(1).to(at::kDouble).reshape({}) * AlongAxis(ctx.Required(4).to(at::kDouble), 1, acc.dim());
   const at::Tensor& y_zp = ctx.Required(7);
   return {Quantize(acc * scale, ctx.Required(6).to(at::kDouble), y_zp.to(at::kDouble), y_zp.scalar_type())};
 }

@@ -143,8 +143,9 @@ ALLOT_KERNEL(Expand) {
 ALLOT_KERNEL(EyeLike) {
   const at::Tensor& x = X(ctx);
   if (x.dim() != 2) Fail(ctx, "input must be 2-D");
-  const at::ScalarType type =
-      ctx.HasAttr("dtype") ? ScalarTypeFromOnnx(static_cast<int32_t>(ctx.Int("dtype", 0)), ctx.Where()) : x.scalar_type();
+  const at::ScalarType type = ctx.HasAttr("dtype")
+                                  ? ScalarTypeFromOnnx(static_cast<int32_t>(ctx.Int("dtype", 0)), ctx.Where())
+                                  : x.scalar_type();
   const auto opts = at::TensorOptions().dtype(at::kLong);
   at::Tensor rows = at::arange(x.size(0), opts).unsqueeze(1), cols = at::arange(x.size(1), opts).unsqueeze(0);
   return {(rows + ctx.Int("k", 0) == cols).to(type)};
@@ -414,7 +415,8 @@ ALLOT_KERNEL(Unique) {
   else std::tie(values, inverse, counts) = at::_unique2(input, true, true, true);
   const int64_t n = input.size(axis), unique = values.size(axis);
   const auto long_opts = at::TensorOptions().dtype(at::kLong);
-  at::Tensor first = at::full({unique}, n, long_opts).scatter_reduce(0, inverse.reshape({-1}), at::arange(n, long_opts), "amin");
+  at::Tensor first =
+      at::full({unique}, n, long_opts).scatter_reduce(0, inverse.reshape({-1}), at::arange(n, long_opts), "amin");
   if (ctx.Int("sorted", 1) == 0) {
     at::Tensor order = at::argsort(first);
     at::Tensor rank = at::empty_like(order).scatter_(0, order, at::arange(unique, long_opts));

@@ -126,7 +126,8 @@ std::string NarrowBytes(const at::Tensor& wide, const std::string& name) {
   const int64_t* p = values.data_ptr<int64_t>();
   std::string bytes(static_cast<size_t>(values.numel()) * sizeof(U), '\0');
   for (int64_t i = 0; i < values.numel(); ++i) {
-    if (p[i] < 0) throw Error("tensor '" + name + "': negative value " + std::to_string(p[i]) + " for an unsigned type");
+    if (p[i] < 0)
+      throw Error("tensor '" + name + "': negative value " + std::to_string(p[i]) + " for an unsigned type");
     const U u = static_cast<U>(p[i]);
     std::memcpy(&bytes[static_cast<size_t>(i) * sizeof(U)], &u, sizeof(U));
   }

@@ -282,8 +282,11 @@ TEST(ClassicPlacersTest, TrainingGraphLargerThanOneGpuIsSpreadWithinMemory) {
   // The peak of the whole step on one GPU; give each GPU 80% of it. (Splitting costs memory: every device that
   // reads a shared weight holds it, and the update's device collects one gradient per reader.)
   const uint64_t peak = Simulate(*probe, std::vector<DeviceId>(probe->graph.num_nodes(), 1)).peak_memory[1];
-  auto c = Generated(model, Shrunk("p100x4", 0.8 * static_cast<double>(peak) / (1ull << 30)));
+  auto tight = Generated(model, Shrunk("p100x4", 0.8 * static_cast<double>(peak) / (1ull << 30)));
+  // m-TOPO never frees memory in its accounting (as in Baechi), so it needs a looser cap than the schedulers.
+  auto loose = Generated(model, Shrunk("p100x4", 0.95 * static_cast<double>(peak) / (1ull << 30)));
   for (const std::string spec : {"etf", "sct", "metis", "topo", "topo:uniform=0", "etf:devices=gpu"}) {
+    const auto* c = spec.rfind("topo", 0) == 0 ? loose.get() : tight.get();
     std::vector<DeviceId> p;
     try {
       p = Place(*c, spec);
