@@ -5,6 +5,7 @@
 #include "cost_model/simulator.h"
 #include "graph/error.h"
 #include "graph/file_io.h"
+#include "graph/onnx_export.h"
 
 namespace allot {
 
@@ -87,7 +88,7 @@ std::vector<DeviceId> ParsePlacementJson(const std::string& text, const std::str
 std::string PlacementCluster(const std::string& path) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(ReadFile(path));
+    j = nlohmann::json::parse(ReadPlacementText(path));
   } catch (const nlohmann::json::exception& e) {
     throw Error(path + ": not valid JSON: " + std::string(e.what()).substr(0, 160));
   }
@@ -95,7 +96,7 @@ std::string PlacementCluster(const std::string& path) {
 }
 
 std::vector<DeviceId> ReadPlacementFile(const std::string& path, const Graph& g, const Cluster& cluster) {
-  return ParsePlacementJson(ReadFile(path), path, g, cluster);
+  return ParsePlacementJson(ReadPlacementText(path), path, g, cluster);
 }
 
 }  // namespace allot

@@ -34,7 +34,8 @@ struct PlacementInfo {
 std::string PlacementToJson(const Graph& graph, const Cluster& cluster, const std::vector<DeviceId>& placement,
                             const PlacementInfo& info, const SimResult* result);
 
-// Reads a placement file for this graph and cluster; errors name the file and the field (another model's hash,
+// Reads a placement file for this graph and cluster (a placement JSON, or an ONNX model annotated by `allot
+// export --format onnx`); errors name the file and the field (another model's hash,
 // an unknown node, an unknown device, a missing node, malformed JSON). Returns one device per node.
 // The "cluster" field of a placement file ("" when absent): the cluster to read it against by default.
 std::string PlacementCluster(const std::string& path);

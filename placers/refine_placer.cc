@@ -1,6 +1,5 @@
-// `refine`: local search over the simulator, started from any classic placer's result. Moves a co-location group
-// to another device or swaps the devices of two neighbouring groups, biased to the cut (groups with a neighbour
-// elsewhere), and accepts worse moves with a simulated-annealing probability exp(-relative_loss / T), T falling
+// `refine`: local search over the simulator, started from any classic placer's result. Moves a connected region
+// of 1 to 128 co-location groups (grown from a group on the cut, within its device) to another device, and accepts worse moves with a simulated-annealing probability exp(-relative_loss / T), T falling
 // linearly to zero. Returns the best valid placement seen, so never a worse one than it started from. The search
 // is bounded by an iteration count, not wall time, so a seed fixes the result (time_limit only caps it).
 #include <chrono>
@@ -70,6 +69,15 @@ class RefinePlacer : public Placer {
         if (gdev[groups.out_groups[e]] != gdev[g]) return groups.out_groups[e];
       return -1;
     };
+    // Undirected group adjacency, for growing regions.
+    std::vector<std::vector<uint32_t>> neighbours(G);
+    for (uint32_t a = 0; a < G; ++a)
+      for (uint32_t e = groups.out_offsets[a]; e < groups.out_offsets[a + 1]; ++e) {
+        neighbours[a].push_back(groups.out_groups[e]);
+        neighbours[groups.out_groups[e]].push_back(a);
+      }
+    std::vector<uint32_t> region, seen(G, 0);
+    uint32_t stamp = 0;
     if (G > 0 && candidates.size() > 1) {
       for (int64_t it = 0; it < iterations; ++it) {
         if (limit > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count() > limit) break;
@@ -83,12 +91,22 @@ class RefinePlacer : public Placer {
         }
         if (!movable[g]) continue;
         const DeviceId old = gdev[g];
-        const bool swap = other >= 0 && movable[other] && (rng() & 1);
-        DeviceId target = other >= 0 && (rng() & 1) ? gdev[other] : candidates[rng() % candidates.size()];
-        if (swap) target = gdev[other];
+        const DeviceId target = other >= 0 && (rng() & 1) ? gdev[other] : candidates[rng() % candidates.size()];
         if (target == old) continue;
-        assign(g, target);
-        if (swap) assign(static_cast<uint32_t>(other), old);
+        // Move a connected region of 1..128 groups that share g's device: single-op moves cannot change an
+        // unrolled RNN's placement for the better (each one adds transfers both ways), whole stripes can.
+        const size_t want = size_t{1} << (rng() % 8);
+        region.clear();
+        region.push_back(g);
+        ++stamp;
+        seen[g] = stamp;
+        for (size_t head = 0; head < region.size() && region.size() < want; ++head)
+          for (uint32_t nb : neighbours[region[head]])
+            if (seen[nb] != stamp && gdev[nb] == old && movable[nb] && region.size() < want) {
+              seen[nb] = stamp;
+              region.push_back(nb);
+            }
+        for (uint32_t r : region) assign(r, target);
         const SimResult& r = sim.Run(placement);
         const double s = score(r);
         const double loss = (s - current) / scale;
@@ -100,8 +118,7 @@ class RefinePlacer : public Placer {
             best_placement = placement;
           }
         } else {
-          assign(g, old);
-          if (swap) assign(static_cast<uint32_t>(other), target);
+          for (uint32_t back : region) assign(back, old);
         }
       }
     }
@@ -119,7 +136,7 @@ PlacerInfo RefinePlacerInfo() {
           "never returns a worse placement",
           {{"from", OptionSpec::Type::kString, "etf", "the classic placer to start from (a spec, e.g. metis)"},
            {"iterations", OptionSpec::Type::kInt, "2000", "simulations to spend"},
-           {"temperature", OptionSpec::Type::kDouble, "0.02", "initial annealing temperature (relative step time)"},
+           {"temperature", OptionSpec::Type::kDouble, "0.0005", "initial annealing temperature (relative step-time loss accepted with probability 1/e)"},
            {"time_limit", OptionSpec::Type::kDouble, "0", "wall-clock cap in seconds (0: none; caps break seed determinism)"},
            {"devices", OptionSpec::Type::kString, "all", "all, or gpu: never move a group to a CPU"},
            {"seed", OptionSpec::Type::kInt, "1", "random seed"}},

@@ -23,9 +23,11 @@ Seq2SeqPolicyImpl::Seq2SeqPolicyImpl(const PolicyConfig& config) : config_(confi
       "device_embedding",
       torch::nn::Embedding(torch::nn::EmbeddingOptions(config.num_devices + 1, config.device_embedding)));
   decoder_ = register_module("decoder", torch::nn::LSTMCell(torch::nn::LSTMCellOptions(config.device_embedding + H, H)));
-  attention_encoder_ = register_module("attention_encoder", torch::nn::Linear(torch::nn::LinearOptions(H, H).bias(false)));
-  attention_decoder_ = register_module("attention_decoder", torch::nn::Linear(torch::nn::LinearOptions(H, H)));
-  attention_score_ = register_module("attention_score", torch::nn::Linear(torch::nn::LinearOptions(H, 1).bias(false)));
+  const int64_t A = config.attention;
+  TORCH_CHECK(A > 0, "the attention width must be positive");
+  attention_encoder_ = register_module("attention_encoder", torch::nn::Linear(torch::nn::LinearOptions(H, A).bias(false)));
+  attention_decoder_ = register_module("attention_decoder", torch::nn::Linear(torch::nn::LinearOptions(H, A)));
+  attention_score_ = register_module("attention_score", torch::nn::Linear(torch::nn::LinearOptions(A, 1).bias(false)));
   output_ = register_module("output", torch::nn::Linear(torch::nn::LinearOptions(2 * H, config.num_devices)));
 }
 
@@ -89,25 +91,44 @@ Decoded Seq2SeqPolicyImpl::Decode(const PolicyInput& input, int64_t K, std::mt19
   at::Tensor h = std::get<0>(final_state), c = std::get<1>(final_state);  // [dirs, 1, H/dirs]
   h = h.permute({1, 0, 2}).reshape({1, H}).expand({K, H}).contiguous();
   c = c.permute({1, 0, 2}).reshape({1, H}).expand({K, H}).contiguous();
-  const at::Tensor enc_keys = attention_encoder_->forward(enc).unsqueeze(0);  // [1, G, H]
+
+  // The decoder is an LSTMCell followed by attention and the output layer, computed by hand so that everything
+  // that does not depend on the step is done once (same function, fewer FLOPs): the cell's input projection of the
+  // aligned encoder states and of the device embeddings, the output layer's projection of the encoder states
+  // (softmax(scores) @ enc @ W_c^T = softmax(scores) @ (enc @ W_c^T)), and one matmul of h by the stacked
+  // [W_hh; W2; W_h] per step. LibTorch's gate order is i, f, g, o.
+  const int64_t E = config_.device_embedding, A = config_.attention;
+  const at::Tensor w_ih = decoder_->weight_ih;  // [4H, E + H]
+  const at::Tensor dev_gates =
+      device_embedding_->weight.mm(w_ih.narrow(1, 0, E).t()) + decoder_->bias_ih + decoder_->bias_hh;  // [D+1, 4H]
+  const at::Tensor enc_gates = enc.mm(w_ih.narrow(1, E, H).t());                                      // [G, 4H]
+  const at::Tensor enc_keys = (attention_encoder_->forward(enc) + attention_decoder_->bias).unsqueeze(0);  // [1,G,A]
+  const at::Tensor score_v = attention_score_->weight.t();                                             // [A, 1]
+  const at::Tensor enc_out = enc.mm(output_->weight.narrow(1, H, H).t());                              // [G, D]
+  const at::Tensor h_weights =
+      at::cat({decoder_->weight_hh, attention_decoder_->weight, output_->weight.narrow(1, 0, H)}, 0).t();  // [H, 4H+A+D]
+  at::Tensor h_gates = h.mm(decoder_->weight_hh.t());  // [K, 4H]
 
   const double inv_t = 1.0 / config_.temperature;
   const double clip = config_.logit_clip;
   at::Tensor previous = at::full({K}, D, at::TensorOptions().dtype(at::kLong));
-  at::Tensor log_prob = at::zeros({K});
-  at::Tensor entropy = at::zeros({K});
+  std::vector<at::Tensor> step_logp;
+  step_logp.reserve(static_cast<size_t>(G));
   std::vector<int64_t> chosen(static_cast<size_t>(K));
   for (int64_t i = 0; i < G; ++i) {
-    const at::Tensor step_input =
-        at::cat({device_embedding_->forward(previous), enc[i].unsqueeze(0).expand({K, H})}, 1);
-    std::tie(h, c) = decoder_->forward(step_input, std::make_tuple(h, c));
+    const at::Tensor gates = dev_gates.index_select(0, previous) + enc_gates[i] + h_gates;
+    const std::vector<at::Tensor> g = gates.chunk(4, 1);
+    c = at::sigmoid(g[1]) * c + at::sigmoid(g[0]) * at::tanh(g[2]);
+    h = at::sigmoid(g[3]) * at::tanh(c);
+    const at::Tensor hw = h.mm(h_weights);
+    h_gates = hw.narrow(1, 0, 4 * H);
+    const at::Tensor query = hw.narrow(1, 4 * H, A).unsqueeze(1);  // [K, 1, A]
     // Bahdanau attention over the encoder states.
-    const at::Tensor query = attention_decoder_->forward(h).unsqueeze(1);                   // [K, 1, H]
-    const at::Tensor scores = attention_score_->forward(at::tanh(enc_keys + query)).squeeze(2);  // [K, G]
-    const at::Tensor context = at::matmul(at::softmax(scores, 1), enc);                    // [K, H]
-    at::Tensor logits = output_->forward(at::cat({h, context}, 1)) * inv_t;               // [K, D]
+    const at::Tensor scores = at::matmul(at::tanh(enc_keys + query), score_v).squeeze(2);  // [K, G]
+    at::Tensor logits = (hw.narrow(1, 4 * H + A, D) + at::softmax(scores, 1).mm(enc_out) + output_->bias) * inv_t;
     if (clip > 0) logits = at::tanh(logits) * clip;
     const at::Tensor logp = at::log_softmax(logits, 1);
+    step_logp.push_back(logp);
 
     // Choose on the CPU, from the probabilities as floats.
     const at::Tensor probs = logp.detach().exp().contiguous();
@@ -138,11 +159,11 @@ Decoded Seq2SeqPolicyImpl::Decode(const PolicyInput& input, int64_t K, std::mt19
       out.devices[static_cast<size_t>(k * G + i)] = pick;
     }
     previous = at::tensor(chosen, at::TensorOptions().dtype(at::kLong));
-    log_prob = log_prob + logp.gather(1, previous.unsqueeze(1)).squeeze(1);
-    entropy = entropy - (logp.exp() * logp).sum(1);
   }
-  out.log_prob = log_prob;
-  out.entropy = entropy / static_cast<double>(G);
+  const at::Tensor logp = at::stack(step_logp);  // [G, K, D]
+  const at::Tensor picked = at::tensor(out.devices, at::TensorOptions().dtype(at::kLong)).view({K, G}).t().unsqueeze(2);
+  out.log_prob = logp.gather(2, picked).squeeze(2).sum(0);
+  out.entropy = -(logp.exp() * logp).sum(2).mean(0);
   return out;
 }
 

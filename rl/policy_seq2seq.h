@@ -37,6 +37,7 @@ struct PolicyConfig {
   int64_t hidden = 256;          // encoder output / decoder / attention width (REFERENCES: 256)
   int64_t op_embedding = 20;     // HDP paper: op-type embedding of size 20
   int64_t device_embedding = 32;
+  int64_t attention = 64;        // width of Bahdanau's tanh layer (W1, W2, v)
   bool bidirectional = true;
   double temperature = 10.0;     // T
   double logit_clip = 5.0;       // C (0: no tanh shaping, logits / T only)
