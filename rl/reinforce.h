@@ -26,7 +26,7 @@ inline constexpr double kInvalidStepTime = 100.0;  // seconds, HDP code's failin
 double PlacementCost(double step_time, bool valid);
 
 struct ReinforceConfig {
-  double lr = 0.01;
+  double lr = 0.001;
   double entropy = 0.0;
   double baseline_decay = 0.9;
   double grad_clip = 1.0;  // global norm; 0: off

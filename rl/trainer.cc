@@ -98,9 +98,8 @@ Trainer::Trainer(const PlacementProblem& problem, TrainerConfig config)
   if (config_.policy.hidden < 2 || config_.policy.hidden % 2 != 0)
     throw Error("seq2seq: hidden must be a positive even number");
   if (!(config_.policy.temperature > 0)) throw Error("seq2seq: temperature must be positive");
-  if (config_.reward == RewardSource::kMeasured)
-    throw Error("--reward measured is not available until the runtime lands (runtime/ has no executor that times "
-                "a placed step yet); use --reward simulated");
+  if (config_.reward == RewardSource::kMeasured && !config_.scorer)
+    throw Error("seq2seq: measured rewards need a scorer that runs placements (allot train --reward measured)");
   if ((config_.resume || config_.checkpoint_every > 0) && config_.out_dir.empty())
     throw Error("seq2seq: checkpoints need an output directory");
   config_.policy.num_devices = static_cast<int64_t>(problem.cluster->num_devices());
@@ -110,7 +109,10 @@ Trainer::Trainer(const PlacementProblem& problem, TrainerConfig config)
   policy_ = Seq2SeqPolicy(config_.policy);
   policy_->ResetParameters(config_.seed * 0x9E3779B97F4A7C15ull + 0x5eed);
   reinforce_ = std::make_unique<Reinforce>(policy_, config_.reinforce);
-  scorer_ = MakeSimulatorScorer(problem, std::min<int>(std::max(1, config_.threads), static_cast<int>(config_.samples)));
+  if (config_.scorer)
+    scorer_ = config_.scorer;
+  else
+    scorer_ = MakeSimulatorScorer(problem, std::min<int>(std::max(1, config_.threads), static_cast<int>(config_.samples)));
 }
 
 Trainer::~Trainer() = default;
@@ -128,7 +130,7 @@ std::string Trainer::Fingerprint() const {
     << ";temperature=" << Num(p.temperature) << ";logit_clip=" << Num(p.logit_clip)
     << ";lr=" << Num(config_.reinforce.lr) << ";entropy=" << Num(config_.reinforce.entropy)
     << ";baseline_decay=" << Num(config_.reinforce.baseline_decay) << ";grad_clip=" << Num(config_.reinforce.grad_clip)
-    << ";samples=" << config_.samples << ";seed=" << config_.seed;
+    << ";samples=" << config_.samples << ";seed=" << config_.seed << ";reward=" << static_cast<int>(config_.reward);
   return s.str();
 }
 

@@ -5,8 +5,9 @@
 // Where this departs from ColocRL (REFERENCES Part I §1) and why:
 // - Placements are scored by allot's simulator (cost_model/simulator.h), not by running them on GPUs: the
 //   simulator is deterministic, so one run per placement replaces the papers' repeated timing (HDP: 10 steps,
-//   drop 5, median), and a step takes milliseconds instead of seconds. `RewardSource::kMeasured` (timing on the
-//   runtime) is part of the interface but not available yet.
+//   drop 5, median), and a step takes milliseconds instead of seconds. `RewardSource::kMeasured` times each
+//   placement on the runtime instead (the caller supplies that scorer: `allot train --reward measured` wires
+//   runtime/measure.h, keeping rl/ free of the runtime); measured runs are not reproducible bit for bit.
 // - One synchronous controller: the K samples of a step are decoded as one batch and simulated in parallel on up
 //   to `threads` std::threads (one Simulator each), instead of the paper's asynchronous controllers sharing a
 //   parameter server. Sample k always goes to the same slot of the batch, so the result does not depend on the
@@ -33,6 +34,8 @@ enum class RewardSource : uint8_t { kSimulated, kMeasured };
 // "simulated" or "measured"; throws Error otherwise.
 RewardSource ParseRewardSource(const std::string& name);
 
+class PlacementScorer;
+
 struct TrainerConfig {
   PolicyConfig policy;       // num_devices is set from the cluster
   ReinforceConfig reinforce;
@@ -43,6 +46,8 @@ struct TrainerConfig {
   uint64_t seed = 1;
   int threads = 1;           // simulator threads (results do not depend on it)
   RewardSource reward = RewardSource::kSimulated;
+  // Scores the samples; null: the simulator (required for kMeasured). Called from the training thread only.
+  std::shared_ptr<PlacementScorer> scorer;
 
   std::string out_dir;           // empty: no files (the placer's in-process training)
   int64_t checkpoint_every = 0;  // steps between checkpoints (0: only the final one); needs out_dir
@@ -122,7 +127,7 @@ class Trainer {
   PolicyInput input_;
   Seq2SeqPolicy policy_{nullptr};
   std::unique_ptr<Reinforce> reinforce_;
-  std::unique_ptr<PlacementScorer> scorer_;
+  std::shared_ptr<PlacementScorer> scorer_;
   std::mt19937_64 rng_;
 };
 

@@ -121,6 +121,7 @@ class Executor::Impl {
     copies_timed_.clear();
     for (NodeId n = 0; n < N_; ++n) pending_[n].store(in_count_[n], std::memory_order_relaxed);
     for (auto& c : copied_) c.store(0, std::memory_order_relaxed);
+    for (size_t i = 0; i < uses_.size(); ++i) uses_[i].store(uses_init_[i], std::memory_order_relaxed);
     for (auto& v : values_) v.reset();
     remaining_.store(static_cast<int64_t>(N_));
     start_ = Clock::now();
@@ -144,10 +145,7 @@ class Executor::Impl {
     stats.busy = busy_;
     stats.bytes_copied = bytes_copied_;
     stats.copies = copies_;
-    if (loss_node_ != kNone) {
-      const at::Tensor& l = values_[static_cast<size_t>(g_.node(loss_node_).outputs[0]) * D_ + place_[loss_node_]];
-      if (l.defined()) stats.loss = l.item<double>();
-    }
+    stats.loss = loss_value_;
     if (options_.record) {
       stats.ops = ops_timed_;
       stats.copies_timed = copies_timed_;
@@ -187,6 +185,7 @@ class Executor::Impl {
     positional_inputs_.resize(N_);
     positional_outputs_.resize(N_);
     in_count_.assign(N_, 0);
+    distinct_inputs_.resize(N_);
     pending_ = std::vector<std::atomic<int64_t>>(N_);
     islands_.resize(N_);
     wants_grad_.resize(N_);
@@ -197,6 +196,7 @@ class Executor::Impl {
         if (g_.tensor(t).producer != kNone && std::find(distinct.begin(), distinct.end(), t) == distinct.end())
           distinct.push_back(t);
       in_count_[n] = static_cast<int64_t>(distinct.size());
+      distinct_inputs_[n] = distinct;
       if (node.role != NodeRole::kForward) continue;
       if (node.op_type == "allot.Loss") {
         loss_node_ = n;
@@ -224,6 +224,22 @@ class Executor::Impl {
   void BindTensors() {
     values_.assign(T_ * D_, at::Tensor());
     copied_ = std::vector<std::atomic<uint8_t>>(T_ * D_);
+    // Uses of each value per device (local consumers, and copies out on the producer's device): a value is
+    // dropped after its last use, as the simulator frees memory.
+    uses_init_.assign(T_ * D_, 0);
+    for (TensorId t = 0; t < T_; ++t) {
+      const NodeId p = g_.tensor(t).producer;
+      if (p == kNone) continue;
+      std::vector<char> seen(D_, 0);
+      for (NodeId c : g_.consumers(t)) {
+        ++uses_init_[static_cast<size_t>(t) * D_ + place_[c]];
+        if (place_[c] != place_[p] && !seen[place_[c]]) {
+          seen[place_[c]] = 1;
+          ++uses_init_[static_cast<size_t>(t) * D_ + place_[p]];
+        }
+      }
+    }
+    uses_ = std::vector<std::atomic<int32_t>>(T_ * D_);
     shared_.assign(T_, at::Tensor());
     std::mt19937_64 rng(options_.seed);
     std::unordered_map<std::string, const onnx::TensorProto*> initializers;
@@ -259,6 +275,7 @@ class Executor::Impl {
         loss = loss.defined() ? loss + m : m;
       }
       Store(node.outputs[0], d, loss.detach());
+      loss_value_ = loss.item<double>();
       if (island) islands_[n] = {std::move(leaves), {loss}};
       return;
     }
@@ -363,6 +380,7 @@ class Executor::Impl {
 
   // After node n ran on d: local consumers may become ready; other devices get one copy each.
   void Finish(NodeId n, DeviceId d) {
+    for (TensorId t : distinct_inputs_[n]) Release(t, d);
     for (TensorId t : g_.node(n).outputs)
       for (NodeId c : g_.consumers(t)) {
         const DeviceId dc = place_[c];
@@ -374,9 +392,14 @@ class Executor::Impl {
       }
   }
 
+  void Release(TensorId t, DeviceId d) {
+    if (uses_[static_cast<size_t>(t) * D_ + d].fetch_sub(1) == 1 && !g_.tensor(t).is_graph_output)
+      values_[static_cast<size_t>(t) * D_ + d].reset();
+  }
+
   void RunCopy(TensorId t, DeviceId from, DeviceId to) {
-    const at::Tensor& src = values_[static_cast<size_t>(t) * D_ + from];
-    values_[static_cast<size_t>(t) * D_ + to] = src.clone();
+    values_[static_cast<size_t>(t) * D_ + to] = values_[static_cast<size_t>(t) * D_ + from].clone();
+    Release(t, from);
     for (NodeId c : g_.consumers(t))
       if (place_[c] == to && pending_[c].fetch_sub(1) == 1) Ready(c);
   }
@@ -449,6 +472,7 @@ class Executor::Impl {
   size_t N_ = 0, T_ = 0, D_ = 0;
   bool training_ = false;
   NodeId loss_node_ = kNone;
+  double loss_value_ = 0;
 
   std::vector<const onnx::NodeProto*> proto_;
   std::vector<const Kernel*> kernel_;
@@ -461,6 +485,9 @@ class Executor::Impl {
   std::vector<at::Tensor> shared_;  // parameters, constants, graph inputs
   std::vector<std::atomic<int64_t>> pending_;
   std::vector<std::atomic<uint8_t>> copied_;
+  std::vector<int32_t> uses_init_;
+  std::vector<std::atomic<int32_t>> uses_;
+  std::vector<std::vector<TensorId>> distinct_inputs_;  // produced input tensors, once each
   std::vector<Island> islands_;
 
   std::mutex mu_;

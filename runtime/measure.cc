@@ -3,6 +3,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <chrono>
@@ -12,6 +13,7 @@
 #include "graph/file_io.h"
 #include "runtime/executor.h"
 #include "runtime/kernels.h"
+#include "runtime/reference_interpreter.h"
 #include "runtime/tensor_proto.h"
 
 namespace allot::runtime {
@@ -154,6 +156,29 @@ Profile ProfileModel(const onnx::ModelProto& model, const Graph& graph, const Cl
         if (a != b) profile.AddLink({cluster.device(a).name, cluster.device(b).name, bandwidth, latency});
   }
   return profile;
+}
+
+double MeasurePlainLoop(const onnx::ModelProto& model, const Graph& graph, int steps, int warmup, uint64_t seed) {
+  at::set_num_threads(1);
+  ReferenceInterpreter interpreter(model);
+  std::vector<at::Tensor> inputs;
+  at::manual_seed(seed);
+  for (const std::string& name : interpreter.input_names()) {
+    const TensorId t = graph.FindTensor(name);
+    if (t == kNone) throw Error("input '" + name + "' is not in the graph");
+    const Tensor& tensor = graph.tensor(t);
+    const auto type = ScalarTypeFromOnnx(static_cast<int32_t>(tensor.dtype), tensor.name);
+    inputs.push_back(at::isFloatingType(type) ? at::rand(tensor.shape, at::TensorOptions().dtype(type))
+                                              : at::zeros(tensor.shape, at::TensorOptions().dtype(type)));
+  }
+  std::vector<double> times;
+  for (int s = 0; s < std::max(0, warmup) + std::max(1, steps); ++s) {
+    at::NoGradGuard no_grad;
+    const auto t0 = std::chrono::steady_clock::now();
+    interpreter.Run(inputs);
+    if (s >= warmup) times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return Median(times);
 }
 
 std::vector<std::string> SupportedOpNames() { return SupportedOps(); }

@@ -54,6 +54,11 @@ struct ProfileOptions {
 Profile ProfileModel(const onnx::ModelProto& model, const Graph& graph, const Cluster& cluster,
                      const std::vector<DeviceId>& devices, const ProfileOptions& options);
 
+// The same model run as a plain loop of the same ATen kernels in graph order on the calling thread (the reference
+// interpreter, one intra-op thread) on seeded random inputs: the yardstick of the executor's overhead.
+// Median seconds of `steps` runs after `warmup`.
+double MeasurePlainLoop(const onnx::ModelProto& model, const Graph& graph, int steps, int warmup, uint64_t seed);
+
 // The op names this runtime executes, sorted.
 std::vector<std::string> SupportedOpNames();
 

@@ -2,6 +2,7 @@
 // thread counts, bit-exact checkpoint/resume, and the placer and policy directory behind `allot place`.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <filesystem>
@@ -9,6 +10,7 @@
 
 #include "cost_model/simulator.h"
 #include "graph/error.h"
+#include "graph/file_io.h"
 #include "graph/graph_builder.h"
 #include "rl/features.h"
 #include "rl/learned_placers.h"
@@ -254,8 +256,11 @@ TEST(RlSeq2SeqTest, ResumeReachesExactlyTheUninterruptedRun) {
   for (size_t i = 0; i < resumed.curve.size(); ++i)
     EXPECT_EQ(resumed.curve[i].mean_reward, uninterrupted.curve[i].mean_reward) << i;
   ExpectSameParameters(Parameters(full), Parameters(second));
-  EXPECT_TRUE(std::filesystem::exists(dir + "/learning_curve.csv"));
-  EXPECT_TRUE(std::filesystem::exists(dir + "/learning_curve.svg"));
+  // The curve files cover every step, the resumed ones included.
+  const std::string csv = ReadFile(dir + "/learning_curve.csv");
+  EXPECT_EQ(csv.rfind("step,mean_step_time_s,best_step_time_s,mean_reward,entropy,elapsed_s,valid_fraction\n", 0), 0u);
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 2 * N + 1);
+  EXPECT_NE(ReadFile(dir + "/learning_curve.svg").find("<polyline"), std::string::npos);
 
   // A stop request (what SIGINT sets) after step 5 finishes that step, checkpoints and returns; resuming from it
   // reaches the same state too.

@@ -145,6 +145,7 @@ void RegisterBench(CLI::App& app) {
   simulate->add_option("--runs", sim->runs, "timed runs per model (median reported)");
   simulate->add_option("--baseline-runs", sim->baseline_runs, "timed baseline runs per model");
   simulate->callback([sim] { RunSimulateBench(*sim); });
+  RegisterRuntimeBench(*bench);
 }
 
 }  // namespace allot::tools

@@ -10,6 +10,7 @@ namespace allot::tools {
 void RegisterInspect(CLI::App& app);
 void RegisterModels(CLI::App& app);  // `models` (list generators) and `gen` (write one as ONNX)
 void RegisterBench(CLI::App& app);
+void RegisterRuntimeBench(CLI::App& bench);  // `bench fidelity` and `bench overhead` (called by RegisterBench)
 void RegisterSimulate(CLI::App& app);  // `clusters` and `simulate`
 void RegisterPlace(CLI::App& app);     // `placers` and `place`
 void RegisterExport(CLI::App& app);    // `export` (annotated ONNX, per-device submodels, trace)

@@ -273,9 +273,11 @@ void RunCompare(const CompareArgs& args) {
     for (size_t pi = 0; pi < placers.size(); ++pi) {
       if (g_interrupted) break;
       const std::string& spec = placers[pi];
-      std::fprintf(stderr, "[%7.1f s] model %zu/%zu (%zu nodes) | placer %zu/%zu %s ... ", elapsed(), mi + 1,
-                   models.size(), cm.nodes, pi + 1, placers.size(), spec.c_str());
-      std::fflush(stderr);
+      // A line when the placer starts and one when it ends: placers may log to stderr in between.
+      char where[64];
+      std::snprintf(where, sizeof where, "model %zu/%zu | placer %zu/%zu", mi + 1, models.size(), pi + 1,
+                    placers.size());
+      std::fprintf(stderr, "[%7.1f s] %s %s: running on %zu nodes\n", elapsed(), where, spec.c_str(), cm.nodes);
       PlaceRun run = SafeRun(m, spec, args.seed, order);
       CompareRow row;
       row.placer = spec;
@@ -288,6 +290,7 @@ void RunCompare(const CompareArgs& args) {
         row.step_time = run.result.step_time;
         row.peak_memory = run.result.peak_memory;
       }
+      std::fprintf(stderr, "[%7.1f s] %s %s: ", elapsed(), where, spec.c_str());
       if (row.ok()) {
         std::fprintf(stderr, "%s step (placed in %s)\n", FormatSeconds(row.step_time).c_str(),
                      FormatSeconds(row.seconds).c_str());

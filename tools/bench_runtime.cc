@@ -1,0 +1,154 @@
+// `allot bench fidelity` (simulated against measured step times on virtual CPU devices) and `allot bench
+// overhead` (the executor against a plain loop of the same ATen kernels).
+#include <onnx/onnx_pb.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "cost_model/placement.h"
+#include "cost_model/simulator.h"
+#include "graph/error.h"
+#include "runtime/measure.h"
+#include "tools/cluster_args.h"
+#include "tools/commands.h"
+#include "tools/format.h"
+#include "tools/place_run.h"
+
+namespace allot::tools {
+namespace {
+
+std::vector<double> Ranks(const std::vector<double>& v) {
+  std::vector<size_t> order(v.size());
+  for (size_t i = 0; i < v.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
+  std::vector<double> ranks(v.size());
+  for (size_t i = 0; i < order.size();) {
+    size_t j = i;
+    while (j + 1 < order.size() && v[order[j + 1]] == v[order[i]]) ++j;
+    for (size_t k = i; k <= j; ++k) ranks[order[k]] = 0.5 * static_cast<double>(i + j);  // ties share a rank
+    i = j + 1;
+  }
+  return ranks;
+}
+
+double Spearman(const std::vector<double>& a, const std::vector<double>& b) {
+  const std::vector<double> ra = Ranks(a), rb = Ranks(b);
+  const double n = static_cast<double>(a.size());
+  double ma = 0, mb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    ma += ra[i] / n;
+    mb += rb[i] / n;
+  }
+  double cov = 0, va = 0, vb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    cov += (ra[i] - ma) * (rb[i] - mb);
+    va += (ra[i] - ma) * (ra[i] - ma);
+    vb += (rb[i] - mb) * (rb[i] - mb);
+  }
+  return va > 0 && vb > 0 ? cov / std::sqrt(va * vb) : 0;
+}
+
+struct FidelityArgs {
+  std::vector<std::string> models = {"gen:mlp,batch=128,hidden=1024,layers=4",
+                                     "gen:nmt,layers=2,seq=8,hidden=256,vocab=2000,batch=32",
+                                     "gen:transformer,layers=2,seq=32,hidden=256,vocab=2000,batch=8"};
+  std::vector<std::string> placers = {"single", "expert", "metis", "etf", "random:seed=1", "random:seed=2"};
+  std::string mode = "training";
+  int steps = 5, warmup = 2, repeats = 3;
+};
+
+void RunFidelity(const FidelityArgs& args) {
+  std::vector<double> simulated, measured;
+  std::printf("%-58s %-15s %12s %12s %8s\n", "model", "placer", "simulated", "measured", "error");
+  for (const std::string& spec : args.models) {
+    ModelArgs margs;
+    margs.model = spec;
+    margs.mode = args.mode;
+    CostedModel m;
+    m.model = LoadModel(margs);
+    m.cluster = MakePreset("cpu2");
+    runtime::ProfileOptions popts;
+    popts.repeats = args.repeats;
+    m.profile = std::make_unique<Profile>(runtime::ProfileModel(*m.model.proto, m.model.graph, m.cluster, {0, 1}, popts));
+    ApplyProfiledLinks(*m.profile, m.cluster);
+    m.costs = ComputeCosts(m.model.graph, m.cluster, m.profile.get());
+    for (const std::string& placer : args.placers) {
+      const PlaceRun run = RunPlacer(m, placer, -1, DispatchOrder::kFifo);
+      if (!run.error.empty()) {
+        std::printf("%-58s %-15s failed: %s\n", spec.c_str(), placer.c_str(), run.error.c_str());
+        continue;
+      }
+      runtime::MeasureOptions mopts;
+      mopts.steps = args.steps;
+      mopts.warmup = args.warmup;
+      mopts.intra_op_threads = 1;
+      const double real = runtime::MeasurePlacement(*m.model.proto, m.model.graph, m.cluster, run.placement, mopts).median();
+      const double sim = run.result.step_time;
+      simulated.push_back(sim);
+      measured.push_back(real);
+      std::printf("%-58s %-15s %12s %12s %7.1f%%\n", spec.c_str(), placer.c_str(), FormatSeconds(sim).c_str(),
+                  FormatSeconds(real).c_str(), 100 * (sim - real) / real);
+      std::fflush(stdout);
+    }
+  }
+  std::vector<double> errors;
+  for (size_t i = 0; i < simulated.size(); ++i) errors.push_back(std::abs(simulated[i] - measured[i]) / measured[i]);
+  std::sort(errors.begin(), errors.end());
+  const double median_error = errors.empty() ? 0 : errors[errors.size() / 2];
+  std::printf("%zu placements on cpu2 (2 virtual CPU devices, 1 thread each), %s steps, costs profiled first: "
+              "median |simulated - measured| / measured = %.1f%%, Spearman rank correlation = %.3f\n",
+              simulated.size(), args.mode.c_str(), 100 * median_error, Spearman(simulated, measured));
+}
+
+struct OverheadArgs {
+  std::vector<std::string> models = {"gen:mlp,batch=128,hidden=1024,layers=4,weights=1",
+                                     "gen:resnet50,batch=1,weights=1",
+                                     "gen:transformer,layers=2,seq=32,hidden=256,vocab=2000,batch=8,weights=1"};
+  int steps = 10, warmup = 3;
+};
+
+void RunOverhead(const OverheadArgs& args) {
+  std::printf("%-62s %12s %12s %8s\n", "model", "executor", "plain loop", "ratio");
+  for (const std::string& spec : args.models) {
+    ModelArgs margs;
+    margs.model = spec;
+    const LoadedModel m = LoadModel(margs);
+    if (!m.proto) throw Error(spec + ": needs an ONNX model");
+    const Cluster cluster = MakePreset("cpu1");
+    runtime::MeasureOptions mopts;
+    mopts.steps = args.steps;
+    mopts.warmup = args.warmup;
+    mopts.intra_op_threads = 1;
+    const double exec = runtime::MeasurePlacement(*m.proto, m.graph, cluster, std::vector<DeviceId>(m.graph.num_nodes(), 0), mopts).median();
+    const double loop = runtime::MeasurePlainLoop(*m.proto, m.graph, args.steps, args.warmup, 1);
+    std::printf("%-62s %12s %12s %7.3fx\n", spec.c_str(), FormatSeconds(exec).c_str(), FormatSeconds(loop).c_str(), exec / loop);
+    std::fflush(stdout);
+  }
+  std::printf("inference, one device, one intra-op thread; medians of %d steps after %d warm-up (target ratio <= 1.10)\n",
+              args.steps, args.warmup);
+}
+
+}  // namespace
+
+void RegisterRuntimeBench(CLI::App& bench) {
+  auto f = std::make_shared<FidelityArgs>();
+  CLI::App* fidelity = bench.add_subcommand("fidelity", "Simulated against measured step times on cpu2, after profiling");
+  fidelity->add_option("--models", f->models, "models (';'-separated; gen: specs contain commas)")->delimiter(';');
+  fidelity->add_option("--placers", f->placers, "placer specs (';'-separated)")->delimiter(';');
+  fidelity->add_option("--mode", f->mode, "inference or training")->check(CLI::IsMember({"inference", "training"}));
+  fidelity->add_option("--steps", f->steps, "measured steps per placement (median)");
+  fidelity->add_option("--warmup", f->warmup, "untimed steps first");
+  fidelity->add_option("--repeats", f->repeats, "profiling steps per device");
+  fidelity->callback([f] { RunFidelity(*f); });
+
+  auto o = std::make_shared<OverheadArgs>();
+  CLI::App* overhead = bench.add_subcommand("overhead", "Executor on one device against a plain loop of the same kernels");
+  overhead->add_option("--models", o->models, "models (';'-separated)")->delimiter(';');
+  overhead->add_option("--steps", o->steps, "timed steps (median)");
+  overhead->add_option("--warmup", o->warmup, "untimed steps first");
+  overhead->callback([o] { RunOverhead(*o); });
+}
+
+}  // namespace allot::tools
