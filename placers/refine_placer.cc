@@ -135,7 +135,7 @@ PlacerInfo RefinePlacerInfo() {
           "simulated-annealing local search (moves and swaps of co-location groups) from another placer's result; "
           "never returns a worse placement",
           {{"from", OptionSpec::Type::kString, "etf", "the classic placer to start from (a spec, e.g. metis)"},
-           {"iterations", OptionSpec::Type::kInt, "2000", "simulations to spend"},
+           {"iterations", OptionSpec::Type::kInt, "10000", "simulations to spend"},
            {"temperature", OptionSpec::Type::kDouble, "0.0005", "initial annealing temperature (relative step-time loss accepted with probability 1/e)"},
            {"time_limit", OptionSpec::Type::kDouble, "0", "wall-clock cap in seconds (0: none; caps break seed determinism)"},
            {"devices", OptionSpec::Type::kString, "all", "all, or gpu: never move a group to a CPU"},

@@ -46,6 +46,7 @@ void SavePolicyDirectory(const std::string& dir, const Seq2SeqPolicy& policy, co
   j["hidden"] = m.policy.hidden;
   j["op_embedding"] = m.policy.op_embedding;
   j["device_embedding"] = m.policy.device_embedding;
+  j["attention"] = m.policy.attention;
   j["bidirectional"] = m.policy.bidirectional;
   j["temperature"] = m.policy.temperature;
   j["logit_clip"] = m.policy.logit_clip;
@@ -85,6 +86,7 @@ LoadedPolicy LoadPolicyDirectory(const std::string& dir) {
     m.policy.hidden = j.at("hidden").get<int64_t>();
     m.policy.op_embedding = j.at("op_embedding").get<int64_t>();
     m.policy.device_embedding = j.at("device_embedding").get<int64_t>();
+    m.policy.attention = j.at("attention").get<int64_t>();
     m.policy.bidirectional = j.at("bidirectional").get<bool>();
     m.policy.temperature = j.at("temperature").get<double>();
     m.policy.logit_clip = j.at("logit_clip").get<double>();

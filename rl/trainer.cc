@@ -126,7 +126,7 @@ std::string Trainer::Fingerprint() const {
     << ";devices=" << problem_.cluster->num_devices() << ";order=" << static_cast<int>(problem_.order)
     << ";groups=" << decision_.num_groups() << ";max_groups=" << config_.max_groups
     << ";fuse_chains=" << config_.fuse_chains << ";hidden=" << p.hidden << ";op_embedding=" << p.op_embedding
-    << ";device_embedding=" << p.device_embedding << ";bidirectional=" << p.bidirectional
+    << ";device_embedding=" << p.device_embedding << ";attention=" << p.attention << ";bidirectional=" << p.bidirectional
     << ";temperature=" << Num(p.temperature) << ";logit_clip=" << Num(p.logit_clip)
     << ";lr=" << Num(config_.reinforce.lr) << ";entropy=" << Num(config_.reinforce.entropy)
     << ";baseline_decay=" << Num(config_.reinforce.baseline_decay) << ";grad_clip=" << Num(config_.reinforce.grad_clip)
@@ -261,14 +261,10 @@ TrainResult Trainer::Train() {
   };
 
   while (r.steps_done < config_.steps) {
-    auto tt0 = Clock::now();
     Decoded decoded = policy_->Sample(input_, K, rng_);
-    auto tt1 = Clock::now();
     for (int64_t k = 0; k < K; ++k)
       placements[k] = ExpandDecision(problem_, decision_map_, decoded.devices.data() + k * G);
-    auto tt2 = Clock::now();
     scorer_->ScoreAll(placements, scores);
-    auto tt3 = Clock::now();
     double valid_time = 0;
     int valid = 0;
     for (int64_t k = 0; k < K; ++k) {
@@ -279,7 +275,6 @@ TrainResult Trainer::Train() {
       }
     }
     const UpdateStats stats = reinforce_->Update(decoded, costs);
-    if (getenv("RLTIME")) fprintf(stderr, "decode %.3f expand %.3f sim %.3f update %.3f\n", std::chrono::duration<double>(tt1-tt0).count(), std::chrono::duration<double>(tt2-tt1).count(), std::chrono::duration<double>(tt3-tt2).count(), Since(tt3));
     ++r.steps_done;
     for (int64_t k = 0; k < K; ++k)
       if (scores[k].valid && scores[k].step_time < r.best_step_time) {

@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-build/allot compare --models "gen:nmt,layers=4" --cluster p100x4 --placers all --mode training -o build/demo-report
+build/allot compare --models "gen:nmt,layers=4" --cluster p100x4 --placers classic --mode training -o build/demo-report

@@ -14,4 +14,13 @@ const PlacerRegistry& AllPlacers() {
   return registry;
 }
 
+const PlacerRegistry& ClassicPlacers() {
+  static const PlacerRegistry registry = [] {
+    PlacerRegistry r;
+    RegisterClassicPlacers(r);
+    return r;
+  }();
+  return registry;
+}
+
 }  // namespace allot::tools

@@ -5,5 +5,7 @@
 namespace allot::tools {
 
 const PlacerRegistry& AllPlacers();
+// The classic placers only (placers/: no training), as `compare --placers classic` runs them.
+const PlacerRegistry& ClassicPlacers();
 
 }  // namespace allot::tools

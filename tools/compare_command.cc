@@ -74,8 +74,8 @@ std::vector<std::string> SplitModels(const std::string& text) {
   return out;
 }
 
-// --placers: "all" (every registered placer) or specs. With a ';' anywhere, ';' alone separates specs. Otherwise
-// commas do, except that a key=value token (no ':' before its '=') is one more option of the spec before it:
+// --placers: "all" (every registered placer), "classic" (placers/ only, no learning) or specs. With a ";" anywhere,
+// it alone separates specs. Otherwise commas do, except that a key=value token (no ':' before its '=') is one more option of the spec before it:
 // "single,refine:from=metis,iterations=500,etf" is three specs.
 std::vector<std::string> SplitPlacers(const std::string& text) {
   std::vector<std::string> tokens = Contains(text, ";") ? Split(text, ';') : Split(text, ',');
@@ -85,6 +85,10 @@ std::vector<std::string> SplitPlacers(const std::string& text) {
     if (t.empty()) continue;
     if (t == "all") {
       for (const PlacerInfo& p : AllPlacers().List()) out.push_back(p.name);
+      continue;
+    }
+    if (t == "classic") {
+      for (const PlacerInfo& p : ClassicPlacers().List()) out.push_back(p.name);
       continue;
     }
     const size_t eq = t.find('=');
@@ -347,7 +351,7 @@ void RegisterCompare(CLI::App& app) {
   cmd->add_option("--models", args->models, "models: ONNX files, JSON cost graphs or gen:SPECs (see below)")
       ->required();
   AddClusterOptions(*cmd, args->cluster);
-  cmd->add_option("--placers", args->placers, "all, or placer specs NAME[:key=value,...] (see below)");
+  cmd->add_option("--placers", args->placers, "all, classic (no learned placers), or placer specs NAME[:key=value,...] (see below)");
   cmd->add_option("--mode", args->mode, "inference, or training (adds backward and optimizer ops)")
       ->check(CLI::IsMember({"inference", "training"}));
   cmd->add_option("--optimizer", args->optimizer, "training optimizer: sgd, momentum, adam")
