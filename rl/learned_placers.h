@@ -6,6 +6,18 @@
 // place() trains for `steps` updates against the simulator and returns the best valid placement it sampled;
 // with `policy=DIR` (from `allot train ... --out OUT`, DIR = OUT/policy) it decodes that policy greedily and
 // trains nothing.
+//
+// Where seq2seq departs from the ICML'17 paper (details in the files named):
+// - rewards come from allot's simulator, not from timing each placement on GPUs (rl/trainer.h; `allot train
+//   --reward measured` times them on the runtime's virtual CPU devices instead);
+// - one synchronous controller, K samples per update simulated on threads, instead of asynchronous controllers
+//   and workers around a parameter server (rl/trainer.h);
+// - the decoder also reads the encoder state of the group it places, and Bahdanau's tanh layer is 64 wide
+//   (rl/policy_seq2seq.h);
+// - Adam at lr 0.001 (HDP's paper: 0.1; at 0.01 the policy already collapses onto one GPU within ~10 steps here),
+//   an optional entropy bonus (default 0), the baseline started at the first batch's mean cost (rl/reinforce.h);
+// - no Gaussian logit noise early in training (HDP), no lr decay, no masking of failing samples.
+//
 // Deliberately torch-free, so tools/all_placers.cc compiles fast.
 #include "placers/registry.h"
 

@@ -32,10 +32,12 @@ UpdateStats Reinforce::Update(const Decoded& decoded, const std::vector<double>&
   at::Tensor loss = (adv * decoded.log_prob).mean();
   if (config_.entropy != 0) loss = loss - config_.entropy * entropy;
 
-  optimizer_.zero_grad();
-  loss.backward();
-  if (config_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(policy_->parameters(), config_.grad_clip);
-  optimizer_.step();
+  if (loss.requires_grad()) {  // false only for a graph without groups
+    optimizer_.zero_grad();
+    loss.backward();
+    if (config_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(policy_->parameters(), config_.grad_clip);
+    optimizer_.step();
+  }
 
   stats.loss = loss.item<double>();
   stats.mean_cost = mean;
