@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "graph/error.h"
+#include "graph/json_io.h"
 
 namespace allot {
 namespace {
@@ -184,12 +185,7 @@ std::string Cluster::ToJson() const {
 }
 
 Cluster ParseClusterJson(const std::string& text, const std::string& source) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(source + ": not valid JSON: " + std::string(e.what()).substr(0, 160));
-  }
+  const nlohmann::json j = ParseJsonText(text, source);
   if (!j.is_object()) throw Error(source + ": a cluster spec must be a JSON object");
   if (!j.contains("devices") || !j["devices"].is_array() || j["devices"].empty())
     throw Error(source + ": field 'devices' must be a non-empty array");

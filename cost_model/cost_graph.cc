@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "graph/error.h"
+#include "graph/json_io.h"
 #include "graph/file_io.h"
 #include "graph/graph_builder.h"
 
@@ -23,12 +24,7 @@ bool LooksLikeCostGraph(const std::string& path) {
 }
 
 CostGraph ParseCostGraph(const std::string& text, const std::string& source) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(source + ": not valid JSON: " + std::string(e.what()).substr(0, 160));
-  }
+  const nlohmann::json j = ParseJsonText(text, source);
   if (!j.is_object() || j.value("format", "") != "allot-cost-graph")
     throw Error(source + ": not an allot cost graph (field 'format' must be \"allot-cost-graph\")");
   if (!j.contains("nodes") || !j["nodes"].is_array() || j["nodes"].empty())

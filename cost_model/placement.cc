@@ -4,6 +4,7 @@
 
 #include "cost_model/simulator.h"
 #include "graph/error.h"
+#include "graph/json_io.h"
 #include "graph/file_io.h"
 #include "graph/onnx_export.h"
 
@@ -45,12 +46,7 @@ std::string PlacementToJson(const Graph& g, const Cluster& cluster, const std::v
 
 std::vector<DeviceId> ParsePlacementJson(const std::string& text, const std::string& source, const Graph& g,
                                          const Cluster& cluster) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(source + ": not valid JSON: " + std::string(e.what()).substr(0, 160));
-  }
+  const nlohmann::json j = ParseJsonText(text, source);
   if (!j.is_object()) throw Error(source + ": a placement file must be a JSON object");
   if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int>() != 1)
     throw Error(source + ": field 'version' must be 1");
@@ -86,12 +82,7 @@ std::vector<DeviceId> ParsePlacementJson(const std::string& text, const std::str
 }
 
 std::string PlacementCluster(const std::string& path) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(ReadPlacementText(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(path + ": not valid JSON: " + std::string(e.what()).substr(0, 160));
-  }
+  const nlohmann::json j = ParseJsonText(ReadPlacementText(path), path);
   return j.is_object() && j.contains("cluster") && j["cluster"].is_string() ? j["cluster"].get<std::string>() : "";
 }
 

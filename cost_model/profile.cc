@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "graph/error.h"
+#include "graph/json_io.h"
 
 namespace allot {
 namespace {
@@ -87,12 +88,7 @@ std::string Profile::ToJson() const {
 }
 
 Profile Profile::FromJson(const std::string& text, const std::string& source) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(source + ": not valid JSON: " + std::string(e.what()).substr(0, 160));
-  }
+  const nlohmann::json j = ParseJsonText(text, source);
   if (!j.is_object() || !j.contains("ops") || !j["ops"].is_array())
     throw Error(source + ": a profile needs an 'ops' array");
   Profile p;

@@ -9,39 +9,17 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/cli_runner.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Outcome {
-  int exit_code = -1;
-  std::string out;  // stdout and stderr
-};
+using allot::test::ExpectOneLineError;
+using allot::test::Outcome;
+using allot::test::RunAllot;
 
-Outcome RunAllot(const std::string& args) {
-  const std::string cmd = std::string(ALLOT_BINARY_DIR) + "/allot " + args + " 2>&1";
-  Outcome o;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return o;
-  std::array<char, 4096> buf;
-  while (fgets(buf.data(), buf.size(), pipe)) o.out += buf.data();
-  const int status = pclose(pipe);
-  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return o;
-}
-
-std::string Temp(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / "allot_cli_tests";
-  fs::create_directories(dir);
-  return (dir / name).string();
-}
-
-void ExpectOneLineError(const Outcome& o, const std::string& needle) {
-  EXPECT_NE(o.exit_code, 0) << o.out;
-  EXPECT_EQ(o.out.rfind("allot: ", 0), 0u) << o.out;
-  EXPECT_EQ(std::count(o.out.begin(), o.out.end(), '\n'), 1) << o.out;
-  EXPECT_NE(o.out.find(needle), std::string::npos) << o.out;
-}
+std::string Temp(const std::string& name) { return allot::test::TempPath("allot_cli_tests", name); }
 
 TEST(CliTest, MalformedModelsFailWithOneLine) {
   const std::string truncated = Temp("truncated.onnx");

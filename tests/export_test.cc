@@ -23,6 +23,7 @@
 #include "graph/file_io.h"
 #include "graph/onnx_export.h"
 #include "graph/onnx_import.h"
+#include "tests/cli_runner.h"
 #include "graph/training.h"
 #include "models/model_zoo.h"
 #include "tests/test_models.h"
@@ -548,35 +549,11 @@ TEST(ExportAnnotateTest, PlacementTextFromJsonOrOnnx) {
 
 // ---- `allot export` ----
 
-struct Outcome {
-  int exit_code = -1;
-  std::string out;  // stdout and stderr
-};
+using test::ExpectOneLineError;
+using test::Outcome;
+using test::RunAllot;
 
-Outcome RunAllot(const std::string& args) {
-  const std::string cmd = std::string(ALLOT_BINARY_DIR) + "/allot " + args + " 2>&1";
-  Outcome o;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return o;
-  std::array<char, 4096> buf;
-  while (fgets(buf.data(), buf.size(), pipe)) o.out += buf.data();
-  const int status = pclose(pipe);
-  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return o;
-}
-
-std::string Temp(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / "allot_export_tests";
-  fs::create_directories(dir);
-  return (dir / name).string();
-}
-
-void ExpectOneLineError(const Outcome& o, const std::string& needle) {
-  EXPECT_NE(o.exit_code, 0) << o.out;
-  EXPECT_EQ(o.out.rfind("allot: ", 0), 0u) << o.out;
-  EXPECT_EQ(std::count(o.out.begin(), o.out.end(), '\n'), 1) << o.out;
-  EXPECT_NE(o.out.find(needle), std::string::npos) << "wanted '" << needle << "' in: " << o.out;
-}
+std::string Temp(const std::string& name) { return test::TempPath("allot_export_tests", name); }
 
 // Nothing at `path`, and no temporary left next to it.
 void ExpectNoOutput(const std::string& path) {
