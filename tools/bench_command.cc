@@ -17,6 +17,7 @@
 #include "tools/baseline_simulator.h"
 #include "tools/cluster_args.h"
 #include "tools/commands.h"
+#include "tools/spec_lists.h"
 #include "tools/format.h"
 
 namespace allot::tools {
@@ -41,14 +42,15 @@ double Median(std::vector<double> v) {
 }
 
 struct ImportBenchArgs {
-  std::vector<std::string> models = {"gen:synthetic,layers=100000", "gen:nmt,layers=8"};
+  // Weightless generated graphs show the IR build against a small parse; real files carry their weights.
+  std::string models = "gen:synthetic,layers=100000;gen:nmt,layers=8;gen:nmt,layers=8,weights=1";
   int repeats = 3;
 };
 
 void RunImportBench(const ImportBenchArgs& args) {
   std::printf("%-34s %8s %9s %9s %9s %9s %9s %10s %8s %8s\n", "model", "nodes", "MB", "parse", "check", "infer",
               "IR build", "total", "IR/parse", "all/parse");
-  for (const std::string& model : args.models) {
+  for (const std::string& model : SplitModels(args.models)) {
     const std::string bytes = ModelBytes(model);
     std::vector<double> parse, check, infer, build, total;
     size_t nodes = 0;
@@ -77,7 +79,7 @@ void RunImportBench(const ImportBenchArgs& args) {
 }
 
 struct SimBenchArgs {
-  std::vector<std::string> models = {"gen:synthetic,layers=10000", "gen:nmt,layers=4", "gen:synthetic,layers=100000"};
+  std::string models = "gen:synthetic,layers=10000;gen:nmt,layers=4;gen:synthetic,layers=100000";
   std::string cluster = "p100x4";
   std::string mode = "inference";
   int runs = 50;
@@ -87,7 +89,7 @@ struct SimBenchArgs {
 void RunSimulateBench(const SimBenchArgs& args) {
   std::printf("%-30s %9s %7s %12s %14s %12s %9s\n", "model", "nodes", "devices", "per run", "ops/s",
               "baseline", "speedup");
-  for (const std::string& spec : args.models) {
+  for (const std::string& spec : SplitModels(args.models)) {
     ModelArgs margs;
     margs.model = spec;
     margs.mode = args.mode;
@@ -133,13 +135,13 @@ void RegisterBench(CLI::App& app) {
   bench->require_subcommand(1);
   auto args = std::make_shared<ImportBenchArgs>();
   CLI::App* import = bench->add_subcommand("import", "Import time (checker, shape inference, IR) against protobuf parse");
-  import->add_option("--models", args->models, "ONNX files or gen:SPECs")->delimiter(',');
+  import->add_option("--models", args->models, "ONNX files or gen:SPECs (';'-separated, or commas as in compare)");
   import->add_option("--repeats", args->repeats, "runs per model (median reported)");
   import->callback([args] { RunImportBench(*args); });
 
   auto sim = std::make_shared<SimBenchArgs>();
   CLI::App* simulate = bench->add_subcommand("simulate", "Simulator speed against a straightforward baseline");
-  simulate->add_option("--models", sim->models, "ONNX files, cost graphs or gen:SPECs")->delimiter(',');
+  simulate->add_option("--models", sim->models, "ONNX files, cost graphs or gen:SPECs (';'-separated)");
   simulate->add_option("--cluster", sim->cluster, "cluster preset or JSON");
   simulate->add_option("--mode", sim->mode, "inference or training")->check(CLI::IsMember({"inference", "training"}));
   simulate->add_option("--runs", sim->runs, "timed runs per model (median reported)");

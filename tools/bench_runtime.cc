@@ -15,6 +15,7 @@
 #include "tools/commands.h"
 #include "tools/format.h"
 #include "tools/place_run.h"
+#include "tools/spec_lists.h"
 
 namespace allot::tools {
 namespace {
@@ -52,10 +53,10 @@ double Spearman(const std::vector<double>& a, const std::vector<double>& b) {
 
 struct FidelityArgs {
   // Models with parallel branches or pipelines, so that placements differ (a plain MLP's all run alike).
-  std::vector<std::string> models = {"gen:inception_v3,batch=2",
-                                     "gen:nmt,layers=2,seq=8,hidden=256,vocab=2000,batch=32",
-                                     "gen:transformer,layers=2,seq=32,hidden=256,vocab=2000,batch=8"};
-  std::vector<std::string> placers = {"single", "expert", "metis", "etf", "random:seed=1", "random:seed=2"};
+  std::string models =
+      "gen:inception_v3,batch=2;gen:nmt,layers=2,seq=8,hidden=256,vocab=2000,batch=32;"
+      "gen:transformer,layers=2,seq=32,hidden=256,vocab=2000,batch=8";
+  std::string placers = "single;expert;metis;etf;random:seed=1;random:seed=2";
   std::string mode = "training";
   int steps = 5, warmup = 2, repeats = 3;
 };
@@ -63,7 +64,7 @@ struct FidelityArgs {
 void RunFidelity(const FidelityArgs& args) {
   std::vector<double> simulated, measured;
   std::printf("%-58s %-15s %12s %12s %8s\n", "model", "placer", "simulated", "measured", "error");
-  for (const std::string& spec : args.models) {
+  for (const std::string& spec : SplitModels(args.models)) {
     ModelArgs margs;
     margs.model = spec;
     margs.mode = args.mode;
@@ -75,7 +76,7 @@ void RunFidelity(const FidelityArgs& args) {
     m.profile = std::make_unique<Profile>(runtime::ProfileModel(*m.model.proto, m.model.graph, m.cluster, {0, 1}, popts));
     ApplyProfiledLinks(*m.profile, m.cluster);
     m.costs = ComputeCosts(m.model.graph, m.cluster, m.profile.get());
-    for (const std::string& placer : args.placers) {
+    for (const std::string& placer : SplitPlacers(args.placers)) {
       const PlaceRun run = RunPlacer(m, placer, -1, DispatchOrder::kFifo);
       if (!run.error.empty()) {
         std::printf("%-58s %-15s failed: %s\n", spec.c_str(), placer.c_str(), run.error.c_str());
@@ -104,15 +105,15 @@ void RunFidelity(const FidelityArgs& args) {
 }
 
 struct OverheadArgs {
-  std::vector<std::string> models = {"gen:mlp,batch=128,hidden=1024,layers=4,weights=1",
-                                     "gen:resnet50,batch=1,weights=1",
-                                     "gen:transformer,layers=2,seq=32,hidden=256,vocab=2000,batch=8,weights=1"};
+  std::string models =
+      "gen:mlp,batch=128,hidden=1024,layers=4,weights=1;gen:resnet50,batch=1,weights=1;"
+      "gen:transformer,layers=2,seq=32,hidden=256,vocab=2000,batch=8,weights=1";
   int steps = 10, warmup = 3;
 };
 
 void RunOverhead(const OverheadArgs& args) {
   std::printf("%-62s %12s %12s %8s\n", "model", "executor", "plain loop", "ratio");
-  for (const std::string& spec : args.models) {
+  for (const std::string& spec : SplitModels(args.models)) {
     ModelArgs margs;
     margs.model = spec;
     const LoadedModel m = LoadModel(margs);
@@ -136,8 +137,8 @@ void RunOverhead(const OverheadArgs& args) {
 void RegisterRuntimeBench(CLI::App& bench) {
   auto f = std::make_shared<FidelityArgs>();
   CLI::App* fidelity = bench.add_subcommand("fidelity", "Simulated against measured step times on cpu2, after profiling");
-  fidelity->add_option("--models", f->models, "models (';'-separated; gen: specs contain commas)")->delimiter(';');
-  fidelity->add_option("--placers", f->placers, "placer specs (';'-separated)")->delimiter(';');
+  fidelity->add_option("--models", f->models, "models (';'-separated; gen: specs contain commas)");
+  fidelity->add_option("--placers", f->placers, "placer specs (';'-separated)");
   fidelity->add_option("--mode", f->mode, "inference or training")->check(CLI::IsMember({"inference", "training"}));
   fidelity->add_option("--steps", f->steps, "measured steps per placement (median)");
   fidelity->add_option("--warmup", f->warmup, "untimed steps first");
@@ -146,7 +147,7 @@ void RegisterRuntimeBench(CLI::App& bench) {
 
   auto o = std::make_shared<OverheadArgs>();
   CLI::App* overhead = bench.add_subcommand("overhead", "Executor on one device against a plain loop of the same kernels");
-  overhead->add_option("--models", o->models, "models (';'-separated)")->delimiter(';');
+  overhead->add_option("--models", o->models, "models (';'-separated)");
   overhead->add_option("--steps", o->steps, "timed steps (median)");
   overhead->add_option("--warmup", o->warmup, "untimed steps first");
   overhead->callback([o] { RunOverhead(*o); });

@@ -19,6 +19,7 @@
 #include "tools/all_placers.h"
 #include "tools/cluster_args.h"
 #include "tools/commands.h"
+#include "tools/spec_lists.h"
 #include "tools/format.h"
 #include "tools/place_run.h"
 #include "tools/report.h"
@@ -34,70 +35,6 @@ struct CompareArgs {
   int64_t batch = 0, seq = 0, seed = -1;
   bool no_links = false;
 };
-
-std::string Trim(const std::string& s) {
-  const size_t b = s.find_first_not_of(" \t\n");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\n") - b + 1);
-}
-
-std::vector<std::string> Split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (true) {
-    const size_t at = s.find(sep, start);
-    out.push_back(Trim(s.substr(start, at == std::string::npos ? std::string::npos : at - start)));
-    if (at == std::string::npos) break;
-    start = at + 1;
-  }
-  return out;
-}
-
-bool Contains(const std::string& s, const char* what) { return s.find(what) != std::string::npos; }
-
-// --models: with a ';' anywhere, ';' alone separates models. Otherwise commas do, except inside a gen: spec: a
-// token continues the gen: spec before it unless it starts with "gen:" or names a file (.onnx or .json).
-std::vector<std::string> SplitModels(const std::string& text) {
-  std::vector<std::string> out;
-  if (Contains(text, ";")) {
-    for (const std::string& t : Split(text, ';'))
-      if (!t.empty()) out.push_back(t);
-    return out;
-  }
-  for (const std::string& t : Split(text, ',')) {
-    if (t.empty()) continue;
-    const bool starts_new = out.empty() || t.rfind("gen:", 0) == 0 || Contains(t, ".onnx") ||
-                            Contains(t, ".json") || out.back().rfind("gen:", 0) != 0;
-    if (starts_new) out.push_back(t);
-    else out.back() += "," + t;
-  }
-  return out;
-}
-
-// --placers: "all" (every registered placer), "classic" (placers/ only, no learning) or specs. With a ";" anywhere,
-// it alone separates specs. Otherwise commas do, except that a key=value token (no ':' before its '=') is one more option of the spec before it:
-// "single,refine:from=metis,iterations=500,etf" is three specs.
-std::vector<std::string> SplitPlacers(const std::string& text) {
-  std::vector<std::string> tokens = Contains(text, ";") ? Split(text, ';') : Split(text, ',');
-  const bool semicolons = Contains(text, ";");
-  std::vector<std::string> out;
-  for (const std::string& t : tokens) {
-    if (t.empty()) continue;
-    if (t == "all") {
-      for (const PlacerInfo& p : AllPlacers().List()) out.push_back(p.name);
-      continue;
-    }
-    if (t == "classic") {
-      for (const PlacerInfo& p : ClassicPlacers().List()) out.push_back(p.name);
-      continue;
-    }
-    const size_t eq = t.find('=');
-    const bool option = !semicolons && eq != std::string::npos && t.substr(0, eq).find(':') == std::string::npos;
-    if (option && !out.empty()) out.back() += (Contains(out.back(), ":") ? "," : ":") + t;
-    else out.push_back(t);
-  }
-  return out;
-}
 
 // Ctrl-C: the first sets the flag (the current placer finishes, then the report is written); the handler is
 // installed with SA_RESETHAND, so a second Ctrl-C ends the process at once.
