@@ -9,6 +9,11 @@
 #include <filesystem>
 #include <fstream>
 
+#include <onnx/onnx_pb.h>
+
+#include <cmath>
+#include <cstring>
+
 #include "tests/cli_runner.h"
 
 namespace {
@@ -69,6 +74,38 @@ TEST(CliTest, PlaceThenSimulateAgree) {
   // The same placement against another batch size is another graph.
   ExpectOneLineError(RunAllot("simulate gen:mlp,batch=7 --mode training --cluster p100x2 --placement " + placement),
                      "graph_hash");
+}
+
+}  // namespace
+
+namespace {
+
+// `allot run` feeds a libonnx-testdata case's inputs and writes outputs that match its expected ones.
+TEST(CliTest, RunFeedsInputsAndWritesOutputs) {
+  const std::string dir = "/usr/share/libonnx-testdata/data/pytorch-converted/test_Conv2d";
+  if (!fs::exists(dir)) GTEST_SKIP() << "libonnx-testdata missing";
+  const std::string placement = Temp("conv2d.json"), out = Temp("conv2d_out");
+  fs::remove_all(out);
+  ASSERT_EQ(RunAllot("place " + dir + "/model.onnx --cluster cpu2 --placer single -o " + placement).exit_code, 0);
+  const Outcome run = RunAllot("run " + dir + "/model.onnx --placement " + placement + " --inputs " + dir +
+                               "/test_data_set_0 --outputs " + out + " --steps 1 --warmup 0");
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  onnx::TensorProto got, want;
+  std::ifstream g(out + "/output_0.pb", std::ios::binary), w(dir + "/test_data_set_0/output_0.pb", std::ios::binary);
+  ASSERT_TRUE(got.ParseFromIstream(&g));
+  ASSERT_TRUE(want.ParseFromIstream(&w));
+  ASSERT_EQ(got.dims_size(), want.dims_size());
+  const std::string& a = got.raw_data();
+  const std::string& b = want.raw_data();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i + 4 <= a.size(); i += 4) {
+    float x, y;
+    std::memcpy(&x, a.data() + i, 4);
+    std::memcpy(&y, b.data() + i, 4);
+    EXPECT_NEAR(x, y, 1e-4 + 1e-3 * std::abs(y)) << i / 4;
+  }
+  ExpectOneLineError(RunAllot("run " + dir + "/model.onnx --placement " + placement + " --inputs " + Temp("nowhere")),
+                     "input_0.pb");
 }
 
 }  // namespace
