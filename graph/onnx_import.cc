@@ -524,6 +524,38 @@ void ExplainStructure(const onnx::GraphProto& g, const std::string& source) {
   b.Finalize();
 }
 
+// onnx::checker resolves external data against the current directory (its model-path variant re-parses the
+// file), so external initializers are checked by IrBuilder::CheckExternal against the model's folder instead,
+// and the checker sees them as typed graph inputs.
+void CheckModel(const onnx::ModelProto& model) {
+  const auto& inits = model.graph().initializer();
+  const bool external = std::any_of(inits.begin(), inits.end(), [](const onnx::TensorProto& t) {
+    return t.data_location() == onnx::TensorProto::EXTERNAL;
+  });
+  if (!external) {
+    onnx::checker::check_model(model);
+    return;
+  }
+  onnx::ModelProto checkable = model;
+  auto* graph = checkable.mutable_graph();
+  graph->clear_initializer();
+  for (const onnx::TensorProto& init : inits) {
+    if (init.data_location() != onnx::TensorProto::EXTERNAL) {
+      *graph->add_initializer() = init;
+      continue;
+    }
+    const bool listed = std::any_of(graph->input().begin(), graph->input().end(),
+                                    [&](const onnx::ValueInfoProto& vi) { return vi.name() == init.name(); });
+    if (listed) continue;
+    auto* vi = graph->add_input();
+    vi->set_name(init.name());
+    auto* tt = vi->mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(init.data_type());
+    for (int64_t d : init.dims()) tt->mutable_shape()->add_dim()->set_dim_value(d);
+  }
+  onnx::checker::check_model(checkable);
+}
+
 }  // namespace
 
 onnx::ModelProto ReadModelProto(const std::string& path) {
@@ -552,7 +584,7 @@ Graph ImportModel(onnx::ModelProto& model, const std::string& source, const Impo
   auto t0 = Clock::now();
   if (options.check) {
     try {
-      onnx::checker::check_model(model);
+      CheckModel(model);
     } catch (const std::exception& e) {
       ExplainStructure(model.graph(), source);  // throws allot's own message for structural faults
       throw Error(source + ": ONNX checker: " + FirstLine(e.what()));

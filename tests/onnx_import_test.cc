@@ -188,3 +188,34 @@ TEST(OnnxImportTest, TestdataPytorchConvertedModelsImportOrFailCleanly) { SweepT
 
 }  // namespace
 }  // namespace allot
+
+namespace allot {
+namespace {
+
+// External-data initializers are sized from their dims and their files checked, never loaded.
+TEST(OnnxImportTest, ExternalDataIsSizedAndChecked) {
+  onnx::ModelProto m = test::Mlp(2);
+  auto* w1 = m.mutable_graph()->mutable_initializer(0);  // W1 [4, 8]
+  w1->clear_float_data();
+  w1->set_data_location(onnx::TensorProto::EXTERNAL);
+  auto* location = w1->add_external_data();
+  location->set_key("location");
+  location->set_value("weights.bin");
+  const std::string path = TempPath("external.onnx");
+  WriteBytes(path, m.SerializeAsString());
+  std::filesystem::remove(TempPath("weights.bin"));
+  const std::string missing = ErrorOf(path);
+  EXPECT_NE(missing.find("weights.bin"), std::string::npos) << missing;
+  EXPECT_NE(missing.find("'W1'"), std::string::npos) << missing;
+
+  WriteBytes(TempPath("weights.bin"), std::string(4 * 8 * 4, '\0'));
+  const Graph g = ImportOnnxFile(path, ImportOptions{});
+  EXPECT_EQ(g.tensor(g.FindTensor("W1")).bytes, 4u * 8u * 4u);
+  EXPECT_TRUE(g.tensor(g.FindTensor("W1")).is_parameter);
+
+  WriteBytes(TempPath("weights.bin"), std::string(10, '\0'));
+  EXPECT_NE(ErrorOf(path).find("shorter"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace allot
