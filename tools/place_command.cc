@@ -21,14 +21,17 @@ namespace {
 struct PlaceArgs {
   ModelArgs model;
   ClusterArgs cluster;
-  std::string placer = "etf", output, order = "fifo";
+  std::string placer = "etf", output, order = "fifo", policy;
   int64_t seed = -1;
   bool json = false;
 };
 
 void RunPlace(const PlaceArgs& args) {
   const CostedModel m = LoadCostedModel(args.model, args.cluster);
-  const PlaceRun run = RunPlacer(m, args.placer, args.seed, ParseDispatchOrder(args.order));
+  std::string spec = args.placer;
+  if (!args.policy.empty())  // a learned placer's trained policy: place with it, without training
+    spec += std::string(spec.find(':') == std::string::npos ? ":" : ",") + "policy=" + args.policy;
+  const PlaceRun run = RunPlacer(m, spec, args.seed, ParseDispatchOrder(args.order));
   if (!run.error.empty()) throw Error(run.error);
   PlacementInfo info;
   info.model = args.model.model;
@@ -72,6 +75,7 @@ void RegisterPlace(CLI::App& app) {
   AddClusterOptions(*cmd, args->cluster);
   cmd->add_option("--placer", args->placer, "placer spec: NAME[:key=value,...] (see `allot placers`)");
   cmd->add_option("--seed", args->seed, "seed for placers that take one");
+  cmd->add_option("--policy", args->policy, "a learned placer's trained policy (allot train --out DIR: DIR/policy)");
   cmd->add_option("--order", args->order, "simulator dispatch order: fifo or critical-path")
       ->check(CLI::IsMember({"fifo", "critical-path"}));
   cmd->add_option("-o,--output", args->output, "placement JSON to write");
