@@ -3,19 +3,21 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "graph/error.h"
 
 namespace allot {
 
 std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw Error(path + ": cannot open file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw Error(path + ": read error");
-  return ss.str();
+  // One read into a buffer of the file's size: models run to gigabytes, and a stringstream copies twice.
+  const std::streamoff size = in.tellg();
+  if (size < 0) throw Error(path + ": cannot determine the file size");
+  std::string bytes(static_cast<size_t>(size), '\0');
+  in.seekg(0);
+  if (size > 0 && !in.read(bytes.data(), size)) throw Error(path + ": read error");
+  return bytes;
 }
 
 void WriteFileAtomic(const std::string& path, const std::string& data) {
