@@ -64,13 +64,19 @@ void Seq2SeqPolicyImpl::ResetParameters(uint64_t seed) {
   }
 }
 
-Decoded Seq2SeqPolicyImpl::Sample(const PolicyInput& input, int64_t samples, std::mt19937_64& rng) {
-  return Decode(input, samples, &rng);
+double NormalDouble(std::mt19937_64& rng) {
+  const double u1 = 1.0 - UniformDouble(rng);  // (0, 1]
+  const double u2 = UniformDouble(rng);
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
 }
 
-Decoded Seq2SeqPolicyImpl::Greedy(const PolicyInput& input) { return Decode(input, 1, nullptr); }
+Decoded Seq2SeqPolicyImpl::Sample(const PolicyInput& input, int64_t samples, std::mt19937_64& rng, double logit_noise) {
+  return Decode(input, samples, &rng, logit_noise);
+}
 
-Decoded Seq2SeqPolicyImpl::Decode(const PolicyInput& input, int64_t K, std::mt19937_64* rng) {
+Decoded Seq2SeqPolicyImpl::Greedy(const PolicyInput& input) { return Decode(input, 1, nullptr, 0); }
+
+Decoded Seq2SeqPolicyImpl::Decode(const PolicyInput& input, int64_t K, std::mt19937_64* rng, double logit_noise) {
   const int64_t G = input.op_type.size(0);
   const int64_t D = config_.num_devices;
   const int64_t H = config_.hidden;
@@ -115,6 +121,7 @@ Decoded Seq2SeqPolicyImpl::Decode(const PolicyInput& input, int64_t K, std::mt19
   std::vector<at::Tensor> step_logp;
   step_logp.reserve(static_cast<size_t>(G));
   std::vector<int64_t> chosen(static_cast<size_t>(K));
+  std::vector<float> noise(static_cast<size_t>(rng != nullptr && logit_noise > 0 ? K * D : 0));
   for (int64_t i = 0; i < G; ++i) {
     const at::Tensor gates = dev_gates.index_select(0, previous) + enc_gates[i] + h_gates;
     const std::vector<at::Tensor> g = gates.chunk(4, 1);
@@ -127,6 +134,11 @@ Decoded Seq2SeqPolicyImpl::Decode(const PolicyInput& input, int64_t K, std::mt19
     const at::Tensor scores = at::matmul(at::tanh(enc_keys + query), score_v).squeeze(2);  // [K, G]
     at::Tensor logits = (hw.narrow(1, 4 * H + A, D) + at::softmax(scores, 1).mm(enc_out) + output_->bias) * inv_t;
     if (clip > 0) logits = at::tanh(logits) * clip;
+    if (rng != nullptr && logit_noise > 0) {
+      const double rms = logits.detach().pow(2).mean().sqrt().item<double>();
+      for (float& z : noise) z = static_cast<float>(NormalDouble(*rng) * logit_noise * rms);
+      logits = logits + at::from_blob(noise.data(), {K, D}, at::TensorOptions().dtype(at::kFloat));
+    }
     const at::Tensor logp = at::log_softmax(logits, 1);
     step_logp.push_back(logp);
 

@@ -69,7 +69,14 @@ class Seq2SeqPolicyImpl : public torch::nn::Module {
 
   // Draws `samples` placements (a batch sharing one encoder pass), consuming samples * groups uniform draws of
   // `rng` in group-major order.
-  Decoded Sample(const PolicyInput& input, int64_t samples, std::mt19937_64& rng);
+  //
+  // `logit_noise` > 0: HDP's exploration noise (REFERENCES §2 "Exploration"; hierarchical_controller.py's
+  // logits_std_noise): at every step, Gaussian noise of std logit_noise x RMS(logits of the step's [samples,
+  // devices]) is added to the shaped logits, and the sample and its log-probability come from the noisy
+  // distribution (as HDP's code, which samples from and differentiates the noisy logits). The noise takes
+  // samples * devices further draws of `rng` per group (Box-Muller on UniformDouble pairs), before that group's
+  // sampling draws.
+  Decoded Sample(const PolicyInput& input, int64_t samples, std::mt19937_64& rng, double logit_noise = 0);
   // The most likely device per group, step by step (ties: the lower device index).
   Decoded Greedy(const PolicyInput& input);
 
@@ -80,7 +87,7 @@ class Seq2SeqPolicyImpl : public torch::nn::Module {
   const PolicyConfig& config() const { return config_; }
 
  private:
-  Decoded Decode(const PolicyInput& input, int64_t samples, std::mt19937_64* rng);
+  Decoded Decode(const PolicyInput& input, int64_t samples, std::mt19937_64* rng, double logit_noise);
 
   PolicyConfig config_;
   torch::nn::Embedding op_embedding_{nullptr};
@@ -97,5 +104,7 @@ TORCH_MODULE(Seq2SeqPolicy);
 // A uniform double in [0, 1) from the top 53 bits of one draw: the same sequence on every platform and library
 // (std::uniform_real_distribution is implementation-defined).
 inline double UniformDouble(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
+// A standard normal from two UniformDouble draws (Box-Muller, cosine branch): portable, like UniformDouble.
+double NormalDouble(std::mt19937_64& rng);
 
 }  // namespace allot::rl

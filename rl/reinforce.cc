@@ -25,12 +25,19 @@ UpdateStats Reinforce::Update(const Decoded& decoded, const std::vector<double>&
     baseline_ = mean;
     has_baseline_ = true;
   }
+  double scale = 1.0;
+  if (config_.normalize) {
+    double var = 0;
+    for (double c : costs) var += (c - mean) * (c - mean);
+    var /= static_cast<double>(costs.size());
+    scale = 1.0 / (std::sqrt(var) + 1e-6 * std::abs(baseline_) + 1e-12);
+  }
   std::vector<float> advantage(costs.size());
-  for (size_t k = 0; k < costs.size(); ++k) advantage[k] = static_cast<float>(costs[k] - baseline_);
+  for (size_t k = 0; k < costs.size(); ++k) advantage[k] = static_cast<float>((costs[k] - baseline_) * scale);
   const at::Tensor adv = at::tensor(advantage, at::TensorOptions().dtype(at::kFloat));
   const at::Tensor entropy = decoded.entropy.mean();
   at::Tensor loss = (adv * decoded.log_prob).mean();
-  if (config_.entropy != 0) loss = loss - config_.entropy * entropy;
+  if (config_.entropy != 0) loss = loss - config_.entropy * static_cast<double>(decoded.groups) * entropy;
 
   if (loss.requires_grad()) {  // false only for a graph without groups
     optimizer_.zero_grad();
@@ -45,6 +52,10 @@ UpdateStats Reinforce::Update(const Decoded& decoded, const std::vector<double>&
   stats.entropy = entropy.item<double>();
   baseline_ = config_.baseline_decay * baseline_ + (1.0 - config_.baseline_decay) * mean;
   return stats;
+}
+
+void Reinforce::SetLearningRate(double lr) {
+  for (auto& group : optimizer_.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
 }
 
 void Reinforce::Save(torch::serialize::OutputArchive& archive) const {

@@ -130,6 +130,9 @@ std::string Trainer::Fingerprint() const {
     << ";temperature=" << Num(p.temperature) << ";logit_clip=" << Num(p.logit_clip)
     << ";lr=" << Num(config_.reinforce.lr) << ";entropy=" << Num(config_.reinforce.entropy)
     << ";baseline_decay=" << Num(config_.reinforce.baseline_decay) << ";grad_clip=" << Num(config_.reinforce.grad_clip)
+    << ";normalize=" << config_.reinforce.normalize << ";logit_noise=" << Num(config_.logit_noise)
+    << ";noise_steps=" << config_.noise_steps << ";lr_decay=" << Num(config_.lr_decay)
+    << ";lr_decay_every=" << config_.lr_decay_every << ";lr_decay_start=" << config_.lr_decay_start
     << ";samples=" << config_.samples << ";seed=" << config_.seed << ";reward=" << static_cast<int>(config_.reward);
   return s.str();
 }
@@ -261,7 +264,15 @@ TrainResult Trainer::Train() {
   };
 
   while (r.steps_done < config_.steps) {
-    Decoded decoded = policy_->Sample(input_, K, rng_);
+    // r.steps_done is the 0-based index of this update.
+    const double noise = r.steps_done < config_.noise_steps ? config_.logit_noise : 0.0;
+    if (config_.lr_decay_every > 0) {
+      const int64_t past = r.steps_done - config_.lr_decay_start;
+      const double lr = config_.reinforce.lr *
+                        (past > 0 ? std::pow(config_.lr_decay, static_cast<double>(past / config_.lr_decay_every)) : 1.0);
+      reinforce_->SetLearningRate(lr);
+    }
+    Decoded decoded = policy_->Sample(input_, K, rng_, noise);
     for (int64_t k = 0; k < K; ++k)
       placements[k] = ExpandDecision(problem_, decision_map_, decoded.devices.data() + k * G);
     scorer_->ScoreAll(placements, scores);

@@ -43,6 +43,15 @@ struct TrainerConfig {
   bool fuse_chains = true;   // ColocRL's "an op whose output feeds a single consumer is merged with it"
   int64_t steps = 500;       // total policy updates (a resumed run continues up to this count)
   int64_t samples = 4;       // K placements per update (HDP: k = 4)
+  // HDP's exploration noise on the logits (Seq2SeqPolicyImpl::Sample): std logit_noise x RMS(logits) for the
+  // first noise_steps updates (HDP code: 0.5 until step 750; 0: none).
+  double logit_noise = 0;
+  int64_t noise_steps = 0;
+  // Learning-rate decay, staircase as HDP's code (x0.95 every 50 steps after step 400): lr x lr_decay every
+  // lr_decay_every steps after lr_decay_start (lr_decay_every 0: constant lr).
+  double lr_decay = 1.0;
+  int64_t lr_decay_every = 0;
+  int64_t lr_decay_start = 0;
   uint64_t seed = 1;
   int threads = 1;           // simulator threads (results do not depend on it)
   RewardSource reward = RewardSource::kSimulated;
