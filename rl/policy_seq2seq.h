@@ -17,8 +17,9 @@
 //   output   logits = W [h_i ‖ context] over the devices, shaped as HDP's code does: C · tanh(logits / T) with
 //            C = logit_clip and T = temperature (REFERENCES §2 "Logit shaping"; the paper's C = 5, T = 10).
 //
-// Speed: LibTorch here uses Debian's reference BLAS (BLAS_INFO=generic, netlib libblas.so.3), about 5 GFLOP/s; the
-// decoder therefore precomputes every step-independent product once per placement batch (policy_seq2seq.cc).
+// Speed: Debian's LibTorch calls whatever libblas.so.3 the alternatives system provides; scripts/setup.sh installs
+// OpenBLAS for it (netlib's reference BLAS, the default, runs about 5 GFLOP/s). The decoder still precomputes
+// every step-independent product once per placement batch (policy_seq2seq.cc): its steps are small matrices.
 //
 // Sampling draws one uniform number per group and sample from a caller-owned std::mt19937_64 (inverse CDF over
 // the softmax): no global or torch generator is involved, so a run is a function of its seed and the RNG state
