@@ -3,13 +3,16 @@
 // than tens of thousands of ops (ColocRL's co-location groups, HDP's groups, Baechi's and Placeto's fusion).
 //
 // 1. Forced co-location (always): a gradient or update op joins its forward op's group.
-// 2. Optional fusion: `fuse_chains` merges an op into its only producer when it is that producer's only consumer;
-//    `fuse_elementwise` merges element-wise and view ops into their first producer (Baechi's and Placeto's
-//    co-placement of cheap ops with their input).
+// 2. Optional fusion: `fuse_chains` merges an op into its only producer when it is that producer's only consumer
+//    (with `max_groups`, only until the count reaches the cap, cheapest links first); `fuse_elementwise` merges
+//    element-wise and view ops into their first producer (Baechi's and Placeto's co-placement of cheap ops with
+//    their input).
 // 3. `max_groups` > 0 caps the count: groups, ordered by the earliest topological position of their forward
 //    members, are cut into at most max_groups contiguous runs of about equal compute. Contiguous runs of a
 //    topological order keep dependencies pointing forward, so a cut loses parallelism but never invents a
-//    dependency between independent runs placed apart.
+//    dependency between independent runs placed apart. (A METIS partition of the group graph instead, balanced
+//    compute and fewest bytes cut, was tried and is worse: refine's best over 128 such groups of NMT-4 training on
+//    p100x4 is 344 ms against 286 ms over contiguous runs.)
 // The group graph is not necessarily acyclic (a forward op and its gradient share a group); it is a decision
 // structure, and the simulator always runs the full graph.
 #include <cstdint>

@@ -110,5 +110,32 @@ TEST(CoarsenTest, ForcedColocationAndCap) {
   EXPECT_EQ(fused.group_of[g.FindNode("relu")], fused.group_of[g.FindNode("fc1")]);
 }
 
+TEST(CoarsenTest, ChainsFuseOnlyDownToTheCap) {
+  const Graph g = SynthesizeTrainingGraph(MlpForward());  // fc1 -> relu -> fc2 -> loss: one chain
+  CoarsenOptions all;
+  all.fuse_chains = true;
+  EXPECT_EQ(Coarsen(g, all).num_groups(), 1u);
+
+  CoarsenOptions capped = all;
+  capped.max_groups = 3;  // one of the three links fuses: the cheapest
+  const CoarseGraph three = Coarsen(g, capped);
+  ASSERT_EQ(three.num_groups(), 3u);
+  const std::vector<std::pair<std::string, std::string>> links = {{"fc1", "relu"}, {"relu", "fc2"}, {"fc2", "allot/loss"}};
+  size_t cheapest = 0, fused = 0, fused_count = 0;
+  auto cost = [&](size_t i) { return g.flops()[g.FindNode(links[i].first)] + g.flops()[g.FindNode(links[i].second)]; };
+  for (size_t i = 0; i < links.size(); ++i) {
+    if (cost(i) < cost(cheapest)) cheapest = i;
+    if (three.group_of[g.FindNode(links[i].first)] == three.group_of[g.FindNode(links[i].second)]) {
+      fused = i;
+      ++fused_count;
+    }
+  }
+  EXPECT_EQ(fused_count, 1u);
+  EXPECT_EQ(fused, cheapest);
+
+  capped.max_groups = 8;  // above the forced count: nothing fuses
+  EXPECT_EQ(Coarsen(g, capped).num_groups(), 4u);
+}
+
 }  // namespace
 }  // namespace allot
