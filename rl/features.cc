@@ -110,9 +110,13 @@ CoarseGraph DecisionGroups(const Graph& graph, size_t max_groups, bool fuse_chai
   return Coarsen(graph, options);
 }
 
-DecisionMap MapDecision(const PlacementProblem& problem, const CoarseGraph& decision) {
+DecisionMap MapDecision(const PlacementProblem& problem, const CoarseGraph& decision, bool gpu_only) {
   const CoarseGraph& pg = problem.groups;
   DecisionMap map;
+  for (DeviceId d = 0; d < problem.cluster->num_devices(); ++d)
+    if (!gpu_only || problem.cluster->device(d).kind == DeviceKind::kGpu) map.devices.push_back(d);
+  if (map.devices.empty())
+    for (DeviceId d = 0; d < problem.cluster->num_devices(); ++d) map.devices.push_back(d);
   map.problem_to_decision.assign(pg.num_groups(), 0);
   map.pin.assign(decision.num_groups(), Cluster::kNoDevice);
   for (uint32_t g = 0; g < pg.num_groups(); ++g) {
@@ -130,7 +134,7 @@ std::vector<DeviceId> ExpandDecision(const PlacementProblem& problem, const Deci
   std::vector<DeviceId> devices(map.problem_to_decision.size());
   for (size_t g = 0; g < devices.size(); ++g) {
     const uint32_t d = map.problem_to_decision[g];
-    devices[g] = map.pin[d] != Cluster::kNoDevice ? map.pin[d] : static_cast<DeviceId>(group_devices[d]);
+    devices[g] = map.pin[d] != Cluster::kNoDevice ? map.pin[d] : map.devices[static_cast<size_t>(group_devices[d])];
   }
   return problem.ExpandGroups(devices);
 }

@@ -52,12 +52,15 @@ CoarseGraph DecisionGroups(const Graph& graph, size_t max_groups, bool fuse_chai
 // decision group of its first member, so forced co-location holds whatever the decision groups are. A decision
 // group with a pinned member goes wholly to that pin (the first pinned member's, by problem group order), and
 // PlacementProblem::ExpandGroups applies every pin on top.
+// The policy chooses among `devices`, by index: every device of the cluster, or with `gpu_only` its GPUs only
+// (all devices when it has none).
 struct DecisionMap {
   std::vector<uint32_t> problem_to_decision;  // per problem group
   std::vector<DeviceId> pin;                  // per decision group; Cluster::kNoDevice where free
+  std::vector<DeviceId> devices;              // policy output index -> cluster device
 };
-DecisionMap MapDecision(const PlacementProblem& problem, const CoarseGraph& decision);
-// `group_devices`: one device per decision group.
+DecisionMap MapDecision(const PlacementProblem& problem, const CoarseGraph& decision, bool gpu_only = false);
+// `group_devices`: one policy output index per decision group.
 std::vector<DeviceId> ExpandDecision(const PlacementProblem& problem, const DecisionMap& map,
                                      const int64_t* group_devices);
 

@@ -23,6 +23,7 @@ PolicyMetadata MetadataOf(const Trainer& trainer, const TrainResult& result) {
   m.fuse_chains = c.fuse_chains;
   m.num_groups = static_cast<int64_t>(trainer.decision_groups().num_groups());
   m.num_devices = c.policy.num_devices;
+  m.gpu_only = c.gpu_only;
   m.graph_hash = trainer.problem().graph->hash_hex();
   m.cluster = trainer.problem().cluster->name();
   m.steps = result.steps_done;
@@ -40,6 +41,7 @@ void SavePolicyDirectory(const std::string& dir, const Seq2SeqPolicy& policy, co
   j["graph_hash"] = m.graph_hash;
   j["cluster"] = m.cluster;
   j["num_devices"] = m.num_devices;
+  j["gpu_only"] = m.gpu_only;
   j["num_groups"] = m.num_groups;
   j["max_groups"] = m.max_groups;
   j["fuse_chains"] = m.fuse_chains;
@@ -80,6 +82,7 @@ LoadedPolicy LoadPolicyDirectory(const std::string& dir) {
     m.graph_hash = j.at("graph_hash").get<std::string>();
     m.cluster = j.at("cluster").get<std::string>();
     m.num_devices = j.at("num_devices").get<int64_t>();
+    m.gpu_only = j.value("gpu_only", false);
     m.num_groups = j.at("num_groups").get<int64_t>();
     m.max_groups = j.at("max_groups").get<size_t>();
     m.fuse_chains = j.at("fuse_chains").get<bool>();

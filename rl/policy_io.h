@@ -20,6 +20,7 @@ struct PolicyMetadata {
   std::string graph_hash;
   std::string cluster;
   int64_t num_devices = 0;
+  bool gpu_only = false;                // the policy's devices: the cluster's GPUs only, or all of them
   int64_t steps = 0;                    // policy updates it was trained for
   double best_step_time = 0;            // seconds, best sampled placement during training (0: none valid)
   std::string model, mode;              // informational

@@ -1,5 +1,7 @@
 #include "rl/trainer.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -102,9 +104,9 @@ Trainer::Trainer(const PlacementProblem& problem, TrainerConfig config)
     throw Error("seq2seq: measured rewards need a scorer that runs placements (allot train --reward measured)");
   if ((config_.resume || config_.checkpoint_every > 0) && config_.out_dir.empty())
     throw Error("seq2seq: checkpoints need an output directory");
-  config_.policy.num_devices = static_cast<int64_t>(problem.cluster->num_devices());
   decision_ = DecisionGroups(*problem.graph, config_.max_groups, config_.fuse_chains);
-  decision_map_ = MapDecision(problem, decision_);
+  decision_map_ = MapDecision(problem, decision_, config_.gpu_only);
+  config_.policy.num_devices = static_cast<int64_t>(decision_map_.devices.size());
   input_ = PolicyInput::From(ComputeGroupFeatures(*problem.graph, decision_));
   policy_ = Seq2SeqPolicy(config_.policy);
   policy_->ResetParameters(config_.seed * 0x9E3779B97F4A7C15ull + 0x5eed);
@@ -123,7 +125,7 @@ std::string Trainer::Fingerprint() const {
   const PolicyConfig& p = config_.policy;
   std::ostringstream s;
   s << "graph=" << problem_.graph->hash_hex() << ";cluster=" << problem_.cluster->name()
-    << ";devices=" << problem_.cluster->num_devices() << ";order=" << static_cast<int>(problem_.order)
+    << ";devices=" << problem_.cluster->num_devices() << ";gpu_only=" << config_.gpu_only << ";order=" << static_cast<int>(problem_.order)
     << ";groups=" << decision_.num_groups() << ";max_groups=" << config_.max_groups
     << ";fuse_chains=" << config_.fuse_chains << ";hidden=" << p.hidden << ";op_embedding=" << p.op_embedding
     << ";device_embedding=" << p.device_embedding << ";attention=" << p.attention << ";bidirectional=" << p.bidirectional
@@ -239,6 +241,11 @@ void Trainer::WriteCurve(const std::vector<CurvePoint>& curve) const {
 }
 
 TrainResult Trainer::Train() {
+  struct ThreadsGuard {
+    int saved = at::get_num_threads();
+    explicit ThreadsGuard(int n) { at::set_num_threads(std::max(1, n)); }
+    ~ThreadsGuard() { at::set_num_threads(saved); }
+  } threads_guard(config_.policy_threads);
   TrainResult r;
   double elapsed_before = 0;
   int64_t evaluated_total = 0;

@@ -41,6 +41,7 @@ struct TrainerConfig {
   ReinforceConfig reinforce;
   size_t max_groups = 256;   // decision groups (0: no cap)
   bool fuse_chains = true;   // ColocRL's "an op whose output feeds a single consumer is merged with it"
+  bool gpu_only = false;     // the policy chooses among the GPUs only (rl/features.h DecisionMap)
   int64_t steps = 500;       // total policy updates (a resumed run continues up to this count)
   int64_t samples = 4;       // K placements per update (HDP: k = 4)
   // HDP's exploration noise on the logits (Seq2SeqPolicyImpl::Sample): std logit_noise x RMS(logits) for the
@@ -54,6 +55,10 @@ struct TrainerConfig {
   int64_t lr_decay_start = 0;
   uint64_t seed = 1;
   int threads = 1;           // simulator threads (results do not depend on it)
+  // LibTorch intra-op threads while training (restored after). The policy's matrices are small (K x hidden), so
+  // OpenMP's fork-join costs more than a second core saves; 1 also keeps a seed's results independent of the
+  // machine's core count.
+  int policy_threads = 1;
   RewardSource reward = RewardSource::kSimulated;
   // Scores the samples; null: the simulator (required for kMeasured). Called from the training thread only.
   std::shared_ptr<PlacementScorer> scorer;
@@ -119,6 +124,7 @@ class Trainer {
   const TrainerConfig& config() const { return config_; }
   const PlacementProblem& problem() const { return problem_; }
   const CoarseGraph& decision_groups() const { return decision_; }
+  const DecisionMap& decision_map() const { return decision_map_; }
   const PolicyInput& input() const { return input_; }
   // The checkpoint's path: out_dir/checkpoint.pt.
   std::string CheckpointPath() const;

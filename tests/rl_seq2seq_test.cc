@@ -93,6 +93,7 @@ rl::TrainerConfig SmallConfig(int64_t steps) {
   c.reinforce.lr = 0.01;
   c.samples = 4;
   c.seed = 7;
+  c.max_groups = 0;  // no cap: chains fuse completely, one decision group per chain
   return c;
 }
 
@@ -196,8 +197,7 @@ TEST(RlSeq2SeqTest, LearnsToSplitUnequalChainsEvenly) {
   // The policy itself has learned it: its greedy placement is optimal, and late samples are close to it.
   torch::NoGradGuard no_grad;
   const rl::Decoded greedy = trainer.policy()->Greedy(trainer.input());
-  const auto map = rl::MapDecision(f->problem, trainer.decision_groups());
-  EXPECT_NEAR(StepTime(*f, rl::ExpandDecision(f->problem, map, greedy.devices.data())), 18e-3, 1e-9);
+  EXPECT_NEAR(StepTime(*f, rl::ExpandDecision(f->problem, trainer.decision_map(), greedy.devices.data())), 18e-3, 1e-9);
   double late = 0;
   for (size_t i = r.curve.size() - 20; i < r.curve.size(); ++i) late += r.curve[i].mean_step_time / 20;
   EXPECT_LT(late, 19e-3);
@@ -213,6 +213,24 @@ TEST(RlSeq2SeqTest, LearnsToAvoidTheSlowDevice) {
   torch::NoGradGuard no_grad;
   const rl::Decoded greedy = trainer.policy()->Greedy(trainer.input());
   for (int64_t d : greedy.devices) EXPECT_EQ(d, 1);
+}
+
+TEST(RlSeq2SeqTest, GpuOnlyNeverChoosesTheHost) {
+  // cpu:0, cuda:1, cuda:2: the policy chooses between the two GPUs only, from the first sample on.
+  auto f = Chains(kUnequal, {100, 1, 1});
+  rl::TrainerConfig c = SmallConfig(20);
+  c.gpu_only = true;
+  rl::Trainer trainer(f->problem, c);
+  EXPECT_EQ(trainer.decision_map().devices, (std::vector<DeviceId>{1, 2}));
+  EXPECT_EQ(trainer.config().policy.num_devices, 2);
+  rl::TrainerConfig all = c;
+  all.gpu_only = false;
+  EXPECT_EQ(rl::Trainer(f->problem, all).decision_map().devices.size(), 3u);
+  const rl::TrainResult r = trainer.Train();
+  ASSERT_FALSE(r.best_placement.empty());
+  for (DeviceId d : r.best_placement) EXPECT_NE(d, 0u);
+  // The balanced split of the two GPUs (18 + 18 ms) is within reach of a few steps.
+  EXPECT_LT(r.best_step_time, 36e-3);
 }
 
 TEST(RlSeq2SeqTest, ThreadCountDoesNotChangeTheRun) {
@@ -312,7 +330,7 @@ TEST(RlSeq2SeqPlacerTest, RegisteredTrainsAndDecodesASavedPolicy) {
 
   auto f = Chains(kUnequal, {1, 1});
   f->problem.pinned[f->graph.FindNode("c7/op1")] = 0;  // pins chain 7 (one decision group) to cuda:0
-  const auto placement = registry.Create("seq2seq:steps=20,hidden=32,seed=3")->place(f->problem);
+  const auto placement = registry.Create("seq2seq:steps=20,hidden=32,seed=3,groups=0,devices=all")->place(f->problem);
   ASSERT_EQ(placement.size(), f->graph.num_nodes());
   for (int k = 0; k < 3; ++k) EXPECT_EQ(placement[f->graph.FindNode("c7/op" + std::to_string(k))], 0);
   StepTime(*f, placement);
@@ -326,8 +344,7 @@ TEST(RlSeq2SeqPlacerTest, RegisteredTrainsAndDecodesASavedPolicy) {
   const auto decoded = registry.Create("seq2seq:policy=" + dir)->place(f->problem);
   torch::NoGradGuard no_grad;
   const rl::Decoded greedy = trainer.policy()->Greedy(trainer.input());
-  EXPECT_EQ(decoded, rl::ExpandDecision(f->problem, rl::MapDecision(f->problem, trainer.decision_groups()),
-                                        greedy.devices.data()));
+  EXPECT_EQ(decoded, rl::ExpandDecision(f->problem, trainer.decision_map(), greedy.devices.data()));
   // Another graph is refused.
   auto other = Chains({1, 2, 3}, {1, 1});
   EXPECT_THROW(registry.Create("seq2seq:policy=" + dir)->place(other->problem), Error);
