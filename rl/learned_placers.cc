@@ -39,7 +39,8 @@ std::vector<OptionSpec> Seq2SeqOptionSpecs() {
       {"lr_decay_start", T::kInt, "0", "step after which the lr decays"},
       {"seed", T::kInt, "1", "seed of the policy's initialisation and sampling"},
       {"threads", T::kInt, "1", "simulator threads (the result does not depend on it)"},
-      {"policy_threads", T::kInt, "1", "LibTorch intra-op threads for the policy (small matrices: 1 is fastest)"},
+      {"policy_threads", T::kInt, "1",
+       "LibTorch intra-op threads for the policy (its matrices are small: 2 are no faster than 1)"},
       {"policy", T::kString, "", "directory of a trained policy (allot train --out OUT: OUT/policy): decode it "
                                  "greedily instead of training"},
   };
