@@ -21,12 +21,13 @@ std::vector<OptionSpec> Seq2SeqOptionSpecs() {
       {"hidden", T::kInt, "256", "LSTM width (encoder states, decoder, attention)"},
       {"groups", T::kInt, "128", "most co-location groups the policy decides (ColocRL: ~80-300; 0: no cap). Fewer "
                                   "learn and decode faster but cap the result: refine over Inception-V3's 64 groups "
-                                  "reaches 209.6 ms, over 128 198.1, over 256 194.3 (p100x4 training)"},
+                                  "reaches 209.6 ms, over 128 198.1, over 256 194.3 (p100x4 training); NMT-4 "
+                                  "needs 256"},
       {"temperature", T::kDouble, "10", "logit temperature T: logits / T, then C*tanh (HDP paper: 10)"},
       {"logit_clip", T::kDouble, "5", "tanh constant C (HDP paper: 5; 0: no tanh)"},
       {"entropy", T::kDouble, "0.05", "entropy bonus weight, per group (the papers use none; without it the policy "
                                      "collapses onto one GPU within ~100 steps; at 0.03 Inception-V3's collapses at "
-                                     "214.8 ms, at 0.1 it learns too slowly)"},
+                                     "214.8 ms, at 0.1 it learns too slowly; NMT-4 at 256 groups needs 0.07)"},
       {"devices", T::kString, "gpu", "the devices the policy chooses among: gpu (the cluster's GPUs; all devices if it "
                                      "has none) or all (ColocRL also offers the CPU; on p100x4 a uniform first policy "
                                      "then puts a fifth of the graph on the host)"},

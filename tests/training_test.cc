@@ -120,7 +120,8 @@ TEST(CoarsenTest, ChainsFuseOnlyDownToTheCap) {
   capped.max_groups = 3;  // one of the three links fuses: the cheapest
   const CoarseGraph three = Coarsen(g, capped);
   ASSERT_EQ(three.num_groups(), 3u);
-  const std::vector<std::pair<std::string, std::string>> links = {{"fc1", "relu"}, {"relu", "fc2"}, {"fc2", "allot/loss"}};
+  const std::vector<std::pair<std::string, std::string>> links = {
+      {"fc1", "relu"}, {"relu", "fc2"}, {"fc2", "allot/loss"}};
   size_t cheapest = 0, fused = 0, fused_count = 0;
   auto cost = [&](size_t i) { return g.flops()[g.FindNode(links[i].first)] + g.flops()[g.FindNode(links[i].second)]; };
   for (size_t i = 0; i < links.size(); ++i) {
