@@ -84,8 +84,8 @@ CoarseGraph Coarsen(const Graph& g, const CoarsenOptions& options) {
   }
   if (!chain_links.empty()) {
     // With a cap, chains fuse only until the cap is reached, cheapest links first: fusing below the cap would
-    // take decisions away from the placer (Inception-V3 training fuses to 66 groups, and refine's best placement
-    // over those is 9% slower than over its 314 forced groups; fused down to 128 only, 3%).
+    // take decisions away from the placer (`allot place gen:inception_v3 --mode training --cluster p100x4 --placer
+    // refine:groups=N`: 209.6 ms at N = 64, 198.1 ms at 128, against 192.6 ms over the 314 forced groups).
     size_t roots = 0;
     for (NodeId v = 0; v < n; ++v) roots += forward_only(v) && uf.Find(v) == v ? 1 : 0;
     if (options.max_groups > 0)

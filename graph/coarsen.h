@@ -11,8 +11,8 @@
 //    members, are cut into at most max_groups contiguous runs of about equal compute. Contiguous runs of a
 //    topological order keep dependencies pointing forward, so a cut loses parallelism but never invents a
 //    dependency between independent runs placed apart. (A METIS partition of the group graph instead, balanced
-//    compute and fewest bytes cut, was tried and is worse: with a cap of 128 on NMT-4 training, p100x4, refine from
-//    metis reaches 344 ms over METIS's parts against 286 ms over contiguous runs.)
+//    compute and fewest bytes cut, was tried during development and not kept: refine over its parts did worse on
+//    NMT-4 training than over contiguous runs.)
 // The group graph is not necessarily acyclic (a forward op and its gradient share a group); it is a decision
 // structure, and the simulator always runs the full graph.
 #include <cstdint>

@@ -25,12 +25,23 @@ class RefinePlacer : public Placer {
     RegisterClassicPlacers(classic);
     std::vector<DeviceId> placement = classic.Create(from)->place(p);
 
-    const CoarseGraph& groups = p.groups;
+    // groups=N searches over coarser decision groups (graph/coarsen.h: chains fused down to the cap, then
+    // contiguous runs), the learned placers' grouping: what the best placement over such groups can reach.
+    CoarseGraph coarse;
+    if (options_.Int("groups") > 0) {
+      CoarsenOptions co;
+      co.fuse_chains = true;
+      co.max_groups = static_cast<size_t>(options_.Int("groups"));
+      coarse = Coarsen(*p.graph, co);
+    }
+    const CoarseGraph& groups = options_.Int("groups") > 0 ? coarse : p.groups;
     const size_t G = groups.num_groups();
     std::vector<DeviceId> gdev(G);
     for (uint32_t g = 0; g < G; ++g) gdev[g] = placement[groups.members[groups.member_offsets[g]]];
-    std::vector<char> movable(G);
-    for (uint32_t g = 0; g < G; ++g) movable[g] = p.GroupPin(g) == Cluster::kNoDevice;
+    std::vector<char> movable(G, 1);
+    for (uint32_t g = 0; g < G; ++g)
+      for (uint32_t i = groups.member_offsets[g]; i < groups.member_offsets[g + 1]; ++i)
+        if (p.pinned[groups.members[i]] != Cluster::kNoDevice) movable[g] = 0;
     std::vector<DeviceId> candidates;
     for (DeviceId d = 0; d < p.cluster->num_devices(); ++d)
       if (options_.String("devices") == "all" || p.cluster->device(d).kind == DeviceKind::kGpu) candidates.push_back(d);
@@ -53,6 +64,9 @@ class RefinePlacer : public Placer {
       for (uint32_t i = groups.member_offsets[g]; i < groups.member_offsets[g + 1]; ++i) placement[groups.members[i]] = d;
     };
 
+    // The start placement, one device per group (a no-op over the forced groups, which every placer honours).
+    for (uint32_t g = 0; g < G; ++g)
+      if (movable[g]) assign(g, gdev[g]);
     const SimResult& start = sim.Run(placement);
     double current = score(start);
     double best = start.valid ? start.step_time : std::numeric_limits<double>::infinity();
@@ -139,6 +153,9 @@ PlacerInfo RefinePlacerInfo() {
            {"temperature", OptionSpec::Type::kDouble, "0.0005", "initial annealing temperature (relative step-time loss accepted with probability 1/e)"},
            {"time_limit", OptionSpec::Type::kDouble, "0", "wall-clock cap in seconds (0: none; caps break seed determinism)"},
            {"devices", OptionSpec::Type::kString, "all", "all, or gpu: never move a group to a CPU"},
+           {"groups", OptionSpec::Type::kInt, "0",
+            "search over at most this many coarser groups (chains fused, then contiguous runs, as the learned "
+            "placers group; 0: the co-location groups)"},
            {"seed", OptionSpec::Type::kInt, "1", "random seed"}},
           [](OptionValues o) { return std::make_unique<RefinePlacer>(std::move(o)); }};
 }

@@ -20,8 +20,8 @@ std::vector<OptionSpec> Seq2SeqOptionSpecs() {
                                    "0.001 within ~100)"},
       {"hidden", T::kInt, "256", "LSTM width (encoder states, decoder, attention)"},
       {"groups", T::kInt, "128", "most co-location groups the policy decides (ColocRL: ~80-300; 0: no cap). Fewer "
-                                  "learn and decode faster but cap the result: refine over Inception-V3's 64 groups "
-                                  "reaches 209.6 ms, over 128 198.1, over 256 194.3 (p100x4 training); NMT-4 "
+                                  "learn and decode faster but cap the result: refine:groups=N on Inception-V3 "
+                                  "training, p100x4, reaches 209.6 ms at 64, 198.1 at 128, 194.3 at 256; NMT-4 "
                                   "needs 256"},
       {"temperature", T::kDouble, "10", "logit temperature T: logits / T, then C*tanh (HDP paper: 10)"},
       {"logit_clip", T::kDouble, "5", "tanh constant C (HDP paper: 5; 0: no tanh)"},

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "cost_model/placement.h"
+#include "graph/coarsen.h"
 #include "graph/error.h"
 #include "graph/onnx_import.h"
 #include "graph/training.h"
@@ -133,6 +134,20 @@ TEST(PlacersTest, RefineNeverReturnsWorseThanItsStart) {
   const auto refined = Registry().Create("refine:from=expert,iterations=300,seed=2")->place(f->problem);
   EXPECT_LE(StepTime(*f, refined), start);
   EXPECT_EQ(refined, Registry().Create("refine:from=expert,iterations=300,seed=2")->place(f->problem));
+}
+
+TEST(PlacersTest, RefineOverCoarseGroupsKeepsEachGroupOnOneDevice) {
+  auto f = Make("nmt,layers=2,seq=6,hidden=64,vocab=200,batch=8", "p100x4", true);
+  const auto placed = Registry().Create("refine:from=etf,iterations=200,groups=8")->place(f->problem);
+  CoarsenOptions co;
+  co.fuse_chains = true;
+  co.max_groups = 8;
+  const CoarseGraph groups = Coarsen(f->graph, co);
+  ASSERT_EQ(groups.num_groups(), 8u);
+  for (uint32_t g = 0; g < groups.num_groups(); ++g)
+    for (uint32_t i = groups.member_offsets[g]; i < groups.member_offsets[g + 1]; ++i)
+      EXPECT_EQ(placed[groups.members[i]], placed[groups.members[groups.member_offsets[g]]]);
+  StepTime(*f, placed);  // valid
 }
 
 }  // namespace
