@@ -35,14 +35,14 @@ CostGraph ParseCostGraph(const std::string& text, const std::string& source) {
   cg.times.cpu.assign(nodes.size(), -1);
   cg.times.gpu.assign(nodes.size(), -1);
   std::unordered_map<std::string, NodeId> ids;
-  std::vector<Node> pending(nodes.size());
+  std::vector<NodeDef> pending(nodes.size());
   std::vector<TensorId> output(nodes.size());
   std::vector<uint64_t> output_bytes(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) {
     const auto& n = nodes[i];
     const std::string where = source + ": nodes[" + std::to_string(i) + "]";
     if (!n.is_object() || !n.contains("name") || !n["name"].is_string()) throw Error(where + ": missing 'name'");
-    Node& node = pending[i];
+    NodeDef& node = pending[i];
     node.name = n["name"].get<std::string>();
     if (!ids.emplace(node.name, static_cast<NodeId>(i)).second)
       throw Error(where + ": duplicate node name '" + node.name + "'");
@@ -91,7 +91,7 @@ CostGraph ParseCostGraph(const std::string& text, const std::string& source) {
       pending[to->second].inputs.push_back(t);
     }
   }
-  for (Node& node : pending) b.AddNode(std::move(node));
+  for (const NodeDef& node : pending) b.AddNode(node);
   cg.graph = b.Finalize();
   return cg;
 }

@@ -76,7 +76,7 @@ std::vector<DeviceId> ParsePlacementJson(const std::string& text, const std::str
   }
   for (NodeId n = 0; n < g.num_nodes(); ++n)
     if (g.node(n).role == NodeRole::kForward && placement[n] == kUnset)
-      throw Error(source + ": placement: node '" + g.node(n).name + "' is missing");
+      throw Error(source + ": placement: node '" + std::string(g.node_name(n)) + "' is missing");
   ExpandPlacement(g, placement);
   return placement;
 }

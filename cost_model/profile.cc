@@ -36,7 +36,7 @@ void AppendInts(std::string& s, const char* tag, const std::vector<int64_t>& v) 
 
 std::string OpSignature(const Graph& g, NodeId n) {
   const Node& node = g.node(n);
-  std::string s = node.op_type + "(";
+  std::string s = std::string(node.op_type) + "(";
   for (size_t i = 0; i < node.inputs.size(); ++i) {
     if (i) s += ',';
     AppendShape(s, g.tensor(node.inputs[i]));

@@ -20,7 +20,7 @@ std::string ChromeTrace(const Graph& g, const Cluster& cluster, const SimResult&
                       {"dur", (op.end - op.start) * 1e6}, {"args", {{"op", node.op_type}}}});
   }
   for (const ScheduledTransfer& t : r.transfers) {
-    const std::string name = g.tensor(t.tensor).name;
+    const std::string name(g.tensor_name(t.tensor));
     for (uint32_t l : cluster.route(t.from, t.to))
       events.push_back({{"ph", "X"}, {"pid", 1}, {"tid", l}, {"name", name}, {"cat", "transfer"},
                         {"ts", t.start * 1e6}, {"dur", (t.end - t.start) * 1e6},

@@ -4,6 +4,8 @@
 
 namespace allot {
 
+const OpAttrs Graph::kDefaultAttrs{};
+
 std::string_view NodeRoleName(NodeRole r) {
   switch (r) {
     case NodeRole::kForward: return "forward";
@@ -13,7 +15,12 @@ std::string_view NodeRoleName(NodeRole r) {
   return "forward";
 }
 
-int64_t NumElements(const std::vector<int64_t>& shape) {
+bool OpAttrs::is_default() const {
+  return kernel_shape.empty() && strides.empty() && pads.empty() && dilations.empty() && group == 1 && axis == 0 &&
+         !trans_a && !trans_b && hidden_size == 0 && trip_count == 1;
+}
+
+int64_t NumElements(Span<int64_t> shape) {
   int64_t n = 1;
   for (int64_t d : shape) {
     if (d < 0) return -1;
@@ -22,7 +29,7 @@ int64_t NumElements(const std::vector<int64_t>& shape) {
   return n;
 }
 
-uint64_t TensorBytes(DType dtype, const std::vector<int64_t>& shape) {
+uint64_t TensorBytes(DType dtype, Span<int64_t> shape) {
   const int64_t n = NumElements(shape);
   return n < 0 ? 0 : static_cast<uint64_t>(n) * static_cast<uint64_t>(DTypeSize(dtype));
 }
@@ -34,24 +41,16 @@ std::string Graph::hash_hex() const {
 }
 
 NodeId Graph::FindNode(std::string_view name) const {
-  const NameTable& table = node_index_.Get([this](NameTable& t) {
-    t.Reserve(nodes_.size());
-    for (NodeId n = 0; n < nodes_.size(); ++n) t.Insert(nodes_[n].name, n);
-  });
-  return table.Find(name);
+  return node_index_.Find(name, [this](uint32_t n) { return str(node_name_[n]); });
 }
 
 TensorId Graph::FindTensor(std::string_view name) const {
-  const NameTable& table = tensor_index_.Get([this](NameTable& t) {
-    t.Reserve(tensors_.size());
-    for (TensorId i = 0; i < tensors_.size(); ++i) t.Insert(tensors_[i].name, i);
-  });
-  return table.Find(name);
+  return tensor_index_.Find(name, [this](uint32_t t) { return str(tensor_name_[t]); });
 }
 
 uint64_t Graph::total_parameter_bytes() const {
   uint64_t total = 0;
-  for (const Tensor& t : tensors_)
+  for (const TensorInfo& t : tensor_info_)
     if (t.is_parameter) total += t.bytes;
   return total;
 }

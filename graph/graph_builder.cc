@@ -7,119 +7,199 @@
 #include <utility>
 
 #include "graph/error.h"
+#include "graph/stable_hash.h"
 
 namespace allot {
 namespace {
-
-constexpr uint64_t kFnvOffset = 1469598103934665603ull;
-constexpr uint64_t kFnvPrime = 1099511628211ull;
-
-void HashBytes(uint64_t& h, const void* data, size_t n) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (size_t i = 0; i < n; ++i) {
-    h ^= p[i];
-    h *= kFnvPrime;
-  }
-}
-void HashString(uint64_t& h, const std::string& s) {
-  HashBytes(h, s.data(), s.size());
-  HashBytes(h, "\0", 1);  // separator: ("ab","c") and ("a","bc") must differ
-}
-void HashInt(uint64_t& h, int64_t v) { HashBytes(h, &v, sizeof v); }
 
 }  // namespace
 
 GraphBuilder::GraphBuilder(std::string source) : source_(std::move(source)) {}
 
-GraphBuilder::GraphBuilder(const Graph& base, std::string source)
-    : source_(std::move(source)), nodes_(base.nodes()), tensors_(base.tensors()), training_(base.is_training()) {}
-
-void GraphBuilder::EnsureIndexed() const {
-  if (indexed_) return;
-  indexed_ = true;
-  tensor_ids_.reserve(tensors_.size());
-  for (TensorId t = 0; t < tensors_.size(); ++t) tensor_ids_.emplace(tensors_[t].name, t);
-  node_names_.reserve(nodes_.size());
-  for (NodeId n = 0; n < nodes_.size(); ++n) node_names_.emplace(nodes_[n].name, n);
+GraphBuilder::GraphBuilder(const Graph& base, std::string source) : source_(std::move(source)), g_(base) {
+  empty_symbol_ = g_.symbol_index_.Find("", [this](uint32_t i) { return g_.str(g_.symbols_[i]); });
 }
 
-TensorId GraphBuilder::NewTensor(std::string name) {
-  const TensorId id = static_cast<TensorId>(tensors_.size());
-  if (indexed_) tensor_ids_.emplace(name, id);
-  tensors_.emplace_back();
-  tensors_.back().name = std::move(name);
+void GraphBuilder::Reserve(size_t nodes, size_t tensors, size_t name_chars) {
+  g_.chars_.reserve(g_.chars_.size() + name_chars);
+  g_.node_index_.Reserve(g_.num_nodes() + nodes);
+  g_.tensor_index_.Reserve(g_.num_tensors() + tensors);
+  const size_t n = g_.num_nodes() + nodes, t = g_.num_tensors() + tensors;
+  g_.node_name_.reserve(n);
+  g_.node_op_.reserve(n);
+  g_.node_domain_.reserve(n);
+  g_.role_.reserve(n);
+  g_.forward_.reserve(n);
+  g_.io_begin_.reserve(n + 1);
+  g_.out_begin_.reserve(n);
+  g_.io_.reserve(g_.io_.size() + 3 * nodes);
+  g_.attrs_of_.reserve(n);
+  g_.flops_.reserve(n);
+  g_.bytes_accessed_.reserve(n);
+  g_.state_bytes_.reserve(n);
+  g_.known_op_.reserve(n);
+  g_.tensor_info_.reserve(t);
+  g_.tensor_name_.reserve(t);
+  g_.shape_of_.reserve(t);
+  g_.dims_.reserve(g_.dims_.size() + 2 * tensors);
+}
+
+StrRef GraphBuilder::Store(std::string_view s) {
+  std::vector<char>& chars = g_.chars_;
+  if (!chars.empty() && s.data() >= chars.data() && s.data() < chars.data() + chars.size()) {
+    const std::string copy(s);  // the view points into the arena, which the append may move
+    return Store(copy);
+  }
+  if (chars.size() + s.size() > 0xffffffffull) throw Error(source_ + ": more than 4 GiB of names");
+  const StrRef r{static_cast<uint32_t>(chars.size()), static_cast<uint32_t>(s.size())};
+  chars.insert(chars.end(), s.begin(), s.end());
+  return r;
+}
+
+uint32_t GraphBuilder::Symbol(std::string_view s) {
+  if (s.empty() && empty_symbol_ != kNone) return empty_symbol_;  // the domain of almost every node
+  auto key_of = [this](uint32_t i) { return g_.str(g_.symbols_[i]); };
+  const uint32_t h = NameTable::Hash(s);
+  const uint32_t found = g_.symbol_index_.Find(s, h, key_of);
+  if (found != NameTable::kMissing) return found;
+  const auto id = static_cast<uint32_t>(g_.symbols_.size());
+  g_.symbols_.push_back(Store(s));
+  g_.symbol_index_.FindOrInsert(s, h, id, key_of);
+  if (s.empty()) empty_symbol_ = id;
   return id;
 }
 
-TensorId GraphBuilder::Tensor(const std::string& name) {
-  EnsureIndexed();
-  // find before emplace: emplace builds the key string even when the name exists, and most calls find it.
-  auto it = tensor_ids_.find(name);
-  if (it != tensor_ids_.end()) return it->second;
-  const TensorId id = static_cast<TensorId>(tensors_.size());
-  tensor_ids_.emplace(name, id);
-  tensors_.emplace_back();
-  tensors_.back().name = name;
+TensorId GraphBuilder::Tensor(std::string_view name, uint32_t hash) {
+  const auto fresh = static_cast<TensorId>(g_.num_tensors());
+  const TensorId id = g_.tensor_index_.FindOrInsert(name, hash, fresh,
+                                                    [this](uint32_t t) { return g_.str(g_.tensor_name_[t]); });
+  if (id != fresh) return id;
+  g_.tensor_name_.push_back(Store(name));
+  g_.tensor_info_.emplace_back();
+  g_.shape_of_.emplace_back();
   return id;
 }
 
-void GraphBuilder::Reserve(size_t nodes, size_t tensors) {
-  nodes_.reserve(nodes);
-  tensors_.reserve(tensors);
-}
+TensorId GraphBuilder::FindTensor(std::string_view name) const { return g_.FindTensor(name); }
 
-TensorId GraphBuilder::FindTensor(const std::string& name) const {
-  EnsureIndexed();
-  auto it = tensor_ids_.find(name);
-  return it == tensor_ids_.end() ? kNone : it->second;
-}
-
-void GraphBuilder::SetType(TensorId id, DType dtype, std::vector<int64_t> shape) {
-  allot::Tensor& t = tensors_[id];
+void GraphBuilder::SetType(TensorId id, DType dtype, Span<int64_t> shape) {
+  std::vector<int64_t>& dims = g_.dims_;
+  if (!dims.empty() && shape.first >= dims.data() && shape.first < dims.data() + dims.size()) {
+    const std::vector<int64_t> copy = shape.vec();  // the span points into the pool, which the append may move
+    SetType(id, dtype, copy);
+    return;
+  }
+  StrRef& ref = g_.shape_of_[id];
+  if (ref.size != shape.size()) {
+    ref = StrRef{static_cast<uint32_t>(dims.size()), static_cast<uint32_t>(shape.size())};
+    dims.resize(dims.size() + shape.size());
+  }
+  std::copy(shape.begin(), shape.end(), dims.begin() + ref.offset);
+  TensorInfo& t = g_.tensor_info_[id];
   t.dtype = dtype;
-  t.shape = std::move(shape);
-  t.bytes = TensorBytes(t.dtype, t.shape);
+  t.bytes = TensorBytes(dtype, shape);
 }
 
-std::string GraphBuilder::UniqueNodeName(const std::string& base) const {
-  EnsureIndexed();
-  if (!node_names_.count(base)) return base;
-  for (int k = 2;; ++k) {
-    std::string candidate = base + "__" + std::to_string(k);
-    if (!node_names_.count(candidate)) return candidate;
+NodeId GraphBuilder::AppendColumns(StrRef name, std::string_view op_type, std::string_view domain,
+                                   Span<TensorId> inputs, Span<TensorId> outputs) {
+  const std::vector<TensorId>& io = g_.io_;
+  auto inside = [&io](Span<TensorId> s) { return !s.empty() && s.first >= io.data() && s.first < io.data() + io.size(); };
+  if (inside(inputs) || inside(outputs)) {  // another node's wiring: copy it before the append moves it
+    const std::vector<TensorId> in = inputs.vec(), out = outputs.vec();
+    return AppendColumns(name, op_type, domain, in, out);
+  }
+  const auto id = static_cast<NodeId>(g_.num_nodes());
+  g_.node_name_.push_back(name);
+  g_.node_op_.push_back(Symbol(op_type));
+  g_.node_domain_.push_back(Symbol(domain));
+  g_.role_.push_back(NodeRole::kForward);
+  g_.forward_.push_back(kNone);
+  g_.io_.insert(g_.io_.end(), inputs.begin(), inputs.end());
+  g_.out_begin_.push_back(static_cast<uint32_t>(g_.io_.size()));
+  g_.io_.insert(g_.io_.end(), outputs.begin(), outputs.end());
+  g_.io_begin_.push_back(static_cast<uint32_t>(g_.io_.size()));
+  g_.attrs_of_.push_back(kNone);
+  g_.flops_.push_back(0);
+  g_.bytes_accessed_.push_back(0);
+  g_.state_bytes_.push_back(0);
+  g_.known_op_.push_back(1);
+  return id;
+}
+
+NodeId GraphBuilder::AddNode(const NodeDef& node) {
+  const auto fresh = static_cast<NodeId>(g_.num_nodes());
+  const NodeId id = g_.node_index_.FindOrInsert(node.name, NameTable::Hash(node.name), fresh,
+                                                [this](uint32_t n) { return g_.str(g_.node_name_[n]); });
+  if (id != fresh) throw Error(source_ + ": duplicate node name '" + node.name + "'");
+  AppendColumns(Store(node.name), node.op_type, node.domain, node.inputs, node.outputs);
+  g_.role_[id] = node.role;
+  g_.forward_[id] = node.forward;
+  g_.state_bytes_[id] = node.state_bytes;
+  SetAttrs(id, node.attrs);
+  SetWork(id, node.flops, node.bytes_accessed, node.known_op);
+  return id;
+}
+
+NodeId GraphBuilder::AppendNode(std::string_view name, uint32_t name_hash, std::string_view op_type,
+                                std::string_view domain, Span<TensorId> inputs, Span<TensorId> outputs) {
+  const auto fresh = static_cast<NodeId>(g_.num_nodes());
+  auto key_of = [this](uint32_t n) { return g_.str(g_.node_name_[n]); };
+  if (g_.node_index_.FindOrInsert(name, name_hash, fresh, key_of) == fresh)
+    return AppendColumns(Store(name), op_type, domain, inputs, outputs);
+  const std::string unique = UniqueNodeName(name);
+  g_.node_index_.FindOrInsert(unique, NameTable::Hash(unique), fresh, key_of);
+  return AppendColumns(Store(unique), op_type, domain, inputs, outputs);
+}
+
+void GraphBuilder::SetWork(NodeId id, double flops, double bytes_accessed, bool known_op) {
+  g_.flops_[id] = flops;
+  g_.bytes_accessed_[id] = bytes_accessed;
+  g_.known_op_[id] = known_op ? 1 : 0;
+}
+
+void GraphBuilder::SetAttrs(NodeId id, const OpAttrs& attrs) {
+  if (attrs.is_default()) {
+    g_.attrs_of_[id] = kNone;
+    return;
+  }
+  if (g_.attrs_of_[id] == kNone) {
+    g_.attrs_of_[id] = static_cast<uint32_t>(g_.attrs_.size());
+    g_.attrs_.push_back(attrs);
+  } else {
+    g_.attrs_[g_.attrs_of_[id]] = attrs;
   }
 }
 
-NodeId GraphBuilder::AddNode(Node node) {
-  EnsureIndexed();
-  const NodeId id = static_cast<NodeId>(nodes_.size());
-  if (!node_names_.emplace(node.name, id).second) throw Error(source_ + ": duplicate node name '" + node.name + "'");
-  nodes_.push_back(std::move(node));
-  return id;
-}
-
-NodeId GraphBuilder::AddNodeUnchecked(Node node) {
-  const NodeId id = static_cast<NodeId>(nodes_.size());
-  if (indexed_) node_names_.emplace(node.name, id);
-  nodes_.push_back(std::move(node));
-  return id;
+std::string GraphBuilder::UniqueNodeName(std::string_view base) const {
+  if (!HasNode(base)) return std::string(base);
+  for (int k = 2;; ++k) {
+    std::string candidate = std::string(base) + "__" + std::to_string(k);
+    if (!HasNode(candidate)) return candidate;
+  }
 }
 
 Graph GraphBuilder::Finalize() {
-  Graph g;
-  const size_t n_nodes = nodes_.size();
-  const size_t n_tensors = tensors_.size();
+  Graph g = std::move(g_);
+  g_ = Graph();
+  empty_symbol_ = kNone;
+  const size_t n_nodes = g.num_nodes();
+  const size_t n_tensors = g.num_tensors();
+  std::vector<TensorInfo>& info = g.tensor_info_;
+  auto inputs = [&g](NodeId n) { return Span<TensorId>(g.io_.data() + g.io_begin_[n], g.io_.data() + g.out_begin_[n]); };
+  auto outputs = [&g](NodeId n) { return Span<TensorId>(g.io_.data() + g.out_begin_[n], g.io_.data() + g.io_begin_[n + 1]); };
+  auto node_name = [&g](NodeId n) { return std::string(g.node_name(n)); };
+  auto tensor_name = [&g](TensorId t) { return std::string(g.tensor_name(t)); };
 
   // Producers.
-  for (allot::Tensor& t : tensors_) t.producer = kNone;
+  for (TensorInfo& t : info) t.producer = kNone;
   for (NodeId n = 0; n < n_nodes; ++n) {
-    for (TensorId t : nodes_[n].outputs) {
-      allot::Tensor& tensor = tensors_[t];
+    for (TensorId t : outputs(n)) {
+      TensorInfo& tensor = info[t];
       if (tensor.producer != kNone && tensor.producer != n)
-        throw Error(source_ + ": tensor '" + tensor.name + "' is produced by both node '" +
-                    nodes_[tensor.producer].name + "' and node '" + nodes_[n].name + "'");
+        throw Error(source_ + ": tensor '" + tensor_name(t) + "' is produced by both node '" +
+                    node_name(tensor.producer) + "' and node '" + node_name(n) + "'");
       if (tensor.is_parameter || tensor.is_constant || tensor.is_graph_input)
-        throw Error(source_ + ": node '" + nodes_[n].name + "' writes tensor '" + tensor.name +
+        throw Error(source_ + ": node '" + node_name(n) + "' writes tensor '" + tensor_name(t) +
                     "', which is a graph input or initializer");
       tensor.producer = n;
     }
@@ -129,10 +209,10 @@ Graph GraphBuilder::Finalize() {
   g.consumer_offsets_.assign(n_tensors + 1, 0);
   std::vector<NodeId> last_reader(n_tensors, kNone);
   for (NodeId n = 0; n < n_nodes; ++n) {
-    for (TensorId t : nodes_[n].inputs) {
-      const allot::Tensor& tensor = tensors_[t];
+    for (TensorId t : inputs(n)) {
+      const TensorInfo& tensor = info[t];
       if (tensor.producer == kNone && !tensor.is_graph_input && !tensor.is_parameter && !tensor.is_constant)
-        throw Error(source_ + ": node '" + nodes_[n].name + "' reads tensor '" + tensor.name +
+        throw Error(source_ + ": node '" + node_name(n) + "' reads tensor '" + tensor_name(t) +
                     "', which no node produces and is neither a graph input nor an initializer (dangling input)");
       if (last_reader[t] != n) {
         last_reader[t] = n;
@@ -146,7 +226,7 @@ Graph GraphBuilder::Finalize() {
     std::vector<uint32_t> fill(g.consumer_offsets_.begin(), g.consumer_offsets_.end() - 1);
     std::fill(last_reader.begin(), last_reader.end(), kNone);
     for (NodeId n = 0; n < n_nodes; ++n)
-      for (TensorId t : nodes_[n].inputs)
+      for (TensorId t : inputs(n))
         if (last_reader[t] != n) {
           last_reader[t] = n;
           g.consumer_nodes_[fill[t]++] = n;
@@ -155,21 +235,25 @@ Graph GraphBuilder::Finalize() {
 
   // In-edges, merged per producer; then out-edges by transposition (successors come out sorted by id).
   g.in_offsets_.assign(n_nodes + 1, 0);
+  g.in_nodes_.clear();  // a builder started from a graph holds that graph's edges
+  g.in_bytes_.clear();
   g.in_nodes_.reserve(n_nodes * 2);
   g.in_bytes_.reserve(n_nodes * 2);
   std::vector<TensorId> ins;
   std::vector<std::pair<NodeId, uint64_t>> preds;
+  bool forward_only = true;  // every edge goes from a lower id to a higher one: the order is already topological
   for (NodeId n = 0; n < n_nodes; ++n) {
-    ins.assign(nodes_[n].inputs.begin(), nodes_[n].inputs.end());
+    preds.clear();
+    ins.assign(inputs(n).begin(), inputs(n).end());
     std::sort(ins.begin(), ins.end());
     ins.erase(std::unique(ins.begin(), ins.end()), ins.end());
-    preds.clear();
     for (TensorId t : ins) {
-      const NodeId p = tensors_[t].producer;
+      const NodeId p = info[t].producer;
       if (p == kNone) continue;
-      if (p == n) throw Error(source_ + ": cycle: node '" + nodes_[n].name + "' reads its own output '" +
-                              tensors_[t].name + "'");
-      preds.emplace_back(p, tensors_[t].bytes);
+      if (p == n) throw Error(source_ + ": cycle: node '" + node_name(n) + "' reads its own output '" +
+                              tensor_name(t) + "'");
+      forward_only &= p < n;
+      preds.emplace_back(p, info[t].bytes);
     }
     std::sort(preds.begin(), preds.end());
     for (size_t i = 0; i < preds.size();) {
@@ -198,93 +282,81 @@ Graph GraphBuilder::Finalize() {
       }
   }
 
-  // Topological order: Kahn's algorithm, smallest ready id first.
-  std::vector<uint32_t> indegree(n_nodes);
-  for (size_t n = 0; n < n_nodes; ++n) indegree[n] = g.in_offsets_[n + 1] - g.in_offsets_[n];
-  std::priority_queue<NodeId, std::vector<NodeId>, std::greater<NodeId>> ready;
-  for (NodeId n = 0; n < n_nodes; ++n)
-    if (indegree[n] == 0) ready.push(n);
-  g.topo_order_.reserve(n_nodes);
-  while (!ready.empty()) {
-    const NodeId n = ready.top();
-    ready.pop();
-    g.topo_order_.push_back(n);
-    for (uint32_t e = g.out_offsets_[n]; e < g.out_offsets_[n + 1]; ++e)
-      if (--indegree[g.out_nodes_[e]] == 0) ready.push(g.out_nodes_[e]);
-  }
-  if (g.topo_order_.size() != n_nodes) {
-    // Walk back along unfinished predecessors until a node repeats: that walk closes a cycle.
-    NodeId start = 0;
-    while (indegree[start] == 0) ++start;
-    std::vector<uint32_t> seen_at(n_nodes, kNone);
-    std::vector<NodeId> walk;
-    NodeId cur = start;
-    while (seen_at[cur] == kNone) {
-      seen_at[cur] = static_cast<uint32_t>(walk.size());
-      walk.push_back(cur);
-      for (uint32_t e = g.in_offsets_[cur]; e < g.in_offsets_[cur + 1]; ++e)
-        if (indegree[g.in_nodes_[e]] != 0) {
-          cur = g.in_nodes_[e];
-          break;
-        }
+  // Topological order: Kahn's algorithm, smallest ready id first (which is the id order when every edge goes
+  // forward, as in any ONNX file).
+  g.topo_order_.resize(n_nodes);
+  if (forward_only) {
+    for (NodeId n = 0; n < n_nodes; ++n) g.topo_order_[n] = n;
+  } else {
+    g.topo_order_.clear();
+    std::vector<uint32_t> indegree(n_nodes);
+    for (size_t n = 0; n < n_nodes; ++n) indegree[n] = g.in_offsets_[n + 1] - g.in_offsets_[n];
+    std::priority_queue<NodeId, std::vector<NodeId>, std::greater<NodeId>> ready;
+    for (NodeId n = 0; n < n_nodes; ++n)
+      if (indegree[n] == 0) ready.push(n);
+    while (!ready.empty()) {
+      const NodeId n = ready.top();
+      ready.pop();
+      g.topo_order_.push_back(n);
+      for (uint32_t e = g.out_offsets_[n]; e < g.out_offsets_[n + 1]; ++e)
+        if (--indegree[g.out_nodes_[e]] == 0) ready.push(g.out_nodes_[e]);
     }
-    std::string names;
-    for (size_t i = walk.size(); i-- > seen_at[cur];) {
-      names += "'" + nodes_[walk[i]].name + "' -> ";
-      if (names.size() > 300) { names += "... -> "; break; }
+    if (g.topo_order_.size() != n_nodes) {
+      // Walk back along unfinished predecessors until a node repeats: that walk closes a cycle.
+      NodeId start = 0;
+      while (indegree[start] == 0) ++start;
+      std::vector<uint32_t> seen_at(n_nodes, kNone);
+      std::vector<NodeId> walk;
+      NodeId cur = start;
+      while (seen_at[cur] == kNone) {
+        seen_at[cur] = static_cast<uint32_t>(walk.size());
+        walk.push_back(cur);
+        for (uint32_t e = g.in_offsets_[cur]; e < g.in_offsets_[cur + 1]; ++e)
+          if (indegree[g.in_nodes_[e]] != 0) {
+            cur = g.in_nodes_[e];
+            break;
+          }
+      }
+      std::string names;
+      for (size_t i = walk.size(); i-- > seen_at[cur];) {
+        names += "'" + node_name(walk[i]) + "' -> ";
+        if (names.size() > 300) { names += "... -> "; break; }
+      }
+      names += "'" + node_name(cur) + "'";
+      throw Error(source_ + ": the graph has a cycle: " + names);
     }
-    names += "'" + nodes_[cur].name + "'";
-    throw Error(source_ + ": the graph has a cycle: " + names);
   }
   g.topo_rank_.resize(n_nodes);
   for (uint32_t i = 0; i < n_nodes; ++i) g.topo_rank_[g.topo_order_[i]] = i;
 
-  // Flat per-node arrays.
-  g.flops_.resize(n_nodes);
-  g.bytes_accessed_.resize(n_nodes);
+  // Flat per-node sums.
   g.output_bytes_.assign(n_nodes, 0);
   g.parameter_bytes_.assign(n_nodes, 0);
-  for (NodeId n = 0; n < n_nodes; ++n) {
-    g.flops_[n] = nodes_[n].flops;
-    g.bytes_accessed_[n] = nodes_[n].bytes_accessed;
-    for (TensorId t : nodes_[n].outputs) g.output_bytes_[n] += tensors_[t].bytes;
-  }
-  for (TensorId t = 0; t < n_tensors; ++t)
-    if (tensors_[t].is_parameter && g.consumer_offsets_[t + 1] > g.consumer_offsets_[t])
-      g.parameter_bytes_[g.consumer_nodes_[g.consumer_offsets_[t]]] += tensors_[t].bytes;
-
-  // Hash.
-  uint64_t h = kFnvOffset;
-  for (const Node& node : nodes_) {
-    HashString(h, node.name);
-    HashString(h, node.op_type);
-    HashInt(h, static_cast<int64_t>(node.role));
-    for (TensorId t : node.inputs) HashString(h, tensors_[t].name);
-    HashInt(h, -1);
-    for (TensorId t : node.outputs) HashString(h, tensors_[t].name);
-    HashInt(h, -2);
-  }
-  for (const allot::Tensor& t : tensors_) {
-    HashInt(h, static_cast<int64_t>(t.dtype));
-    for (int64_t d : t.shape) HashInt(h, d);
-    HashInt(h, t.is_parameter ? -3 : -4);
-  }
-  g.hash_ = h;
-
-  g.nodes_ = std::move(nodes_);  // moves the buffer: the strings stay where they are, so views into them hold
-  NameTable node_table;
-  node_table.Reserve(n_nodes);
   for (NodeId n = 0; n < n_nodes; ++n)
-    if (node_table.Insert(g.nodes_[n].name, n) != n)
-      throw Error(source_ + ": duplicate node name '" + g.nodes_[n].name + "'");
-  g.node_index_.Set(std::move(node_table));
-  g.tensors_ = std::move(tensors_);
-  g.is_training_ = training_;
-  nodes_.clear();
-  tensors_.clear();
-  tensor_ids_.clear();
-  node_names_.clear();
-  indexed_ = false;
+    for (TensorId t : outputs(n)) g.output_bytes_[n] += info[t].bytes;
+  for (TensorId t = 0; t < n_tensors; ++t)
+    if (info[t].is_parameter && g.consumer_offsets_[t + 1] > g.consumer_offsets_[t])
+      g.parameter_bytes_[g.consumer_nodes_[g.consumer_offsets_[t]]] += info[t].bytes;
+
+  // Hash. Wiring by tensor id: ids follow the file's order, so they name tensors as well as names do.
+  StableHasher h;
+  for (NodeId n = 0; n < n_nodes; ++n) {
+    h.Add(g.node_name(n));
+    h.Add(static_cast<int64_t>(g.node_op_[n]) << 8 | static_cast<int64_t>(g.role_[n]));
+    for (TensorId t : inputs(n)) h.Add(static_cast<int64_t>(t));
+    h.Add(-1);
+    for (TensorId t : outputs(n)) h.Add(static_cast<int64_t>(t));
+    h.Add(-2);
+  }
+  for (StrRef s : g.symbols_) h.Add(g.str(s));
+  for (TensorId t = 0; t < n_tensors; ++t) {
+    h.Add(g.tensor_name(t));
+    h.Add(static_cast<int64_t>(info[t].dtype) << 8 | (info[t].is_parameter ? 1 : 0));
+    const StrRef s = g.shape_of_[t];
+    for (uint32_t i = 0; i < s.size; ++i) h.Add(g.dims_[s.offset + i]);
+    h.Add(-3);
+  }
+  g.hash_ = h.value();
   return g;
 }
 

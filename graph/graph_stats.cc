@@ -11,7 +11,7 @@ GraphStats ComputeStats(const Graph& g) {
   s.edges = g.num_edges();
   s.tensors = g.num_tensors();
   for (const Node& node : g.nodes()) {
-    ++s.op_histogram[node.op_type];
+    ++s.op_histogram[std::string(node.op_type)];
     s.forward_nodes += node.role == NodeRole::kForward;
     s.gradient_nodes += node.role == NodeRole::kGradient;
     s.update_nodes += node.role == NodeRole::kUpdate;

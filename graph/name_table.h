@@ -1,11 +1,13 @@
 #pragma once
-// An open-addressing hash table from names to dense ids. Keys are string_views into storage the caller keeps
-// alive and unmoved (an ONNX ModelProto during import, a frozen Graph's nodes afterwards), so building it copies
-// no strings: the importer resolves every tensor name through one, which is most of the IR build.
+// An open-addressing hash index from names to dense ids. It stores no keys: a slot is a 32-bit hash and an id,
+// and the caller says how to read an id's name back (from a Graph's character arena), so the index copies and
+// moves with the graph that owns the names, and a probe touches 8 bytes until a hash matches. The importer
+// resolves every tensor reference through one, which is most of the IR build.
 #include <cstdint>
-#include <functional>
 #include <string_view>
 #include <vector>
+
+#include "graph/stable_hash.h"
 
 namespace allot {
 
@@ -13,52 +15,69 @@ class NameTable {
  public:
   static constexpr uint32_t kMissing = 0xffffffffu;
 
+  static uint32_t Hash(std::string_view key) { return HashName(key); }
+
   void Reserve(size_t n) {
     size_t cap = 16;
     while (cap < n * 2) cap <<= 1;
     if (cap > slots_.size()) Rehash(cap);
   }
-  uint32_t Find(std::string_view key) const {
+  size_t size() const { return size_; }
+  // Starts loading the slot a probe for this hash begins at: the importer prefetches a few nodes ahead, so the
+  // table's cache misses overlap instead of each stalling in turn.
+  void Prefetch(uint32_t hash) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]);
+  }
+
+  // The id whose name (key_of(id)) equals key, or kMissing.
+  template <typename KeyOf>
+  uint32_t Find(std::string_view key, uint32_t hash, KeyOf key_of) const {
     if (slots_.empty()) return kMissing;
     const size_t mask = slots_.size() - 1;
-    const uint64_t h = Hash(key);
-    for (size_t i = h & mask;; i = (i + 1) & mask) {
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
       const Slot& s = slots_[i];
       if (s.id == kMissing) return kMissing;
-      if (s.hash == h && s.key == key) return s.id;
+      if (s.hash == hash && key_of(s.id) == key) return s.id;
     }
   }
-  // Inserts key -> id unless the key is present; returns the id stored for the key.
-  uint32_t Insert(std::string_view key, uint32_t id) {
+  template <typename KeyOf>
+  uint32_t Find(std::string_view key, KeyOf key_of) const {
+    return Find(key, Hash(key), key_of);
+  }
+
+  // Returns the id stored for key if present; otherwise records new_id under key (without reading new_id's
+  // name, which the caller stores next) and returns new_id.
+  template <typename KeyOf>
+  uint32_t FindOrInsert(std::string_view key, uint32_t hash, uint32_t new_id, KeyOf key_of) {
     if ((size_ + 1) * 2 > slots_.size()) Rehash(slots_.empty() ? 16 : slots_.size() * 2);
     const size_t mask = slots_.size() - 1;
-    const uint64_t h = Hash(key);
-    for (size_t i = h & mask;; i = (i + 1) & mask) {
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
       Slot& s = slots_[i];
       if (s.id == kMissing) {
-        s = Slot{key, h, id};
+        s = Slot{hash, new_id};
         ++size_;
-        return id;
+        return new_id;
       }
-      if (s.hash == h && s.key == key) return s.id;
+      if (s.hash == hash && key_of(s.id) == key) return s.id;
     }
   }
-  size_t size() const { return size_; }
 
  private:
   struct Slot {
-    std::string_view key;
-    uint64_t hash = 0;
+    uint32_t hash = 0;
     uint32_t id = kMissing;
   };
-  static uint64_t Hash(std::string_view key) { return std::hash<std::string_view>{}(key); }
   void Rehash(size_t cap) {
     std::vector<Slot> old;
     old.swap(slots_);
     slots_.assign(cap, Slot{});
-    size_ = 0;
-    for (const Slot& s : old)
-      if (s.id != kMissing) Insert(s.key, s.id);
+    const size_t mask = cap - 1;
+    for (const Slot& s : old) {
+      if (s.id == kMissing) continue;
+      size_t i = s.hash & mask;
+      while (slots_[i].id != kMissing) i = (i + 1) & mask;
+      slots_[i] = s;
+    }
   }
   std::vector<Slot> slots_;
   size_t size_ = 0;

@@ -129,11 +129,16 @@ std::string_view OpFamilyName(OpFamily f) {
 
 OpWork EstimateOpWork(std::string_view op, const OpAttrs& a, const std::vector<const Tensor*>& in,
                       const std::vector<const Tensor*>& out) {
+  return EstimateOpWork(ClassifyOp(op), op, a, in, out);
+}
+
+OpWork EstimateOpWork(OpFamily family, std::string_view op, const OpAttrs& a, const std::vector<const Tensor*>& in,
+                      const std::vector<const Tensor*>& out) {
   OpWork w;
   w.bytes = Bytes(in) + Bytes(out);
   const Tensor* X = in.empty() ? nullptr : in[0];
   const Tensor* W = in.size() > 1 ? in[1] : nullptr;
-  switch (ClassifyOp(op)) {
+  switch (family) {
     case OpFamily::kConv: {
       const double group = static_cast<double>(a.group > 0 ? a.group : 1);
       if (op == "ConvTranspose") {

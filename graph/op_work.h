@@ -37,5 +37,8 @@ std::string_view OpFamilyName(OpFamily f);
 // `inputs` and `outputs` follow the node's ONNX positions; a missing optional input is nullptr.
 OpWork EstimateOpWork(std::string_view op_type, const OpAttrs& attrs, const std::vector<const Tensor*>& inputs,
                       const std::vector<const Tensor*>& outputs);
+// The same for a caller that knows the family (ClassifyOp(op_type)) already.
+OpWork EstimateOpWork(OpFamily family, std::string_view op_type, const OpAttrs& attrs,
+                      const std::vector<const Tensor*>& inputs, const std::vector<const Tensor*>& outputs);
 
 }  // namespace allot

@@ -12,8 +12,8 @@
 namespace allot {
 namespace {
 
-bool NonDifferentiable(const std::string& op) {
-  static const std::unordered_set<std::string> ops = {
+bool NonDifferentiable(std::string_view op) {
+  static const std::unordered_set<std::string_view> ops = {
       "Shape", "Size", "Constant", "ConstantOfShape", "Range", "ArgMax", "ArgMin", "Floor", "Ceil", "Round",
       "Sign", "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
       "Bernoulli", "EyeLike", "NonZero", "OneHot", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual",
@@ -22,16 +22,16 @@ bool NonDifferentiable(const std::string& op) {
 }
 
 // Ops whose gradient needs no input activation (only shapes, or the output instead).
-bool SavesNoInputs(const std::string& op) {
-  static const std::unordered_set<std::string> ops = {
+bool SavesNoInputs(std::string_view op) {
+  static const std::unordered_set<std::string_view> ops = {
       "Add", "Sub", "Neg", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Concat",
       "Split", "Slice", "Pad", "Expand", "Tile", "Cast", "Sum", "Mean", "ReduceSum", "ReduceMean",
       "GlobalAveragePool", "AveragePool", "Dropout", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Softmax",
       "LogSoftmax", "Exp", "Sqrt", "Elu", "Reciprocal", "HardSigmoid", "Softplus", "allot.Loss"};
   return ops.count(op) != 0;
 }
-bool SavesOutputs(const std::string& op) {
-  static const std::unordered_set<std::string> ops = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Softmax",
+bool SavesOutputs(std::string_view op) {
+  static const std::unordered_set<std::string_view> ops = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Softmax",
                                                       "LogSoftmax", "Exp", "Sqrt", "Elu", "Reciprocal",
                                                       "HardSigmoid", "Softplus", "allot.Loss"};
   return ops.count(op) != 0;
@@ -74,8 +74,9 @@ Graph SynthesizeTrainingGraph(const Graph& fwd, const TrainingOptions& options) 
   b.set_training(true);
 
   // Loss over the outputs a gradient reaches.
-  Node loss;
+  NodeDef loss;
   loss.name = b.UniqueNodeName("allot/loss");
+  const std::string loss_name = loss.name;
   loss.op_type = "allot.Loss";
   loss.domain = "ai.allot";
   for (TensorId t = 0; t < n_tensors; ++t)
@@ -89,17 +90,14 @@ Graph SynthesizeTrainingGraph(const Graph& fwd, const TrainingOptions& options) 
   loss.outputs.push_back(loss_out);
   loss.flops = loss_elems;
   const std::vector<TensorId> loss_inputs = loss.inputs;
-  const NodeId loss_id = b.AddNode(std::move(loss));
+  const NodeId loss_id = b.AddNode(loss);
 
   // grads_of[t]: the gradient tensors of t, one per consumer's gradient op.
   std::vector<std::vector<TensorId>> grads_of(n_tensors);
-  auto make_grad = [&](TensorId t, const std::string& consumer) {
-    const Tensor& src = b.tensor(t);
-    const std::string name = "grad:" + src.name + "@" + consumer;
-    const DType dtype = src.dtype;
-    std::vector<int64_t> shape = src.shape;
-    const TensorId g = b.Tensor(name);
-    b.SetType(g, dtype, std::move(shape));
+  auto make_grad = [&](TensorId t, std::string_view consumer) {
+    const Tensor src = fwd.tensor(t);  // t is a forward tensor: read it from fwd, whose storage stays put
+    const TensorId g = b.Tensor("grad:" + std::string(src.name) + "@" + std::string(consumer));
+    b.SetType(g, src.dtype, src.shape);
     b.tensor(g).gradient_of = t;
     grads_of[t].push_back(g);
     return g;
@@ -107,19 +105,19 @@ Graph SynthesizeTrainingGraph(const Graph& fwd, const TrainingOptions& options) 
 
   // Loss gradient: the seed. It reads the loss value, so it runs after the forward pass.
   {
-    Node grad;
-    grad.name = b.UniqueNodeName("grad/" + b.node(loss_id).name);
+    NodeDef grad;
+    grad.name = b.UniqueNodeName("grad/" + loss_name);
     grad.op_type = "allot.LossGrad";
     grad.domain = "ai.allot";
     grad.role = NodeRole::kGradient;
     grad.forward = loss_id;
     grad.inputs.push_back(loss_out);
     for (TensorId t : loss_inputs) grad.inputs.push_back(t);
-    for (TensorId t : loss_inputs) grad.outputs.push_back(make_grad(t, b.node(loss_id).name));
+    for (TensorId t : loss_inputs) grad.outputs.push_back(make_grad(t, loss_name));
     grad.flops = loss_elems;
     for (TensorId t : grad.inputs) grad.bytes_accessed += static_cast<double>(b.tensor(t).bytes);
     for (TensorId t : grad.outputs) grad.bytes_accessed += static_cast<double>(b.tensor(t).bytes);
-    b.AddNode(std::move(grad));
+    b.AddNode(grad);
   }
 
   // Backward, reverse topological order of the forward graph.
@@ -136,9 +134,9 @@ Graph SynthesizeTrainingGraph(const Graph& fwd, const TrainingOptions& options) 
       if (needs_grad[t] && std::find(want.begin(), want.end(), t) == want.end()) want.push_back(t);
     if (want.empty()) continue;
 
-    Node grad;
-    grad.name = b.UniqueNodeName("grad/" + node.name);
-    grad.op_type = node.op_type + "Grad";
+    NodeDef grad;
+    grad.name = b.UniqueNodeName("grad/" + std::string(node.name));
+    grad.op_type = std::string(node.op_type) + "Grad";
     grad.domain = "ai.allot";
     grad.role = NodeRole::kGradient;
     grad.forward = n;
@@ -182,7 +180,7 @@ Graph SynthesizeTrainingGraph(const Graph& fwd, const TrainingOptions& options) 
     for (TensorId t : grad.inputs) grad.bytes_accessed += static_cast<double>(b.tensor(t).bytes);
     for (TensorId t : grad.outputs) grad.bytes_accessed += static_cast<double>(b.tensor(t).bytes);
     grad.known_op = node.known_op;
-    b.AddNode(std::move(grad));
+    b.AddNode(grad);
   }
 
   // Optimizer updates, in parameter order.
@@ -193,8 +191,8 @@ Graph SynthesizeTrainingGraph(const Graph& fwd, const TrainingOptions& options) 
     if (!param.is_parameter || grads_of[t].empty()) continue;
     const auto readers = fwd.consumers(t);
     assert(!readers.empty());
-    Node update;
-    update.name = b.UniqueNodeName("update/" + param.name);
+    NodeDef update;
+    update.name = b.UniqueNodeName("update/" + std::string(param.name));
     update.op_type = std::string("allot.Update") + (options.optimizer == Optimizer::kAdam ? "Adam" : options.optimizer == Optimizer::kSgd ? "Sgd" : "Momentum");
     update.domain = "ai.allot";
     update.role = NodeRole::kUpdate;
@@ -205,7 +203,7 @@ Graph SynthesizeTrainingGraph(const Graph& fwd, const TrainingOptions& options) 
     update.flops = elems * (flops_per_elem + static_cast<double>(grads_of[t].size() - 1));
     update.state_bytes = state_copies * param.bytes;
     update.bytes_accessed = static_cast<double>(param.bytes * (2 + 2 * state_copies + grads_of[t].size()));
-    b.AddNode(std::move(update));
+    b.AddNode(update);
   }
   return b.Finalize();
 }

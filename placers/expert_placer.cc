@@ -18,13 +18,13 @@
 namespace allot {
 namespace {
 
-int LayerOf(const std::string& name) {
+int LayerOf(std::string_view name) {
   static const std::regex layer(R"((^|/)l(\d+)/)");
-  std::smatch m;
-  return std::regex_search(name, m, layer) ? std::stoi(m[2]) : -1;
+  std::cmatch m;
+  return std::regex_search(name.begin(), name.end(), m, layer) ? std::stoi(m[2]) : -1;
 }
 
-bool StartsWith(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+bool StartsWith(std::string_view s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
 class ExpertPlacer : public Placer {
  public:
@@ -51,7 +51,7 @@ class ExpertPlacer : public Placer {
         const Node& node = g.node(n);
         if (node.role != NodeRole::kForward) continue;
         const int k = LayerOf(node.name);
-        const std::string& s = node.name;
+        const std::string_view s = node.name;
         if (k >= 0) placement[n] = gpus[static_cast<size_t>(k) * G / static_cast<size_t>(layers)];
         else if (s.find("embed") != std::string::npos) placement[n] = gpus.front();
         else if (StartsWith(s, "attention")) placement[n] = gpus[static_cast<size_t>(layers - 1) * G / layers];

@@ -538,7 +538,7 @@ class ListScheduler {
       }
     });
     const std::string on = short_on == best ? "" : " (for copies of its outputs)";
-    throw Error(name_ + ": out of memory: op '" + g_.node(worst).name + "' (group '" +
+    throw Error(name_ + ": out of memory: op '" + std::string(g_.node_name(worst)) + "' (group '" +
                 p_.groups.group_names[p_.groups.group_of[worst]] + "') would run best on " +
                 cluster_.device(best).name + " but needs " + classic::FormatBytes(best_need) + " on " +
                 cluster_.device(short_on).name + on + ", which has " +

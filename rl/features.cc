@@ -54,7 +54,7 @@ GroupFeatures ComputeGroupFeatures(const Graph& graph, const CoarseGraph& cg) {
 
     // Output shape: the largest tensor a forward member sends to another group (or a graph output); else the
     // last forward member's first output.
-    const allot::Tensor* out = nullptr;
+    TensorId out = kNone;
     NodeId last_forward = kNone;
     for (uint32_t i = first; i < last; ++i) {
       const NodeId n = cg.members[i];
@@ -62,17 +62,19 @@ GroupFeatures ComputeGroupFeatures(const Graph& graph, const CoarseGraph& cg) {
       if (any_forward && node.role != NodeRole::kForward) continue;
       if (last_forward == kNone || graph.topo_rank()[n] > graph.topo_rank()[last_forward]) last_forward = n;
       for (TensorId t : node.outputs) {
-        const allot::Tensor& tensor = graph.tensor(t);
+        const TensorInfo& tensor = graph.tensor_info(t);
         bool leaves = tensor.is_graph_output;
         for (NodeId c : graph.consumers(t)) leaves |= cg.group_of[c] != static_cast<uint32_t>(g);
-        if (leaves && (out == nullptr || tensor.bytes > out->bytes)) out = &tensor;
+        if (leaves && (out == kNone || tensor.bytes > graph.tensor_info(out).bytes)) out = t;
       }
     }
-    if (out == nullptr && last_forward != kNone && !graph.node(last_forward).outputs.empty())
-      out = &graph.tensor(graph.node(last_forward).outputs.front());
-    if (out != nullptr)
-      for (size_t d = 0; d < out->shape.size() && d < static_cast<size_t>(kShapeDims); ++d)
-        shape[g * kShapeDims + d] = LogScale(static_cast<double>(out->shape[d]), 10.0);
+    if (out == kNone && last_forward != kNone && !graph.node(last_forward).outputs.empty())
+      out = graph.node(last_forward).outputs.front();
+    if (out != kNone) {
+      const Span<int64_t> dims = graph.tensor(out).shape;
+      for (size_t d = 0; d < dims.size() && d < static_cast<size_t>(kShapeDims); ++d)
+        shape[g * kShapeDims + d] = LogScale(static_cast<double>(dims[d]), 10.0);
+    }
 
     float* w = &work[g * kWorkFeatures];
     w[0] = LogScale(cg.flops[g], 25.0);

@@ -37,7 +37,7 @@ int OpsetFor(const onnx::ModelProto& model, const std::string& domain) {
 // +-1/sqrt(fan_in), and in [0.5, 1.5] for non-trained state (BatchNormalization statistics, whose variance
 // must be positive).
 at::Tensor SeededTensor(const Tensor& t, std::mt19937_64& rng, bool positive) {
-  std::vector<int64_t> shape = t.shape;
+  std::vector<int64_t> shape = t.shape.vec();
   const int64_t n = std::max<int64_t>(0, NumElements(shape));
   std::vector<float> data(static_cast<size_t>(n));
   const double fan_in = shape.size() >= 2 ? static_cast<double>(n / std::max<int64_t>(1, shape[0])) : std::max<double>(1, static_cast<double>(n));
@@ -73,7 +73,7 @@ class Executor::Impl {
       if (cluster.device(d).kind != DeviceKind::kCpu)
         for (NodeId n = 0; n < N_; ++n)
           if (place_[n] == d)
-            throw Error("device '" + cluster.device(d).name + "' (node '" + g_.node(n).name +
+            throw Error("device '" + cluster.device(d).name + "' (node '" + std::string(g_.node_name(n)) +
                         "'): this build of allot's runtime runs virtual CPU devices only (LibTorch without CUDA)");
     training_ = g_.is_training();
     BindNodes();
@@ -104,8 +104,8 @@ class Executor::Impl {
     for (size_t i = 0; i < inputs.size(); ++i) {
       const Tensor& t = g_.tensor(input_tensors_[i]);
       if (inputs[i].sizes().vec() != t.shape)
-        throw Error("input '" + t.name + "': shape " + ShapeString(inputs[i].sizes().vec()) + " does not match the model's " +
-                    ShapeString(t.shape));
+        throw Error("input '" + std::string(t.name) + "': shape " + ShapeString(inputs[i].sizes().vec()) + " does not match the model's " +
+                    ShapeString(t.shape.vec()));
       shared_[input_tensors_[i]] = inputs[i].contiguous();
     }
   }
@@ -203,12 +203,12 @@ class Executor::Impl {
         continue;
       }
       if (n >= static_cast<NodeId>(onnx_nodes.size()))
-        throw Error("executor: node '" + node.name + "' is not in the ONNX model");
+        throw Error("executor: node '" + std::string(node.name) + "' is not in the ONNX model");
       const onnx::NodeProto& proto = onnx_nodes.Get(static_cast<int>(n));
       proto_[n] = &proto;
       kernel_[n] = FindKernel(proto.op_type(), proto.domain());
       if (!kernel_[n])
-        throw Error("node '" + node.name + "': op " + (proto.domain().empty() ? "" : proto.domain() + "::") +
+        throw Error("node '" + std::string(node.name) + "': op " + (proto.domain().empty() ? "" : proto.domain() + "::") +
                     proto.op_type() + " has no runtime kernel (see runtime/OPS.md)");
       for (const auto& name : proto.input()) positional_inputs_[n].push_back(name.empty() ? kNone : g_.FindTensor(name));
       for (const auto& name : proto.output()) positional_outputs_[n].push_back(name.empty() ? kNone : g_.FindTensor(name));
@@ -327,7 +327,7 @@ class Executor::Impl {
       outs.push_back(island.outputs[0]);
       grads.push_back(at::ones_like(island.outputs[0]));
     }
-    std::vector<TensorId> fwd_outputs = f == loss_node_ ? std::vector<TensorId>{} : fwd.outputs;
+    std::vector<TensorId> fwd_outputs = f == loss_node_ ? std::vector<TensorId>{} : fwd.outputs.vec();
     for (size_t i = 0; i < fwd_outputs.size() && i < island.outputs.size(); ++i) {
       at::Tensor sum;
       for (TensorId t : node.inputs)
@@ -432,7 +432,7 @@ class Executor::Impl {
         std::lock_guard<std::mutex> lock(mu_);
         if (!failed_) {
           failed_ = true;
-          error_ = task.copy ? std::string(e.what()) : "node '" + g_.node(task.id).name + "': " + FirstLine(e.what());
+          error_ = task.copy ? std::string(e.what()) : "node '" + std::string(g_.node_name(task.id)) + "': " + FirstLine(e.what());
         }
       }
       const auto t1 = Clock::now();

@@ -168,8 +168,8 @@ double MeasurePlainLoop(const onnx::ModelProto& model, const Graph& graph, int s
     if (t == kNone) throw Error("input '" + name + "' is not in the graph");
     const Tensor& tensor = graph.tensor(t);
     const auto type = ScalarTypeFromOnnx(static_cast<int32_t>(tensor.dtype), tensor.name);
-    inputs.push_back(at::isFloatingType(type) ? at::rand(tensor.shape, at::TensorOptions().dtype(type))
-                                              : at::zeros(tensor.shape, at::TensorOptions().dtype(type)));
+    inputs.push_back(at::isFloatingType(type) ? at::rand(tensor.shape.vec(), at::TensorOptions().dtype(type))
+                                              : at::zeros(tensor.shape.vec(), at::TensorOptions().dtype(type)));
   }
   std::vector<double> times;
   for (int s = 0; s < std::max(0, warmup) + std::max(1, steps); ++s) {

@@ -136,7 +136,7 @@ std::string NarrowBytes(const at::Tensor& wide, const std::string& name) {
 
 }  // namespace
 
-c10::ScalarType ScalarTypeFromOnnx(int32_t onnx_type, const std::string& what) {
+c10::ScalarType ScalarTypeFromOnnx(int32_t onnx_type, std::string_view what) {
   switch (onnx_type) {
     case TensorProto::FLOAT: return at::kFloat;
     case TensorProto::UINT8: return at::kByte;
@@ -158,7 +158,7 @@ c10::ScalarType ScalarTypeFromOnnx(int32_t onnx_type, const std::string& what) {
   const std::string type_name = TensorProto::DataType_IsValid(onnx_type)
                                     ? TensorProto::DataType_Name(static_cast<TensorProto::DataType>(onnx_type))
                                     : std::to_string(onnx_type);
-  throw Error(what + ": element type " + type_name + " has no tensor representation in the runtime");
+  throw Error(std::string(what) + ": element type " + type_name + " has no tensor representation in the runtime");
 }
 
 bool IsSupportedOnnxType(int32_t onnx_type) {

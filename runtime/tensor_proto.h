@@ -18,7 +18,7 @@ class TensorProto;
 namespace allot::runtime {
 
 // The ATen type that holds ONNX element type `onnx_type` (TensorProto.DataType); `what` names the tensor in errors.
-c10::ScalarType ScalarTypeFromOnnx(int32_t onnx_type, const std::string& what);
+c10::ScalarType ScalarTypeFromOnnx(int32_t onnx_type, std::string_view what);
 // The ONNX element type of an ATen type (the widened types map to their signed ONNX type).
 int32_t OnnxTypeFromScalarType(c10::ScalarType type);
 // Whether ONNX element type `onnx_type` has an ATen representation (see above).

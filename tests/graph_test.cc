@@ -8,8 +8,8 @@
 namespace allot {
 namespace {
 
-Node MakeNode(const char* name, const char* op) {
-  Node n;
+NodeDef MakeNode(const char* name, const char* op) {
+  NodeDef n;
   n.name = name;
   n.op_type = op;
   return n;
@@ -23,7 +23,7 @@ Graph Diamond(bool reversed_ids = false) {
   b.tensor(x).is_graph_input = true;
   for (const char* t : {"ta", "tb", "tc", "td"}) b.SetType(b.Tensor(t), DType::kFloat32, {4, 4});
   auto add = [&](const char* name, std::vector<const char*> ins, const char* out) {
-    Node n;
+    NodeDef n;
     n.name = name;
     n.op_type = "Relu";
     for (auto i : ins) n.inputs.push_back(b.Tensor(i));
@@ -75,6 +75,47 @@ TEST(GraphTest, HashIsStableAndSensitive) {
   EXPECT_EQ(Diamond().hash_hex().size(), 16u);
 }
 
+// Names live in the graph's arena as offsets, so copies and moves keep their lookups and views.
+TEST(GraphTest, CopiesAndMovesKeepNameLookups) {
+  Graph copy;
+  {
+    const Graph original = Diamond();
+    copy = original;
+  }
+  Graph moved = std::move(copy);
+  ASSERT_NE(moved.FindNode("c"), kNone);
+  EXPECT_EQ(moved.node(moved.FindNode("c")).name, "c");
+  EXPECT_EQ(moved.tensor_name(moved.FindTensor("tc")), "tc");
+  EXPECT_EQ(moved.FindTensor("nope"), kNone);
+  EXPECT_EQ(moved.hash(), Diamond().hash());
+}
+
+// The builder reads names and shapes from its own storage safely while it grows.
+TEST(GraphTest, BuilderAcceptsItsOwnNamesAndShapes) {
+  GraphBuilder b("self");
+  const TensorId x = b.Tensor("input_tensor");
+  b.SetType(x, DType::kFloat32, {2, 3});
+  b.tensor(x).is_graph_input = true;
+  EXPECT_EQ(b.Tensor(b.graph().tensor_name(x)), x);
+  for (int i = 0; i < 1000; ++i) {  // enough growth to move the arena and the dims pool
+    const TensorId t = b.Tensor(b.graph().tensor_name(x).substr(0, 5 + i % 7));
+    b.SetType(t, DType::kFloat32, b.graph().tensor(x).shape);
+  }
+  EXPECT_EQ(b.graph().tensor_name(b.Tensor("input")), "input");
+  EXPECT_EQ(b.graph().tensor(b.Tensor("input")).shape, (std::vector<int64_t>{2, 3}));
+  const TensorId y = b.Tensor("y");
+  b.SetType(y, DType::kFloat32, {2, 3});
+  EXPECT_EQ(b.AppendNode("n", "Relu", "", std::vector<TensorId>{x}, std::vector<TensorId>{y}), 0u);
+  const TensorId z = b.Tensor("z");
+  b.SetType(z, DType::kFloat32, {2, 3});
+  EXPECT_EQ(b.AppendNode("n", "Relu", "", std::vector<TensorId>{y}, std::vector<TensorId>{z}), 1u);
+  b.tensor(z).is_graph_output = true;
+  const Graph g = b.Finalize();
+  EXPECT_EQ(g.node(1).name, "n__2");  // AppendNode renames a taken name
+  EXPECT_EQ(g.node(1).inputs.front(), y);
+  EXPECT_EQ(g.op_id(0), g.op_id(1));
+}
+
 TEST(GraphTest, StatsOfDiamond) {
   const GraphStats s = ComputeStats(Diamond());
   EXPECT_EQ(s.nodes, 4u);
@@ -88,7 +129,7 @@ TEST(GraphTest, StatsOfDiamond) {
 
 TEST(GraphTest, CycleIsAnErrorNamingItsNodes) {
   GraphBuilder b("cyclic.onnx");
-  Node p = MakeNode("p", "Relu"), q = MakeNode("q", "Relu");
+  NodeDef p = MakeNode("p", "Relu"), q = MakeNode("q", "Relu");
   p.inputs = {b.Tensor("tq")};
   p.outputs = {b.Tensor("tp")};
   q.inputs = {b.Tensor("tp")};
@@ -110,7 +151,7 @@ TEST(GraphTest, CycleIsAnErrorNamingItsNodes) {
 TEST(GraphTest, DanglingInputAndDuplicateProducerAreErrors) {
   {
     GraphBuilder b("m.onnx");
-    Node n = MakeNode("n", "Relu");
+    NodeDef n = MakeNode("n", "Relu");
     n.inputs = {b.Tensor("ghost")};
     n.outputs = {b.Tensor("out")};
     b.AddNode(n);
@@ -119,7 +160,7 @@ TEST(GraphTest, DanglingInputAndDuplicateProducerAreErrors) {
   {
     GraphBuilder b("m.onnx");
     b.tensor(b.Tensor("x")).is_graph_input = true;
-    Node n1 = MakeNode("n1", "Relu"), n2 = MakeNode("n2", "Relu");
+    NodeDef n1 = MakeNode("n1", "Relu"), n2 = MakeNode("n2", "Relu");
     n1.inputs = n2.inputs = {b.Tensor("x")};
     n1.outputs = n2.outputs = {b.Tensor("out")};
     b.AddNode(n1);

@@ -66,6 +66,52 @@ TEST(OnnxImportTest, UnnamedNodesGetDeterministicUniqueNames) {
   EXPECT_EQ(graph.node(2).name, "Relu_2");
 }
 
+// BatchNormalization's running mean and variance are optimizer-free state, unless another node reads them too
+// (then they are weights like any other). Scale and bias are trained.
+TEST(OnnxImportTest, BatchNormRunningStatisticsAreStateNotParameters) {
+  onnx::ModelProto m = test::NewModel();
+  auto* g = m.mutable_graph();
+  test::SetType(g->add_input(), "x", {2, 3, 4, 4});
+  for (const char* name : {"scale", "bias", "mean", "var"}) test::AddInitializer(g, name, {3});
+  test::AddNode(g, "BatchNormalization", "bn", {"x", "scale", "bias", "mean", "var"}, {"y"});
+  test::SetType(g->add_output(), "y", {2, 3, 4, 4});
+  {
+    const Graph graph = ImportModel(m, "bn", ImportOptions{});
+    for (const char* name : {"scale", "bias"}) EXPECT_TRUE(graph.tensor(graph.FindTensor(name)).is_parameter) << name;
+    for (const char* name : {"mean", "var"}) {
+      const Tensor t = graph.tensor(graph.FindTensor(name));
+      EXPECT_FALSE(t.is_parameter) << name;
+      EXPECT_TRUE(t.is_constant) << name;
+    }
+  }
+  test::AddNode(g, "Add", "also_reads_mean", {"mean", "bias"}, {"z"});
+  test::SetType(g->add_output(), "z", {3});
+  const Graph graph = ImportModel(m, "bn2", ImportOptions{});
+  EXPECT_TRUE(graph.tensor(graph.FindTensor("mean")).is_parameter);
+  EXPECT_FALSE(graph.tensor(graph.FindTensor("var")).is_parameter);
+}
+
+// Attributes are stored only for the nodes that have some; the rest read the defaults.
+TEST(OnnxImportTest, AttributesReadBackPerNode) {
+  onnx::ModelProto m = test::NewModel();
+  auto* g = m.mutable_graph();
+  test::SetType(g->add_input(), "x", {1, 3, 8, 8});
+  test::AddInitializer(g, "w", {4, 3, 3, 3});
+  auto* conv = test::AddNode(g, "Conv", "conv", {"x", "w"}, {"c"});
+  auto* strides = conv->add_attribute();
+  strides->set_name("strides");
+  strides->set_type(onnx::AttributeProto::INTS);
+  strides->add_ints(2);
+  strides->add_ints(2);
+  test::AddNode(g, "Relu", "relu", {"c"}, {"y"});
+  test::SetType(g->add_output(), "y", {1, 4, 3, 3});
+  const Graph graph = ImportModel(m, "attrs", ImportOptions{});
+  EXPECT_EQ(graph.node(graph.FindNode("conv")).attrs.strides, (std::vector<int64_t>{2, 2}));
+  EXPECT_TRUE(graph.node(graph.FindNode("relu")).attrs.is_default());
+  // 4 output channels x 3x3 pixels, each 3 input channels x 3x3 kernel, 2 FLOPs per multiply-add.
+  EXPECT_DOUBLE_EQ(graph.node(graph.FindNode("conv")).flops, 2.0 * 4 * 3 * 3 * 3 * 3 * 3);
+}
+
 TEST(OnnxImportTest, SymbolicBatchIsBoundOrReported) {
   onnx::ModelProto base = test::Mlp(2);
   auto* dim = base.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0);

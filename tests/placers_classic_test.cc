@@ -47,7 +47,7 @@ struct Case {
 std::unique_ptr<Case> Build(const std::vector<Op>& ops, Cluster cluster) {
   GraphBuilder b("test");
   for (const Op& op : ops) {
-    Node n;
+    NodeDef n;
     n.name = op.name;
     n.op_type = "Test";
     for (const std::string& in : op.inputs) {

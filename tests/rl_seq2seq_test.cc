@@ -52,7 +52,7 @@ std::unique_ptr<Case> Chains(const std::vector<double>& chain_ms, const std::vec
   for (size_t c = 0; c < chain_ms.size(); ++c) {
     TensorId in = x;
     for (int k = 0; k < 3; ++k) {
-      Node n;
+      NodeDef n;
       n.name = "c" + std::to_string(c) + "/op" + std::to_string(k);
       n.op_type = k == 1 ? "Relu" : "MatMul";
       n.inputs = {in};
@@ -156,7 +156,7 @@ TEST(RlFeaturesTest, AdjacencyListsNeighboursHeaviestFirst) {
                  y = tensor("y", 4);
   b.tensor(y).is_graph_output = true;
   auto add = [&](const std::string& name, const std::string& op, std::vector<TensorId> in, std::vector<TensorId> out) {
-    Node n;
+    NodeDef n;
     n.name = name;
     n.op_type = op;
     n.inputs = std::move(in);

@@ -47,7 +47,7 @@ struct Case {
 Case Build(const std::vector<Op>& ops, size_t devices, std::vector<const char*> graph_outputs = {}) {
   GraphBuilder b("test");
   for (const Op& op : ops) {
-    Node n;
+    NodeDef n;
     n.name = op.name;
     n.op_type = "Test";
     for (auto in : op.inputs) n.inputs.push_back(b.Tensor(in));

@@ -31,7 +31,7 @@ TEST(TrainingTest, MlpGetsExactlyTheExpectedOps) {
   const Graph g = SynthesizeTrainingGraph(fwd);
   ASSERT_TRUE(g.is_training());
   std::set<std::string> names;
-  for (const Node& n : g.nodes()) names.insert(n.name);
+  for (const Node& n : g.nodes()) names.insert(std::string(n.name));
   const std::set<std::string> expected = {
       "fc1", "relu", "fc2", "allot/loss",                                  // forward + loss
       "grad/allot/loss", "grad/fc2", "grad/relu", "grad/fc1",              // gradients

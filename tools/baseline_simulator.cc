@@ -7,6 +7,11 @@
 #include <tuple>
 
 namespace allot::tools {
+namespace {
+// The baseline keys its maps by name, as a first simulator would.
+std::string TensorName(const Graph& g, TensorId t) { return std::string(g.tensor_name(t)); }
+std::string NodeName(const Graph& g, NodeId n) { return std::string(g.node_name(n)); }
+}  // namespace
 
 BaselineResult BaselineSimulate(const Graph& g, const Cluster& cluster, const CostTable& costs,
                                 const std::vector<DeviceId>& placement) {
@@ -23,7 +28,7 @@ BaselineResult BaselineSimulate(const Graph& g, const Cluster& cluster, const Co
   uint64_t seq = 0;
   auto allocate = [&](int d, uint64_t b) { memory[d] += b; peak[d] = std::max(peak[d], memory[d]); };
   auto release = [&](TensorId t, int d) {
-    if (--uses[{g.tensor(t).name, d}] == 0 && !g.tensor(t).is_graph_output) memory[d] -= g.tensor(t).bytes;
+    if (--uses[{TensorName(g, t), d}] == 0 && !g.tensor(t).is_graph_output) memory[d] -= g.tensor(t).bytes;
   };
   auto produced_inputs = [&](NodeId n) {
     std::set<TensorId> ins;
@@ -44,23 +49,23 @@ BaselineResult BaselineSimulate(const Graph& g, const Cluster& cluster, const Co
   for (TensorId t = 0; t < g.num_tensors(); ++t)
     if (g.tensor(t).producer == kNone)
       for (NodeId c : g.consumers(t))
-        if (resident.insert({g.tensor(t).name, placement[c]}).second) allocate(placement[c], g.tensor(t).bytes);
+        if (resident.insert({TensorName(g, t), placement[c]}).second) allocate(placement[c], g.tensor(t).bytes);
   for (NodeId n = 0; n < g.num_nodes(); ++n)
     if (g.node(n).state_bytes) allocate(placement[n], g.node(n).state_bytes);
   for (NodeId n = 0; n < g.num_nodes(); ++n)
     for (TensorId t : g.node(n).outputs) {
       const int src = placement[n];
-      uses[{g.tensor(t).name, src}] += 0;
+      uses[{TensorName(g, t), src}] += 0;
       std::set<int> seen;
       for (NodeId c : g.consumers(t)) {
         const int d = placement[c];
-        if (seen.insert(d).second && d != src) ++uses[{g.tensor(t).name, src}];
-        ++uses[{g.tensor(t).name, d}];
+        if (seen.insert(d).second && d != src) ++uses[{TensorName(g, t), src}];
+        ++uses[{TensorName(g, t), d}];
       }
     }
   for (NodeId n = 0; n < g.num_nodes(); ++n) {
-    pending[g.node(n).name] = static_cast<int>(produced_inputs(n).size());
-    if (pending[g.node(n).name] == 0) ready[placement[n]].push_back(n);
+    pending[NodeName(g, n)] = static_cast<int>(produced_inputs(n).size());
+    if (pending[NodeName(g, n)] == 0) ready[placement[n]].push_back(n);
   }
   for (size_t d = 0; d < D; ++d) dispatch(static_cast<int>(d), 0);
 
@@ -78,9 +83,9 @@ BaselineResult BaselineSimulate(const Graph& g, const Cluster& cluster, const Co
         for (NodeId c : g.consumers(t)) {
           const int dc = placement[c];
           if (dc == device) {
-            if (--pending[g.node(c).name] == 0) ready[dc].push_back(c);
-          } else if (!sent[{g.tensor(t).name, dc}]) {
-            sent[{g.tensor(t).name, dc}] = true;
+            if (--pending[NodeName(g, c)] == 0) ready[dc].push_back(c);
+          } else if (!sent[{TensorName(g, t), dc}]) {
+            sent[{TensorName(g, t), dc}] = true;
             double start = now;
             for (uint32_t l : cluster.route(device, dc)) start = std::max(start, link_free[cluster.links()[l].name]);
             const double end = start + cluster.TransferTime(device, dc, g.tensor(t).bytes);
@@ -95,7 +100,7 @@ BaselineResult BaselineSimulate(const Graph& g, const Cluster& cluster, const Co
     } else {
       const auto [t, from, to] = transfers[id];
       for (NodeId c : g.consumers(t))
-        if (placement[c] == to && --pending[g.node(c).name] == 0) ready[to].push_back(c);
+        if (placement[c] == to && --pending[NodeName(g, c)] == 0) ready[to].push_back(c);
       release(t, from);
       dispatch(to, now);
     }

@@ -190,7 +190,7 @@ void RunExport(const ExportArgs& args) {
     const Node& node = graph.node(static_cast<NodeId>(i));
     if (node.role != NodeRole::kForward || node.name != names[i])
       throw Error(model_args.model + ": node " + std::to_string(i) + " is '" + names[i] + "' in the ONNX graph but '" +
-                  node.name + "' in the imported graph");
+                  std::string(node.name) + "' in the imported graph");
     devices[i] = m.cluster.device(placement[i]).name;
   }
 

@@ -186,7 +186,7 @@ GanttChart MakeGanttChart(const Graph& graph, const Cluster& cluster, const SimR
   double span = schedule.step_time;
   for (const ScheduledOp& op : schedule.ops) {
     const Node& n = graph.node(op.node);
-    chart.bars.push_back({op.device, op.start, op.end, static_cast<GanttKind>(n.role), n.name});
+    chart.bars.push_back({op.device, op.start, op.end, static_cast<GanttKind>(n.role), std::string(n.name)});
     span = std::max(span, op.end);
   }
   if (with_links && !schedule.transfers.empty()) {
@@ -200,7 +200,7 @@ GanttChart MakeGanttChart(const Graph& graph, const Cluster& cluster, const SimR
       chart.lanes.push_back(link.name.empty() ? link.from + "->" + link.to : link.name);
     }
     for (const ScheduledTransfer& t : schedule.transfers) {
-      const std::string label = graph.tensor(t.tensor).name + " (" + cluster.device(t.from).name + " -> " +
+      const std::string label = std::string(graph.tensor_name(t.tensor)) + " (" + cluster.device(t.from).name + " -> " +
                                 cluster.device(t.to).name + ", " + FormatBytes(double(t.bytes)) + ")";
       for (uint32_t l : cluster.route(t.from, t.to))
         chart.bars.push_back({static_cast<uint32_t>(lane_of[l]), t.start, t.end, GanttKind::kTransfer, label});
