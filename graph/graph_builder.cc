@@ -239,15 +239,14 @@ Graph GraphBuilder::Finalize() {
   g.in_bytes_.clear();
   g.in_nodes_.reserve(n_nodes * 2);
   g.in_bytes_.reserve(n_nodes * 2);
-  std::vector<TensorId> ins;
   std::vector<std::pair<NodeId, uint64_t>> preds;
   bool forward_only = true;  // every edge goes from a lower id to a higher one: the order is already topological
+  std::fill(last_reader.begin(), last_reader.end(), kNone);
   for (NodeId n = 0; n < n_nodes; ++n) {
     preds.clear();
-    ins.assign(inputs(n).begin(), inputs(n).end());
-    std::sort(ins.begin(), ins.end());
-    ins.erase(std::unique(ins.begin(), ins.end()), ins.end());
-    for (TensorId t : ins) {
+    for (TensorId t : inputs(n)) {
+      if (last_reader[t] == n) continue;  // a tensor read twice counts once
+      last_reader[t] = n;
       const NodeId p = info[t].producer;
       if (p == kNone) continue;
       if (p == n) throw Error(source_ + ": cycle: node '" + node_name(n) + "' reads its own output '" +
@@ -255,7 +254,7 @@ Graph GraphBuilder::Finalize() {
       forward_only &= p < n;
       preds.emplace_back(p, info[t].bytes);
     }
-    std::sort(preds.begin(), preds.end());
+    if (preds.size() > 1) std::sort(preds.begin(), preds.end());
     for (size_t i = 0; i < preds.size();) {
       uint64_t bytes = 0;
       size_t j = i;
@@ -338,23 +337,21 @@ Graph GraphBuilder::Finalize() {
     if (info[t].is_parameter && g.consumer_offsets_[t + 1] > g.consumer_offsets_[t])
       g.parameter_bytes_[g.consumer_nodes_[g.consumer_offsets_[t]]] += info[t].bytes;
 
-  // Hash. Wiring by tensor id: ids follow the file's order, so they name tensors as well as names do.
+  // Hash: the columns that define the graph, whole, at word speed (names through the arena and their offsets;
+  // wiring by tensor id, which follows the file's order as names do).
   StableHasher h;
-  for (NodeId n = 0; n < n_nodes; ++n) {
-    h.Add(g.node_name(n));
-    h.Add(static_cast<int64_t>(g.node_op_[n]) << 8 | static_cast<int64_t>(g.role_[n]));
-    for (TensorId t : inputs(n)) h.Add(static_cast<int64_t>(t));
-    h.Add(-1);
-    for (TensorId t : outputs(n)) h.Add(static_cast<int64_t>(t));
-    h.Add(-2);
-  }
-  for (StrRef s : g.symbols_) h.Add(g.str(s));
+  h.Add(std::string_view(g.chars_.data(), g.chars_.size()));
+  h.AddColumn(g.node_name_);
+  h.AddColumn(g.node_op_);
+  h.AddColumn(g.role_);
+  h.AddColumn(g.io_begin_);
+  h.AddColumn(g.out_begin_);
+  h.AddColumn(g.io_);
+  h.AddColumn(g.tensor_name_);
   for (TensorId t = 0; t < n_tensors; ++t) {
-    h.Add(g.tensor_name(t));
     h.Add(static_cast<int64_t>(info[t].dtype) << 8 | (info[t].is_parameter ? 1 : 0));
     const StrRef s = g.shape_of_[t];
-    for (uint32_t i = 0; i < s.size; ++i) h.Add(g.dims_[s.offset + i]);
-    h.Add(-3);
+    h.Add(std::string_view(reinterpret_cast<const char*>(g.dims_.data() + s.offset), s.size * sizeof(int64_t)));
   }
   g.hash_ = h.value();
   return g;
