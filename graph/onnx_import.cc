@@ -107,32 +107,6 @@ bool Complete(const TypeInfo& t) {
   return t.is_tensor && t.has_shape && std::none_of(t.shape.begin(), t.shape.end(), [](int64_t d) { return d < 0; });
 }
 
-// True when every node output already has a complete static shape (allot's generated models): shape inference
-// can then be skipped, which is most of the import time of a large model.
-bool ModelCarriesAllShapes(const onnx::GraphProto& g) {
-  // Ids: value_info i is i, output j is value_info_size() + j.
-  const auto n_vi = static_cast<uint32_t>(g.value_info_size());
-  auto key_of = [&g, n_vi](uint32_t id) -> std::string_view {
-    return id < n_vi ? g.value_info(static_cast<int>(id)).name() : g.output(static_cast<int>(id - n_vi)).name();
-  };
-  NameTable typed;
-  typed.Reserve(static_cast<size_t>(g.value_info_size() + g.output_size()));
-  TypeInfo info;
-  for (uint32_t i = 0; i < n_vi + static_cast<uint32_t>(g.output_size()); ++i) {
-    const onnx::ValueInfoProto& vi = i < n_vi ? g.value_info(static_cast<int>(i)) : g.output(static_cast<int>(i - n_vi));
-    if (Complete(ReadType(vi.type(), info))) typed.FindOrInsert(vi.name(), NameTable::Hash(vi.name()), i, key_of);
-  }
-  for (const auto& vi : g.input())
-    if (!Complete(ReadType(vi.type(), info))) return false;
-  for (const auto& node : g.node()) {
-    for (const auto& attr : node.attribute())
-      if (attr.has_g() || attr.graphs_size() > 0) return false;
-    for (const auto& out : node.output())
-      if (!out.empty() && typed.Find(out, key_of) == NameTable::kMissing) return false;
-  }
-  return true;
-}
-
 void ReadAttrs(const onnx::NodeProto& node, OpAttrs& a) {
   for (const auto& attr : node.attribute()) {
     const std::string_view n = attr.name();  // a view compares sizes first: most names fail on that
@@ -274,12 +248,18 @@ int64_t ConstantScalar(const onnx::GraphProto& g, const std::string& name) {
   return 0;
 }
 
-// Builds the IR from the (shape-inferred) model, writing the Graph's columns directly through GraphBuilder: per
-// node a few name-index probes and array appends, no allocation.
+// Thrown by an optimistic build that meets a node output without a static shape, or a control-flow body (whose
+// shapes only inference provides): ImportModel then runs shape inference and builds again.
+struct NeedsShapeInference {};
+
+// Builds the IR from the model, writing the Graph's columns directly through GraphBuilder: per node a few
+// name-index probes and array appends, no allocation.
 class IrBuilder {
  public:
-  IrBuilder(onnx::ModelProto& model, const std::string& source, ImportReport& report, const std::string& model_dir)
-      : g_(model.graph()), source_(source), report_(report), model_dir_(model_dir), builder_(source) {}
+  IrBuilder(onnx::ModelProto& model, const std::string& source, ImportReport& report, const std::string& model_dir,
+            bool optimistic)
+      : g_(model.graph()), source_(source), report_(report), model_dir_(model_dir), optimistic_(optimistic),
+        builder_(source) {}
 
   Graph Build() {
     DeclareInitializers();
@@ -293,7 +273,6 @@ class IrBuilder {
         throw Error(source_ + ": graph output '" + out.name() + "' is not produced by any node or input");
       builder_.tensor(t).is_graph_output = true;
     }
-    CheckShapes();
     return builder_.Finalize();
   }
 
@@ -484,7 +463,9 @@ class IrBuilder {
           if (std::find(inputs.begin(), inputs.end(), t) == inputs.end()) inputs.push_back(t);
         }
       }
+      if (optimistic_ && control_flow) throw NeedsShapeInference{};
       const NodeId id = builder_.AppendNode(name, name_hash, proto.op_type(), proto.domain(), inputs, outputs);
+      CheckOutputShapes(id);
       const OpFamily family = FamilyOf(builder_.graph().op_id(id), proto.op_type());
       if (proto.attribute_size() > 0) {
         attrs = OpAttrs();
@@ -562,18 +543,17 @@ class IrBuilder {
     return static_cast<OpFamily>(family_of_op_[op_id]);
   }
 
-  void CheckShapes() {
+  void CheckOutputShapes(NodeId n) {
     const Graph& g = builder_.graph();
-    for (NodeId n = 0; n < g.num_nodes(); ++n) {
-      for (TensorId t : g.node(n).outputs) {
-        const Tensor tensor = g.tensor(t);
-        const bool unknown = tensor.dtype == DType::kUndefined ||
-                             std::any_of(tensor.shape.begin(), tensor.shape.end(), [](int64_t d) { return d < 0; });
-        if (unknown)
-          throw Error(source_ + ": cannot resolve the static shape of tensor '" + std::string(tensor.name) +
-                      "' (output of node '" + std::string(g.node_name(n)) + "', op " + std::string(g.op_type(n)) +
-                      "): it depends on a symbolic dim or on run-time data; bind dims with --batch, --seq or --dim");
-      }
+    for (TensorId t : g.node(n).outputs) {
+      const Tensor tensor = g.tensor(t);
+      const bool unknown = tensor.dtype == DType::kUndefined ||
+                           std::any_of(tensor.shape.begin(), tensor.shape.end(), [](int64_t d) { return d < 0; });
+      if (!unknown) continue;
+      if (optimistic_) throw NeedsShapeInference{};
+      throw Error(source_ + ": cannot resolve the static shape of tensor '" + std::string(tensor.name) +
+                  "' (output of node '" + std::string(g.node_name(n)) + "', op " + std::string(g.op_type(n)) +
+                  "): it depends on a symbolic dim or on run-time data; bind dims with --batch, --seq or --dim");
     }
   }
 
@@ -587,6 +567,7 @@ class IrBuilder {
   const std::string& source_;
   ImportReport& report_;
   std::string model_dir_;
+  bool optimistic_;  // shape inference has not run: a missing shape means it must (NeedsShapeInference)
   GraphBuilder builder_;
 };
 
@@ -679,22 +660,30 @@ Graph ImportModel(onnx::ModelProto& model, const std::string& source, const Impo
     }
   }
   rep.check_seconds = seconds_since(t0);
+  // Most models allot generates, and many exports, carry every shape already: build first, and run ONNX shape
+  // inference (the costliest step of a large import) only when the build meets a shape it lacks. The abandoned
+  // build stops at the first such node and counts as inference time.
   t0 = Clock::now();
-  const bool carries = ModelCarriesAllShapes(model.graph());
-  if (!carries) {
-    try {
-      onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
-                                         onnx::ShapeInferenceOptions(false, 0, true));
-    } catch (const std::exception& e) {
-      if (!options.check) ExplainStructure(model.graph(), source);
-      throw Error(source + ": shape inference failed: " + FirstLine(e.what()));
-    }
-    rep.ran_shape_inference = true;
+  try {
+    ImportReport attempt;
+    Graph graph = IrBuilder(model, source, attempt, model_dir, /*optimistic=*/true).Build();
+    rep.warnings = std::move(attempt.warnings);
+    rep.unknown_ops = attempt.unknown_ops;
+    rep.build_seconds = seconds_since(t0);
+    return graph;
+  } catch (const NeedsShapeInference&) {
   }
+  try {
+    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
+                                       onnx::ShapeInferenceOptions(false, 0, true));
+  } catch (const std::exception& e) {
+    if (!options.check) ExplainStructure(model.graph(), source);
+    throw Error(source + ": shape inference failed: " + FirstLine(e.what()));
+  }
+  rep.ran_shape_inference = true;
   rep.infer_seconds = seconds_since(t0);
   t0 = Clock::now();
-  IrBuilder builder(model, source, rep, model_dir);
-  Graph graph = builder.Build();
+  Graph graph = IrBuilder(model, source, rep, model_dir, /*optimistic=*/false).Build();
   rep.build_seconds = seconds_since(t0);
   return graph;
 }

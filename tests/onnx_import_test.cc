@@ -112,6 +112,25 @@ TEST(OnnxImportTest, AttributesReadBackPerNode) {
   EXPECT_DOUBLE_EQ(graph.node(graph.FindNode("conv")).flops, 2.0 * 4 * 3 * 3 * 3 * 3 * 3);
 }
 
+// A model that carries every shape is built without ONNX shape inference; one missing a shape gets it.
+TEST(OnnxImportTest, ShapeInferenceRunsOnlyWhenAShapeIsMissing) {
+  onnx::ModelProto m = test::NewModel();
+  auto* g = m.mutable_graph();
+  test::SetType(g->add_input(), "x", {2, 3});
+  test::AddNode(g, "Relu", "r1", {"x"}, {"a"});
+  test::AddNode(g, "Relu", "r2", {"a"}, {"b"});
+  test::SetType(g->add_output(), "b", {2, 3});
+  onnx::ModelProto missing = m;
+  test::SetType(m.mutable_graph()->add_value_info(), "a", {2, 3});
+  ImportReport carried, inferred;
+  const Graph with_shapes = ImportModel(m, "carried", ImportOptions{}, &carried);
+  const Graph without = ImportModel(missing, "inferred", ImportOptions{}, &inferred);
+  EXPECT_FALSE(carried.ran_shape_inference);
+  EXPECT_TRUE(inferred.ran_shape_inference);
+  EXPECT_EQ(without.tensor(without.FindTensor("a")).shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(with_shapes.hash(), without.hash());
+}
+
 TEST(OnnxImportTest, SymbolicBatchIsBoundOrReported) {
   onnx::ModelProto base = test::Mlp(2);
   auto* dim = base.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0);
