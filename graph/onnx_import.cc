@@ -465,7 +465,6 @@ class IrBuilder {
       }
       if (optimistic_ && control_flow) throw NeedsShapeInference{};
       const NodeId id = builder_.AppendNode(name, name_hash, proto.op_type(), proto.domain(), inputs, outputs);
-      CheckOutputShapes(id);
       const OpFamily family = FamilyOf(builder_.graph().op_id(id), proto.op_type());
       if (proto.attribute_size() > 0) {
         attrs = OpAttrs();
@@ -478,8 +477,10 @@ class IrBuilder {
       ins.clear();
       outs.clear();
       for (size_t k = 0; k < in_ids.size(); ++k) ins.push_back(in_ids[k] == kNone ? nullptr : &views[k]);
-      for (size_t k = 0; k < out_ids.size(); ++k)
+      for (size_t k = 0; k < out_ids.size(); ++k) {
         outs.push_back(out_ids[k] == kNone ? nullptr : &views[in_ids.size() + k]);
+        if (outs.back()) CheckStaticShape(*outs.back(), id);
+      }
       static const OpAttrs kNoAttrs;
       const OpAttrs& node_attrs = proto.attribute_size() > 0 ? attrs : kNoAttrs;
       OpWork work;
@@ -543,18 +544,16 @@ class IrBuilder {
     return static_cast<OpFamily>(family_of_op_[op_id]);
   }
 
-  void CheckOutputShapes(NodeId n) {
+  // A node output's type must be static (from the model, or from shape inference).
+  void CheckStaticShape(const Tensor& output, NodeId n) {
+    const bool unknown = output.dtype == DType::kUndefined ||
+                         std::any_of(output.shape.begin(), output.shape.end(), [](int64_t d) { return d < 0; });
+    if (!unknown) return;
+    if (optimistic_) throw NeedsShapeInference{};
     const Graph& g = builder_.graph();
-    for (TensorId t : g.node(n).outputs) {
-      const Tensor tensor = g.tensor(t);
-      const bool unknown = tensor.dtype == DType::kUndefined ||
-                           std::any_of(tensor.shape.begin(), tensor.shape.end(), [](int64_t d) { return d < 0; });
-      if (!unknown) continue;
-      if (optimistic_) throw NeedsShapeInference{};
-      throw Error(source_ + ": cannot resolve the static shape of tensor '" + std::string(tensor.name) +
-                  "' (output of node '" + std::string(g.node_name(n)) + "', op " + std::string(g.op_type(n)) +
-                  "): it depends on a symbolic dim or on run-time data; bind dims with --batch, --seq or --dim");
-    }
+    throw Error(source_ + ": cannot resolve the static shape of tensor '" + std::string(output.name) +
+                "' (output of node '" + std::string(g.node_name(n)) + "', op " + std::string(g.op_type(n)) +
+                "): it depends on a symbolic dim or on run-time data; bind dims with --batch, --seq or --dim");
   }
 
   static constexpr int kAhead = 16;
