@@ -308,6 +308,7 @@ class IrBuilder {
       }
     }
   }
+
   void CheckExternal(const onnx::TensorProto& init, uint64_t bytes) {
     std::string location;
     uint64_t offset = 0, length = bytes;
