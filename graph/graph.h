@@ -2,11 +2,12 @@
 // allot's operator-graph IR. A Graph is built once (by the ONNX importer, the training-graph synthesis, the JSON
 // cost-graph reader or a test) through a GraphBuilder, then frozen: node ids are dense 0..N-1, every per-node and
 // per-tensor fact lives in a column (a flat array indexed by id), names live in one character arena, adjacency
-// is CSR in both directions, and the topological order and hash are computed once. Graph::node and
+// is CSR in both directions, and the topological order is computed once (the hash on first use). Graph::node and
 // Graph::tensor return small views assembled from the columns. Every placer and the simulator read it millions
 // of times, and the importer builds it with no allocation per node or tensor; nothing here allocates after
 // Finalize.
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -213,9 +214,10 @@ class Graph {
   // Position of each node in topo_order().
   const std::vector<uint32_t>& topo_rank() const { return topo_rank_; }
 
-  // A StableHasher over names, op types, roles, wiring, dtypes and shapes: the same model and binding hash the
-  // same on every machine, and a placement file names the graph it was made for by this value.
-  uint64_t hash() const { return hash_; }
+  // FNV-1a over names, op types, roles, wiring, dtypes and shapes: the same model and binding hash the same on
+  // every machine, and placement files, trained policies and checkpoints name the graph they were made for by
+  // this value. Computed on first use (importing never needs it), then cached; safe from several threads.
+  uint64_t hash() const;
   std::string hash_hex() const;
 
   NodeId FindNode(std::string_view name) const;      // kNone if absent
@@ -263,7 +265,22 @@ class Graph {
   std::vector<uint64_t> output_bytes_, parameter_bytes_;
   std::vector<NodeId> topo_order_;
   std::vector<uint32_t> topo_rank_;
-  uint64_t hash_ = 0;
+  // The cached hash; 0 until computed. Copies carry it; a builder started from a graph clears it.
+  class CachedHash {
+   public:
+    CachedHash() = default;
+    CachedHash(const CachedHash& o) : value_(o.value_.load(std::memory_order_relaxed)) {}
+    CachedHash& operator=(const CachedHash& o) {
+      value_.store(o.value_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      return *this;
+    }
+    std::atomic<uint64_t>& value() const { return value_; }
+
+   private:
+    mutable std::atomic<uint64_t> value_{0};
+  };
+  uint64_t ComputeHash() const;
+  CachedHash hash_;
   bool is_training_ = false;
 };
 

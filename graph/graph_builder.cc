@@ -7,7 +7,6 @@
 #include <utility>
 
 #include "graph/error.h"
-#include "graph/stable_hash.h"
 
 namespace allot {
 namespace {
@@ -337,23 +336,7 @@ Graph GraphBuilder::Finalize() {
     if (info[t].is_parameter && g.consumer_offsets_[t + 1] > g.consumer_offsets_[t])
       g.parameter_bytes_[g.consumer_nodes_[g.consumer_offsets_[t]]] += info[t].bytes;
 
-  // Hash: the columns that define the graph, whole, at word speed (names through the arena and their offsets;
-  // wiring by tensor id, which follows the file's order as names do).
-  StableHasher h;
-  h.Add(std::string_view(g.chars_.data(), g.chars_.size()));
-  h.AddColumn(g.node_name_);
-  h.AddColumn(g.node_op_);
-  h.AddColumn(g.role_);
-  h.AddColumn(g.io_begin_);
-  h.AddColumn(g.out_begin_);
-  h.AddColumn(g.io_);
-  h.AddColumn(g.tensor_name_);
-  for (TensorId t = 0; t < n_tensors; ++t) {
-    h.Add(static_cast<int64_t>(info[t].dtype) << 8 | (info[t].is_parameter ? 1 : 0));
-    const StrRef s = g.shape_of_[t];
-    h.Add(std::string_view(reinterpret_cast<const char*>(g.dims_.data() + s.offset), s.size * sizeof(int64_t)));
-  }
-  g.hash_ = h.value();
+  g.hash_.value().store(0);  // a builder started from a graph copied its hash
   return g;
 }
 

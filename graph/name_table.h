@@ -4,10 +4,9 @@
 // moves with the graph that owns the names, and a probe touches 8 bytes until a hash matches. The importer
 // resolves every tensor reference through one, which is most of the IR build.
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 #include <vector>
-
-#include "graph/stable_hash.h"
 
 namespace allot {
 
@@ -15,7 +14,29 @@ class NameTable {
  public:
   static constexpr uint32_t kMissing = 0xffffffffu;
 
-  static uint32_t Hash(std::string_view key) { return HashName(key); }
+  // A multiply-rotate round per 8 bytes (as in xxHash/wyhash) and a final avalanche: inline and word-at-a-time,
+  // since the importer hashes every name reference (std::hash is an out-of-line byte loop).
+  static uint32_t Hash(std::string_view key) {
+    uint64_t h = 0x243f6a8885a308d3ull;
+    auto round = [&h](uint64_t w) {
+      h ^= w * 0x9e3779b97f4a7c15ull;
+      h = ((h << 31) | (h >> 33)) * 0xbf58476d1ce4e5b9ull;
+    };
+    const char* p = key.data();
+    size_t n = key.size();
+    for (; n >= 8; p += 8, n -= 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      round(w);
+    }
+    uint64_t tail = 0;
+    for (size_t i = 0; i < n; ++i) tail |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+    round(tail ^ (static_cast<uint64_t>(key.size()) << 56));
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return static_cast<uint32_t>(h);
+  }
 
   void Reserve(size_t n) {
     size_t cap = 16;
