@@ -4,8 +4,8 @@
 // per-tensor fact lives in a column (a flat array indexed by id), names live in one character arena, adjacency
 // is CSR in both directions, and the topological order is computed once (the hash on first use). Graph::node and
 // Graph::tensor return small views assembled from the columns. Every placer and the simulator read it millions
-// of times, and the importer builds it with no allocation per node or tensor; nothing here allocates after
-// Finalize.
+// of times, and the importer builds it with no allocation per node or tensor (list attributes aside); nothing
+// here allocates after Finalize.
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
