@@ -11,13 +11,17 @@
 namespace allot {
 namespace {
 
+// True when p points into v: appending to v may move what p points at, so the caller copies first.
+template <typename T>
+bool PointsInto(const T* p, const std::vector<T>& v) {
+  return !v.empty() && p >= v.data() && p < v.data() + v.size();
+}
+
 }  // namespace
 
 GraphBuilder::GraphBuilder(std::string source) : source_(std::move(source)) {}
 
-GraphBuilder::GraphBuilder(const Graph& base, std::string source) : source_(std::move(source)), g_(base) {
-  empty_symbol_ = g_.symbol_index_.Find("", [this](uint32_t i) { return g_.str(g_.symbols_[i]); });
-}
+GraphBuilder::GraphBuilder(const Graph& base, std::string source) : source_(std::move(source)), g_(base) {}
 
 void GraphBuilder::Reserve(size_t nodes, size_t tensors, size_t name_chars) {
   g_.chars_.reserve(g_.chars_.size() + name_chars);
@@ -45,10 +49,7 @@ void GraphBuilder::Reserve(size_t nodes, size_t tensors, size_t name_chars) {
 
 StrRef GraphBuilder::Store(std::string_view s) {
   std::vector<char>& chars = g_.chars_;
-  if (!chars.empty() && s.data() >= chars.data() && s.data() < chars.data() + chars.size()) {
-    const std::string copy(s);  // the view points into the arena, which the append may move
-    return Store(copy);
-  }
+  if (PointsInto(s.data(), chars)) return Store(std::string(s));
   if (chars.size() + s.size() > 0xffffffffull) throw Error(source_ + ": more than 4 GiB of names");
   const StrRef r{static_cast<uint32_t>(chars.size()), static_cast<uint32_t>(s.size())};
   chars.insert(chars.end(), s.begin(), s.end());
@@ -56,7 +57,6 @@ StrRef GraphBuilder::Store(std::string_view s) {
 }
 
 uint32_t GraphBuilder::Symbol(std::string_view s) {
-  if (s.empty() && empty_symbol_ != kNone) return empty_symbol_;  // the domain of almost every node
   auto key_of = [this](uint32_t i) { return g_.str(g_.symbols_[i]); };
   const uint32_t h = NameTable::Hash(s);
   const uint32_t found = g_.symbol_index_.Find(s, h, key_of);
@@ -64,7 +64,6 @@ uint32_t GraphBuilder::Symbol(std::string_view s) {
   const auto id = static_cast<uint32_t>(g_.symbols_.size());
   g_.symbols_.push_back(Store(s));
   g_.symbol_index_.FindOrInsert(s, h, id, key_of);
-  if (s.empty()) empty_symbol_ = id;
   return id;
 }
 
@@ -83,11 +82,7 @@ TensorId GraphBuilder::FindTensor(std::string_view name) const { return g_.FindT
 
 void GraphBuilder::SetType(TensorId id, DType dtype, Span<int64_t> shape) {
   std::vector<int64_t>& dims = g_.dims_;
-  if (!dims.empty() && shape.first >= dims.data() && shape.first < dims.data() + dims.size()) {
-    const std::vector<int64_t> copy = shape.vec();  // the span points into the pool, which the append may move
-    SetType(id, dtype, copy);
-    return;
-  }
+  if (PointsInto(shape.first, dims)) return SetType(id, dtype, shape.vec());
   StrRef& ref = g_.shape_of_[id];
   if (ref.size != shape.size()) {
     ref = StrRef{static_cast<uint32_t>(dims.size()), static_cast<uint32_t>(shape.size())};
@@ -101,12 +96,8 @@ void GraphBuilder::SetType(TensorId id, DType dtype, Span<int64_t> shape) {
 
 NodeId GraphBuilder::AppendColumns(StrRef name, std::string_view op_type, std::string_view domain,
                                    Span<TensorId> inputs, Span<TensorId> outputs) {
-  const std::vector<TensorId>& io = g_.io_;
-  auto inside = [&io](Span<TensorId> s) { return !s.empty() && s.first >= io.data() && s.first < io.data() + io.size(); };
-  if (inside(inputs) || inside(outputs)) {  // another node's wiring: copy it before the append moves it
-    const std::vector<TensorId> in = inputs.vec(), out = outputs.vec();
-    return AppendColumns(name, op_type, domain, in, out);
-  }
+  if (PointsInto(inputs.first, g_.io_) || PointsInto(outputs.first, g_.io_))  // another node's wiring
+    return AppendColumns(name, op_type, domain, inputs.vec(), outputs.vec());
   const auto id = static_cast<NodeId>(g_.num_nodes());
   g_.node_name_.push_back(name);
   g_.node_op_.push_back(Symbol(op_type));
@@ -180,7 +171,6 @@ std::string GraphBuilder::UniqueNodeName(std::string_view base) const {
 Graph GraphBuilder::Finalize() {
   Graph g = std::move(g_);
   g_ = Graph();
-  empty_symbol_ = kNone;
   const size_t n_nodes = g.num_nodes();
   const size_t n_tensors = g.num_tensors();
   std::vector<TensorInfo>& info = g.tensor_info_;

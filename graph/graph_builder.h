@@ -71,7 +71,6 @@ class GraphBuilder {
                        Span<TensorId> outputs);
   std::string source_;
   Graph g_;
-  uint32_t empty_symbol_ = kNone;
 };
 
 }  // namespace allot

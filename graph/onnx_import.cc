@@ -451,9 +451,10 @@ class IrBuilder {
       // Only a node with attributes can hold a body; every other node's family comes from a per-op-type cache.
       const bool control_flow =
           proto.attribute_size() > 0 && ClassifyOp(proto.op_type()) == OpFamily::kControlFlow;
-      std::set<std::string> outer;
       if (control_flow) {
+        if (optimistic_) throw NeedsShapeInference{};
         // Outer-scope reads become inputs so the edges (and transfers) exist.
+        std::set<std::string> outer;
         for (const auto& attr : proto.attribute())
           if (attr.has_g()) CollectOuterReads(attr.g(), outer);
         for (const auto& read : outer) {
@@ -464,7 +465,6 @@ class IrBuilder {
           if (std::find(inputs.begin(), inputs.end(), t) == inputs.end()) inputs.push_back(t);
         }
       }
-      if (optimistic_ && control_flow) throw NeedsShapeInference{};
       const NodeId id = builder_.AppendNode(name, name_hash, proto.op_type(), proto.domain(), inputs, outputs);
       const OpFamily family = FamilyOf(builder_.graph().op_id(id), proto.op_type());
       if (proto.attribute_size() > 0) {
@@ -485,15 +485,13 @@ class IrBuilder {
       static const OpAttrs kNoAttrs;
       const OpAttrs& node_attrs = proto.attribute_size() > 0 ? attrs : kNoAttrs;
       OpWork work;
-      if (control_flow) {
+      if (control_flow) {  // has attributes (its bodies), so node_attrs is attrs, which gets the trip count
         if (!scope) scope = std::make_unique<Scope>(g_, nullptr);
-        attrs = node_attrs;
         work = ControlFlowWork(proto, *scope, std::string(builder_.graph().node_name(id)), attrs);
-        builder_.SetAttrs(id, attrs);
       } else {
         work = EstimateOpWork(family, proto.op_type(), node_attrs, ins, outs);
-        if (proto.attribute_size() > 0) builder_.SetAttrs(id, attrs);
       }
+      if (proto.attribute_size() > 0) builder_.SetAttrs(id, attrs);
       builder_.SetWork(id, work.flops, work.bytes, work.known);
       if (!work.known) {
         ++report_.unknown_ops;
