@@ -21,8 +21,15 @@ class GraphBuilder {
 
   // The id of the tensor with this name, creating it (with no type yet) if new.
   TensorId Tensor(std::string_view name) { return Tensor(name, NameTable::Hash(name)); }
-  // The same with the name's NameTable::Hash precomputed, after PrefetchTensor(hash) some work earlier.
-  TensorId Tensor(std::string_view name, uint32_t hash);
+  // The same with the name's NameTable::Hash precomputed, after PrefetchTensor(hash) some work earlier. Inline:
+  // the importer resolves every tensor reference here, and most find a tensor already there.
+  TensorId Tensor(std::string_view name, uint32_t hash) {
+    const auto fresh = static_cast<TensorId>(g_.num_tensors());
+    const TensorId id =
+        g_.tensor_index_.FindOrInsert(name, hash, fresh, [this](uint32_t t) { return g_.str(g_.tensor_name_[t]); });
+    if (id == fresh) AddTensorColumns(name);
+    return id;
+  }
   // Starts loading the index slot Tensor(name, hash) will probe first.
   void PrefetchTensor(uint32_t hash) const { g_.tensor_index_.Prefetch(hash); }
   void PrefetchNode(uint32_t hash) const { g_.node_index_.Prefetch(hash); }
@@ -66,6 +73,7 @@ class GraphBuilder {
 
  private:
   StrRef Store(std::string_view s);
+  void AddTensorColumns(std::string_view name);
   uint32_t Symbol(std::string_view s);
   NodeId AppendColumns(StrRef name, std::string_view op_type, std::string_view domain, Span<TensorId> inputs,
                        Span<TensorId> outputs);

@@ -15,7 +15,9 @@ class NameTable {
   static constexpr uint32_t kMissing = 0xffffffffu;
 
   // A multiply-rotate round per 8 bytes (as in xxHash/wyhash) and a final avalanche: inline and word-at-a-time,
-  // since the importer hashes every name reference (std::hash is an out-of-line byte loop).
+  // since the importer hashes every name reference (std::hash is an out-of-line byte loop). The last partial
+  // word is read as overlapping loads, as wyhash does, not byte by byte: most names are shorter than 8 bytes.
+  // The values live only in memory (Graph::hash() is a separate, stable hash), so the function may change.
   static uint32_t Hash(std::string_view key) {
     uint64_t h = 0x243f6a8885a308d3ull;
     auto round = [&h](uint64_t w) {
@@ -23,19 +25,42 @@ class NameTable {
       h = ((h << 31) | (h >> 33)) * 0xbf58476d1ce4e5b9ull;
     };
     const char* p = key.data();
-    size_t n = key.size();
-    for (; n >= 8; p += 8, n -= 8) {
-      uint64_t w;
-      std::memcpy(&w, p, 8);
-      round(w);
+    const size_t n = key.size();
+    uint64_t tail;
+    if (n >= 8) {
+      size_t i = 0;
+      for (; i + 8 < n; i += 8) round(Load64(p + i));
+      tail = Load64(p + n - 8);  // overlaps the last full word when n is not a multiple of 8
+    } else if (n >= 4) {
+      tail = static_cast<uint64_t>(Load32(p)) << 32 | Load32(p + n - 4);
+    } else if (n > 0) {
+      const auto b = [p](size_t i) { return static_cast<uint64_t>(static_cast<unsigned char>(p[i])); };
+      tail = b(0) << 16 | b(n / 2) << 8 | b(n - 1);
+    } else {
+      tail = 0;
     }
-    uint64_t tail = 0;
-    for (size_t i = 0; i < n; ++i) tail |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
-    round(tail ^ (static_cast<uint64_t>(key.size()) << 56));
+    round(tail ^ (static_cast<uint64_t>(n) << 56));
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;
     h ^= h >> 33;
     return static_cast<uint32_t>(h);
+  }
+
+  // Name equality, inline: a probe that matches a hash compares names once, and most are under 16 bytes,
+  // where a call to memcmp costs more than the comparison.
+  static bool Equal(std::string_view a, std::string_view b) {
+    const size_t n = a.size();
+    if (n != b.size()) return false;
+    const char* p = a.data();
+    const char* q = b.data();
+    if (n >= 8) {
+      if (n > 16) return std::memcmp(p, q, n) == 0;
+      return Load64(p) == Load64(q) && Load64(p + n - 8) == Load64(q + n - 8);
+    }
+    if (n >= 4) return Load32(p) == Load32(q) && Load32(p + n - 4) == Load32(q + n - 4);
+    for (size_t i = 0; i < n; ++i)
+      if (p[i] != q[i]) return false;
+    return true;
   }
 
   void Reserve(size_t n) {
@@ -56,14 +81,13 @@ class NameTable {
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
       const Slot& s = slots_[i];
       if (s.id == kMissing) return kMissing;
-      if (s.hash == hash && key_of(s.id) == key) return s.id;
+      if (s.hash == hash && Equal(key_of(s.id), key)) return s.id;
     }
   }
   template <typename KeyOf>
   uint32_t Find(std::string_view key, KeyOf key_of) const {
     return Find(key, Hash(key), key_of);
   }
-
   // Returns the id stored for key if present; otherwise records new_id under key (without reading new_id's
   // name, which the caller stores next) and returns new_id.
   template <typename KeyOf>
@@ -77,11 +101,21 @@ class NameTable {
         ++size_;
         return new_id;
       }
-      if (s.hash == hash && key_of(s.id) == key) return s.id;
+      if (s.hash == hash && Equal(key_of(s.id), key)) return s.id;
     }
   }
 
  private:
+  static uint64_t Load64(const char* p) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    return w;
+  }
+  static uint32_t Load32(const char* p) {
+    uint32_t w;
+    std::memcpy(&w, p, 4);
+    return w;
+  }
   struct Slot {
     uint32_t hash = 0;
     uint32_t id = kMissing;

@@ -7,8 +7,9 @@
 #include <google/protobuf/io/coded_stream.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cctype>
+#include <charconv>
+#include <chrono>
 #include <climits>
 #include <cstring>
 #include <memory>
@@ -23,6 +24,7 @@
 #include "graph/file_io.h"
 #include "graph/graph_builder.h"
 #include "graph/name_table.h"
+#include "graph/onnx_wire.h"
 #include "graph/op_work.h"
 
 namespace allot {
@@ -50,8 +52,9 @@ bool LooksLikeSequence(const std::string& name) {
   return false;
 }
 
-// Binds symbolic dims of the graph inputs; inference then propagates them.
-void BindInputDims(onnx::GraphProto& graph, const ImportOptions& opt) {
+// Binds symbolic dims of the graph inputs; inference then propagates them. True when it bound any.
+bool BindInputDims(onnx::GraphProto& graph, const ImportOptions& opt) {
+  bool bound = false;
   std::map<std::string, int64_t> explicit_dims(opt.dims.begin(), opt.dims.end());
   for (auto& input : *graph.mutable_input()) {
     if (!input.type().has_tensor_type() || !input.type().tensor_type().has_shape()) continue;
@@ -64,99 +67,84 @@ void BindInputDims(onnx::GraphProto& graph, const ImportOptions& opt) {
       if (auto it = explicit_dims.find(param); !param.empty() && it != explicit_dims.end()) value = it->second;
       else if (opt.seq > 0 && !param.empty() && LooksLikeSequence(param)) value = opt.seq;
       else if (opt.batch > 0 && (i == 0 || LooksLikeBatch(param))) value = opt.batch;
-      if (value > 0) dim->set_dim_value(value);
-    }
-  }
-}
-
-// A tensor type read from a TypeProto. Read into one reused TypeInfo: the importer reads one per value, and a
-// fresh vector each would be an allocation per tensor.
-struct TypeInfo {
-  bool is_tensor = false;
-  DType dtype = DType::kUndefined;
-  std::vector<int64_t> shape;  // -1 for unknown dims
-  bool has_shape = false;
-  std::string_view symbolic;   // first dim_param found, for error messages (a view into the proto)
-};
-
-const TypeInfo& ReadType(const onnx::TypeProto& type, TypeInfo& info) {
-  info.is_tensor = false;
-  info.dtype = DType::kUndefined;
-  info.shape.clear();
-  info.has_shape = false;
-  info.symbolic = {};
-  if (!type.has_tensor_type()) return info;
-  const onnx::TypeProto_Tensor& tt = type.tensor_type();
-  info.is_tensor = true;
-  info.dtype = static_cast<DType>(tt.elem_type());
-  if (tt.has_shape()) {
-    info.has_shape = true;
-    for (const auto& d : tt.shape().dim()) {
-      if (d.has_dim_value()) {
-        info.shape.push_back(d.dim_value());
-      } else {
-        info.shape.push_back(-1);
-        if (info.symbolic.empty()) info.symbolic = d.has_dim_param() ? std::string_view(d.dim_param()) : "?";
+      if (value > 0) {
+        dim->set_dim_value(value);
+        bound = true;
       }
     }
   }
-  return info;
+  return bound;
 }
 
-bool Complete(const TypeInfo& t) {
-  return t.is_tensor && t.has_shape && std::none_of(t.shape.begin(), t.shape.end(), [](int64_t d) { return d < 0; });
+using WireType = onnx_wire::Type;
+
+bool Complete(const WireType& t) {
+  return t.is_tensor && t.has_shape && std::none_of(t.dims.begin(), t.dims.end(), [](int64_t d) { return d < 0; });
 }
 
-void ReadAttrs(const onnx::NodeProto& node, OpAttrs& a) {
-  for (const auto& attr : node.attribute()) {
-    const std::string_view n = attr.name();  // a view compares sizes first: most names fail on that
-    if (n == "kernel_shape") a.kernel_shape.assign(attr.ints().begin(), attr.ints().end());
-    else if (n == "strides") a.strides.assign(attr.ints().begin(), attr.ints().end());
-    else if (n == "pads") a.pads.assign(attr.ints().begin(), attr.ints().end());
-    else if (n == "dilations") a.dilations.assign(attr.ints().begin(), attr.ints().end());
-    else if (n == "group") a.group = attr.i();
-    else if (n == "axis") a.axis = attr.i();
-    else if (n == "transA") a.trans_a = attr.i() != 0;
-    else if (n == "transB") a.trans_b = attr.i() != 0;
-    else if (n == "hidden_size") a.hidden_size = attr.i();
+// The importer reads the model from its bytes (see onnx_wire.h); the bytes were parsed by protobuf already, so a
+// decoding failure means they are not the bytes of that model: an error naming the part, never a crash.
+[[noreturn]] void Malformed(const std::string& source, const std::string& what) {
+  throw Error(source + ": malformed protobuf in " + what);
+}
+
+void ApplyAttribute(const onnx_wire::Attribute& attr, OpAttrs& a) {
+  const std::string_view n = attr.name;  // a view compares sizes first: most names fail on that
+  if (n == "kernel_shape") a.kernel_shape = attr.ints;
+  else if (n == "strides") a.strides = attr.ints;
+  else if (n == "pads") a.pads = attr.ints;
+  else if (n == "dilations") a.dilations = attr.ints;
+  else if (n == "group") a.group = attr.i;
+  else if (n == "axis") a.axis = attr.i;
+  else if (n == "transA") a.trans_a = attr.i != 0;
+  else if (n == "transB") a.trans_b = attr.i != 0;
+  else if (n == "hidden_size") a.hidden_size = attr.i;
+}
+
+// Decodes a node's attributes one at a time into `scratch`, calling f(attribute) for each.
+template <typename F>
+void ForEachAttribute(const onnx_wire::Node& node, onnx_wire::Attribute& scratch, const std::string& source, F f) {
+  for (std::string_view bytes : node.attributes) {
+    if (!onnx_wire::ReadAttribute(bytes, scratch)) Malformed(source, "an attribute of node '" + std::string(node.name) + "'");
+    f(scratch);
   }
 }
 
-// Shapes visible in one scope (a graph or a control-flow body), chained to the enclosing scope.
+void ReadAttrs(const onnx_wire::Node& node, OpAttrs& a, onnx_wire::Attribute& scratch, const std::string& source) {
+  ForEachAttribute(node, scratch, source, [&a](const onnx_wire::Attribute& attr) { ApplyAttribute(attr, a); });
+}
+
+// Shapes visible in one scope (a graph or a control-flow body), chained to the enclosing scope. Only control flow
+// needs name-level lookups, and bodies are small: each entry owns its name and shape.
 class Scope {
  public:
-  Scope(const onnx::GraphProto& g, const Scope* parent) : parent_(parent) {
-    for (const auto& vi : g.input()) Add(vi.name(), vi.type());
-    for (const auto& vi : g.value_info()) Add(vi.name(), vi.type());
-    for (const auto& vi : g.output()) Add(vi.name(), vi.type());
-    for (const auto& init : g.initializer())
-      Set(init.name(), static_cast<DType>(init.data_type()), {init.dims().begin(), init.dims().end()});
-    for (const auto& node : g.node())
-      for (const auto& out : node.output()) defined_.insert(out);
-    for (const auto& vi : g.input()) defined_.insert(vi.name());
-    for (const auto& init : g.initializer()) defined_.insert(init.name());
+  Scope(const onnx_wire::Graph& g, const Scope* parent, const std::string& source) : parent_(parent) {
+    onnx_wire::ValueInfo vi;
+    for (const auto* values : {&g.inputs, &g.value_infos, &g.outputs})
+      for (std::string_view bytes : *values) {
+        if (!onnx_wire::ReadValueInfo(bytes, vi)) Malformed(source, "a value_info of a control-flow body");
+        if (Complete(vi.type)) Set(vi.name, static_cast<DType>(vi.type.elem_type), vi.type.dims);
+        else Set(vi.name, static_cast<DType>(vi.type.elem_type), {}, /*known=*/false);
+      }
+    onnx_wire::TensorMeta init;
+    for (std::string_view bytes : g.initializers) {
+      if (!onnx_wire::ReadTensor(bytes, init)) Malformed(source, "an initializer of a control-flow body");
+      Set(init.name, static_cast<DType>(init.data_type), init.dims);
+    }
   }
-  const Tensor* Find(const std::string& name) const {
-    auto it = tensors_.find(name);
+  const Tensor* Find(std::string_view name) const {
+    auto it = tensors_.find(std::string(name));
     if (it != tensors_.end()) return &it->second.view;
     return parent_ ? parent_->Find(name) : nullptr;
   }
-  bool Defines(const std::string& name) const { return defined_.count(name) != 0; }
 
  private:
-  void Add(const std::string& name, const onnx::TypeProto& type) {
-    TypeInfo info;
-    ReadType(type, info);
-    if (Complete(info)) Set(name, info.dtype, info.shape);
-    else Set(name, info.dtype, {}, /*known=*/false);
-  }
-  // A body's tensors are few: each owns its shape, and its view points at it.
   struct Entry {
     std::vector<int64_t> shape;
     Tensor view;
   };
-  void Set(const std::string& name, DType dtype, std::vector<int64_t> shape, bool known = true) {
-    auto it = tensors_.try_emplace(name).first;  // unordered_map entries never move
+  void Set(std::string_view name, DType dtype, std::vector<int64_t> shape, bool known = true) {
+    auto it = tensors_.try_emplace(std::string(name)).first;  // unordered_map entries never move
     Entry& e = it->second;
     e.shape = std::move(shape);
     e.view.name = it->first;
@@ -166,7 +154,6 @@ class Scope {
   }
   const Scope* parent_;
   std::unordered_map<std::string, Entry> tensors_;
-  std::unordered_set<std::string> defined_;
 };
 
 struct BodyWork {
@@ -174,38 +161,47 @@ struct BodyWork {
   size_t unknown = 0;
 };
 
-BodyWork GraphWork(const onnx::GraphProto& g, const Scope* parent);
+BodyWork GraphWork(std::string_view body, const Scope* parent, const std::string& source);
+
+// The costlier of a control-flow node's bodies (If: its branches; Loop/Scan: the one body).
+BodyWork CostliestBody(const onnx_wire::Node& node, const Scope& scope, const std::string& source) {
+  BodyWork best;
+  best.work.flops = -1;
+  onnx_wire::Attribute attr;
+  ForEachAttribute(node, attr, source, [&](const onnx_wire::Attribute& a) {
+    for (std::string_view body : a.graphs) {
+      BodyWork w = GraphWork(body, &scope, source);
+      if (w.work.flops > best.work.flops) best = w;
+    }
+  });
+  if (best.work.flops < 0) best = BodyWork();
+  return best;
+}
 
 // Work of a node inside a body (shapes from the body's scope); control flow recurses.
-BodyWork NodeWork(const onnx::NodeProto& node, const Scope& scope) {
-  BodyWork bw;
+BodyWork NodeWork(const onnx_wire::Node& node, const Scope& scope, const std::string& source) {
+  if (ClassifyOp(node.op_type) == OpFamily::kControlFlow) return CostliestBody(node, scope, source);
   OpAttrs attrs;
-  ReadAttrs(node, attrs);
+  onnx_wire::Attribute scratch;
+  ReadAttrs(node, attrs, scratch, source);
   std::vector<const Tensor*> ins, outs;
-  for (const auto& n : node.input()) ins.push_back(n.empty() ? nullptr : scope.Find(n));
-  for (const auto& n : node.output()) outs.push_back(n.empty() ? nullptr : scope.Find(n));
-  if (ClassifyOp(node.op_type()) == OpFamily::kControlFlow) {
-    double best = -1;
-    for (const auto& attr : node.attribute()) {
-      if (!attr.has_g()) continue;
-      BodyWork sub = GraphWork(attr.g(), &scope);
-      if (sub.work.flops > best) {  // If: the costlier branch
-        best = sub.work.flops;
-        bw = sub;
-      }
-    }
-    return bw;
-  }
-  bw.work = EstimateOpWork(node.op_type(), attrs, ins, outs);
+  for (std::string_view n : node.inputs) ins.push_back(n.empty() ? nullptr : scope.Find(n));
+  for (std::string_view n : node.outputs) outs.push_back(n.empty() ? nullptr : scope.Find(n));
+  BodyWork bw;
+  bw.work = EstimateOpWork(node.op_type, attrs, ins, outs);
   bw.unknown = bw.work.known ? 0 : 1;
   return bw;
 }
 
-BodyWork GraphWork(const onnx::GraphProto& g, const Scope* parent) {
-  Scope scope(g, parent);
+BodyWork GraphWork(std::string_view body, const Scope* parent, const std::string& source) {
+  onnx_wire::Graph g;
+  if (!onnx_wire::ReadGraph(body, g)) Malformed(source, "a control-flow body");
+  Scope scope(g, parent, source);
   BodyWork total;
-  for (const auto& node : g.node()) {
-    BodyWork w = NodeWork(node, scope);
+  onnx_wire::Node node;
+  for (std::string_view bytes : g.nodes) {
+    if (!onnx_wire::ReadNode(bytes, node)) Malformed(source, "a node of a control-flow body");
+    const BodyWork w = NodeWork(node, scope, source);
     total.work.flops += w.work.flops;
     total.work.bytes += w.work.bytes;
     total.unknown += w.unknown;
@@ -214,52 +210,55 @@ BodyWork GraphWork(const onnx::GraphProto& g, const Scope* parent) {
 }
 
 // Names a body reads from enclosing scopes: they are implicit inputs of the control-flow node.
-void CollectOuterReads(const onnx::GraphProto& g, std::set<std::string>& out) {
+void CollectOuterReads(std::string_view body, std::set<std::string>& out, const std::string& source) {
+  onnx_wire::Graph g;
+  if (!onnx_wire::ReadGraph(body, g)) Malformed(source, "a control-flow body");
   std::unordered_set<std::string> local;
-  for (const auto& vi : g.input()) local.insert(vi.name());
-  for (const auto& init : g.initializer()) local.insert(init.name());
-  for (const auto& node : g.node()) {
-    for (const auto& in : node.input())
-      if (!in.empty() && !local.count(in)) out.insert(in);
-    for (const auto& attr : node.attribute()) {
-      if (attr.has_g()) {
+  onnx_wire::ValueInfo vi;
+  onnx_wire::TensorMeta init;
+  for (std::string_view bytes : g.inputs) {
+    if (!onnx_wire::ReadValueInfo(bytes, vi)) Malformed(source, "an input of a control-flow body");
+    local.emplace(vi.name);
+  }
+  for (std::string_view bytes : g.initializers) {
+    if (!onnx_wire::ReadTensor(bytes, init)) Malformed(source, "an initializer of a control-flow body");
+    local.emplace(init.name);
+  }
+  onnx_wire::Node node;
+  onnx_wire::Attribute attr;
+  for (std::string_view bytes : g.nodes) {
+    if (!onnx_wire::ReadNode(bytes, node)) Malformed(source, "a node of a control-flow body");
+    for (std::string_view in : node.inputs)
+      if (!in.empty() && !local.count(std::string(in))) out.emplace(in);
+    ForEachAttribute(node, attr, source, [&](const onnx_wire::Attribute& a) {
+      for (std::string_view inner_body : a.graphs) {
         std::set<std::string> inner;
-        CollectOuterReads(attr.g(), inner);
+        CollectOuterReads(inner_body, inner, source);
         for (const auto& n : inner)
           if (!local.count(n)) out.insert(n);
       }
-    }
-    for (const auto& o : node.output()) local.insert(o);
+    });
+    for (std::string_view o : node.outputs) local.emplace(o);
   }
-  for (const auto& o : g.output())
-    if (!local.count(o.name())) out.insert(o.name());
-}
-
-int64_t ConstantScalar(const onnx::GraphProto& g, const std::string& name) {
-  for (const auto& init : g.initializer()) {
-    if (init.name() != name) continue;
-    if (init.int64_data_size() > 0) return init.int64_data(0);
-    if (init.data_type() == onnx::TensorProto::INT64 && init.raw_data().size() >= 8) {
-      int64_t v;
-      std::memcpy(&v, init.raw_data().data(), 8);
-      return v;
-    }
+  for (std::string_view bytes : g.outputs) {
+    if (!onnx_wire::ReadValueInfo(bytes, vi)) Malformed(source, "an output of a control-flow body");
+    if (!local.count(std::string(vi.name))) out.emplace(vi.name);
   }
-  return 0;
 }
 
 // Thrown by an optimistic build that meets a node output without a static shape, or a control-flow body (whose
 // shapes only inference provides): ImportModel then runs shape inference and builds again.
 struct NeedsShapeInference {};
 
-// Builds the IR from the model, writing the Graph's columns directly through GraphBuilder: per node a few
-// name-index probes and array appends, no allocation.
+// Builds the IR from the model's bytes, writing the Graph's columns directly through GraphBuilder: per node a
+// sequential decode, a few name-index probes and array appends, no allocation.
 class IrBuilder {
  public:
-  IrBuilder(onnx::ModelProto& model, const std::string& source, ImportReport& report, const std::string& model_dir,
-            bool optimistic)
-      : g_(model.graph()), source_(source), report_(report), model_dir_(model_dir), optimistic_(optimistic),
-        builder_(source) {}
+  IrBuilder(std::string_view model_bytes, const std::string& source, ImportReport& report,
+            const std::string& model_dir, bool optimistic)
+      : source_(source), report_(report), model_dir_(model_dir), optimistic_(optimistic), builder_(source) {
+    if (!onnx_wire::ReadModelGraph(model_bytes, wire_)) Malformed(source, "the model's graph");
+  }
 
   Graph Build() {
     DeclareInitializers();
@@ -267,10 +266,10 @@ class IrBuilder {
     DeclareValueInfo();
     AddNodes();
     DemoteRunningStatistics();
-    for (const auto& out : g_.output()) {
-      const TensorId t = builder_.FindTensor(out.name());
+    for (std::string_view out : output_names_) {
+      const TensorId t = builder_.FindTensor(out);
       if (t == kNone)
-        throw Error(source_ + ": graph output '" + out.name() + "' is not produced by any node or input");
+        throw Error(source_ + ": graph output '" + std::string(out) + "' is not produced by any node or input");
       builder_.tensor(t).is_graph_output = true;
     }
     return builder_.Finalize();
@@ -278,20 +277,24 @@ class IrBuilder {
 
  private:
   void DeclareInitializers() {
-    // Sizes from counts alone (a pass over the nodes would cost as much as a tenth of the build): one tensor per
-    // value_info or node, and names well under 16 characters on average; the columns grow if not.
-    const auto nodes = static_cast<size_t>(g_.node_size());
-    const size_t tensors = std::max(nodes, static_cast<size_t>(g_.value_info_size())) +
-                           static_cast<size_t>(g_.input_size() + g_.initializer_size());
-    builder_.Reserve(nodes, tensors, 16 * (tensors + nodes));
-    for (const auto& init : g_.initializer()) {
-      const TensorId id = builder_.Tensor(init.name());
-      builder_.SetType(id, static_cast<DType>(init.data_type()),
-                       Span<int64_t>(init.dims().data(), init.dims().data() + init.dims_size()));
+    // Sizes from counts alone, so no column grows while it is filled: a tensor per initializer, input and typed
+    // value (or per node, if more), and names no longer than the messages that hold them (initializers, which
+    // may hold weights, counted at 64 characters).
+    const size_t nodes = wire_.nodes.size();
+    const size_t tensors = wire_.initializers.size() + wire_.inputs.size() +
+                           std::max(nodes, wire_.value_infos.size() + wire_.outputs.size());
+    const size_t name_chars = wire_.nodes.bytes() + wire_.value_infos.bytes() + wire_.inputs.bytes() +
+                              wire_.outputs.bytes() + 64 * wire_.initializers.size();
+    builder_.Reserve(nodes, tensors, name_chars);
+    onnx_wire::TensorMeta init;
+    for (std::string_view bytes : wire_.initializers) {
+      if (!onnx_wire::ReadTensor(bytes, init)) Malformed(source_, "an initializer");
+      const TensorId id = builder_.Tensor(init.name);
+      builder_.SetType(id, static_cast<DType>(init.data_type), init.dims);
       TensorInfo& t = builder_.tensor(id);
       t.is_parameter = IsFloating(t.dtype) && t.bytes > static_cast<uint64_t>(DTypeSize(t.dtype));
       t.is_constant = !t.is_parameter;
-      if (init.data_location() == onnx::TensorProto::EXTERNAL) CheckExternal(init, t.bytes);
+      if (init.external) CheckExternal(init, t.bytes);
     }
   }
 
@@ -309,95 +312,107 @@ class IrBuilder {
     }
   }
 
-  void CheckExternal(const onnx::TensorProto& init, uint64_t bytes) {
+  void CheckExternal(const onnx_wire::TensorMeta& init, uint64_t bytes) {
+    const std::string name(init.name);
     std::string location;
     uint64_t offset = 0, length = bytes;
-    for (const auto& kv : init.external_data()) {
-      if (kv.key() == "location") location = kv.value();
-      else if (kv.key() == "offset") offset = std::stoull(kv.value());
-      else if (kv.key() == "length") length = std::stoull(kv.value());
+    for (const auto& [key, value] : init.external_data) {
+      if (key == "location") {
+        location = value;
+      } else if (key == "offset" || key == "length") {
+        uint64_t& field = key == "offset" ? offset : length;
+        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), field);
+        if (ec != std::errc() || end != value.data() + value.size())
+          throw Error(source_ + ": initializer '" + name + "': external data " + std::string(key) + " '" +
+                      std::string(value) + "' is not a byte count");
+      }
     }
     if (location.empty())
-      throw Error(source_ + ": initializer '" + init.name() + "' has external data without a location");
+      throw Error(source_ + ": initializer '" + name + "' has external data without a location");
     if (model_dir_.empty()) return;
     const std::filesystem::path file = std::filesystem::path(model_dir_) / location;
     std::error_code ec;
     const uintmax_t size = std::filesystem::file_size(file, ec);
     if (ec)
-      throw Error(source_ + ": initializer '" + init.name() + "': external data file '" + file.string() +
+      throw Error(source_ + ": initializer '" + name + "': external data file '" + file.string() +
                   "' cannot be read");
     if (offset + length > size)
-      throw Error(source_ + ": initializer '" + init.name() + "': external data file '" + file.string() +
+      throw Error(source_ + ": initializer '" + name + "': external data file '" + file.string() +
                   "' is shorter than offset + length (" + std::to_string(offset + length) + " > " +
                   std::to_string(size) + " bytes)");
   }
 
   void DeclareInputs() {
-    for (const auto& vi : g_.input()) {
-      if (builder_.FindTensor(vi.name()) != kNone) continue;  // an initializer with a default-overridable input: the initializer wins
-      const TensorId id = builder_.Tensor(vi.name());
-      const TypeInfo& info = ReadType(vi.type(), type_);
-      if (info.is_tensor && !Complete(info)) {
-        if (!info.has_shape)
-          throw Error(source_ + ": graph input '" + vi.name() + "' has no shape");
-        const size_t dim = std::find(info.shape.begin(), info.shape.end(), -1) - info.shape.begin();
-        const std::string symbolic(info.symbolic);
-        throw Error(source_ + ": graph input '" + vi.name() + "' has symbolic dim " + std::to_string(dim) + " ('" +
+    onnx_wire::ValueInfo vi;
+    for (std::string_view bytes : wire_.inputs) {
+      if (!onnx_wire::ReadValueInfo(bytes, vi)) Malformed(source_, "a graph input");
+      if (builder_.FindTensor(vi.name) != kNone) continue;  // an initializer with a default-overridable input: the initializer wins
+      const TensorId id = builder_.Tensor(vi.name);
+      const WireType& type = vi.type;
+      if (type.is_tensor && !Complete(type)) {
+        const std::string name(vi.name);
+        if (!type.has_shape) throw Error(source_ + ": graph input '" + name + "' has no shape");
+        const size_t dim = std::find(type.dims.begin(), type.dims.end(), -1) - type.dims.begin();
+        const std::string symbolic(type.first_param);
+        throw Error(source_ + ": graph input '" + name + "' has symbolic dim " + std::to_string(dim) + " ('" +
                     symbolic + "'): bind it with --batch, --seq or --dim " + symbolic + "=<size>");
       }
-      builder_.SetType(id, info.dtype, info.shape);
+      builder_.SetType(id, static_cast<DType>(type.elem_type), type.dims);
       TensorInfo& t = builder_.tensor(id);
       // Marked inputs are weights (running statistics among them are demoted after the nodes are read).
-      t.is_parameter = vi.doc_string() == "allot:parameter";
+      t.is_parameter = vi.doc_string == "allot:parameter";
       t.is_graph_input = !t.is_parameter;
     }
   }
 
+  // value_info, then the graph outputs' types; names are decoded and hashed kAhead values early (see AddNodes).
   void DeclareValueInfo() {
     static const int64_t kUnknown[] = {-1};
-    auto declare = [&](const onnx::ValueInfoProto& vi, uint32_t hash) {
-      const TypeInfo& info = ReadType(vi.type(), type_);
-      if (!info.is_tensor) return;
-      const TensorId id = builder_.Tensor(vi.name(), hash);
-      if (builder_.tensor(id).dtype != DType::kUndefined) return;
-      if (Complete(info)) builder_.SetType(id, info.dtype, info.shape);
-      else builder_.SetType(id, info.dtype, Span<int64_t>(kUnknown, kUnknown + 1));
-    };
-    for (const auto* values : {&g_.value_info(), &g_.output()}) {
-      // Hash and prefetch kAhead values ahead (see AddNodes).
-      const int n = values->size();
-      uint32_t hashes[kAhead];
-      auto prepare = [&](int i) {
-        hashes[i % kAhead] = NameTable::Hash(values->Get(i).name());
+    output_names_.reserve(wire_.outputs.size());
+    onnx_wire::ValueInfo ahead[kAhead];
+    uint32_t hashes[kAhead];
+    for (const onnx_wire::Repeated* values : {&wire_.value_infos, &wire_.outputs}) {
+      const size_t n = values->size();
+      auto next = values->begin();  // the value kAhead ahead of the one declared
+      auto prepare = [&](size_t i) {
+        if (!onnx_wire::ReadValueInfo(*next, ahead[i % kAhead]))
+          Malformed(source_, values == &wire_.outputs ? "a graph output" : "a value_info");
+        ++next;
+        hashes[i % kAhead] = NameTable::Hash(ahead[i % kAhead].name);
         builder_.PrefetchTensor(hashes[i % kAhead]);
       };
-      for (int i = 0; i < std::min(n, kAhead); ++i) prepare(i);
-      for (int i = 0; i < n; ++i) {
-        declare(values->Get(i), hashes[i % kAhead]);
+      for (size_t i = 0; i < std::min<size_t>(n, kAhead); ++i) prepare(i);
+      for (size_t i = 0; i < n; ++i) {
+        const onnx_wire::ValueInfo& vi = ahead[i % kAhead];
+        if (values == &wire_.outputs) output_names_.push_back(vi.name);
+        if (vi.type.is_tensor) {
+          const TensorId id = builder_.Tensor(vi.name, hashes[i % kAhead]);
+          if (builder_.tensor(id).dtype == DType::kUndefined) {
+            if (Complete(vi.type)) builder_.SetType(id, static_cast<DType>(vi.type.elem_type), vi.type.dims);
+            else builder_.SetType(id, static_cast<DType>(vi.type.elem_type), Span<int64_t>(kUnknown, kUnknown + 1));
+          }
+        }
         if (i + kAhead < n) prepare(i + kAhead);
       }
     }
   }
 
-  // The name hashes of a node's inputs, outputs and name, computed kAhead nodes early.
-  struct NodeHashes {
-    std::vector<uint32_t> inputs, outputs;
-    uint32_t name = 0;
+  // A node decoded, and the name hashes of its inputs, outputs and name, kAhead nodes early.
+  struct AheadNode {
+    onnx_wire::Node node;
+    std::vector<uint32_t> hashes;  // of the inputs' names, then the outputs'
+    uint32_t name_hash = 0;
   };
-  void PrepareNode(int i, NodeHashes& h) {
-    const onnx::NodeProto& proto = g_.node(i);
-    h.inputs.clear();
-    h.outputs.clear();
-    for (const auto& n : proto.input()) {
-      h.inputs.push_back(NameTable::Hash(n));
-      builder_.PrefetchTensor(h.inputs.back());
-    }
-    for (const auto& n : proto.output()) {
-      h.outputs.push_back(NameTable::Hash(n));
-      builder_.PrefetchTensor(h.outputs.back());
-    }
-    h.name = NameTable::Hash(proto.name());
-    if (!proto.name().empty()) builder_.PrefetchNode(h.name);
+  void PrepareNode(size_t i, std::string_view bytes, AheadNode& a) {
+    if (!onnx_wire::ReadNode(bytes, a.node)) Malformed(source_, "node " + std::to_string(i));
+    a.hashes.clear();
+    for (const auto* names : {&a.node.inputs, &a.node.outputs})
+      for (std::string_view n : *names) {
+        a.hashes.push_back(NameTable::Hash(n));
+        builder_.PrefetchTensor(a.hashes.back());
+      }
+    a.name_hash = NameTable::Hash(a.node.name);
+    if (!a.node.name.empty()) builder_.PrefetchNode(a.name_hash);
   }
 
   void AddNodes() {
@@ -407,21 +422,24 @@ class IrBuilder {
     std::vector<Tensor> views;
     std::vector<const Tensor*> ins, outs;
     OpAttrs attrs;
+    onnx_wire::Attribute attr;
     std::string generated;
     // Each name lookup starts with a cache miss into an index of all names: hashing node i + kAhead and
     // prefetching its slots while node i is built lets those misses overlap (measured: the node phase 1.6x
-    // faster on the 100k-node synthetic graph; prefetching the tensors' data one level deeper did not help).
-    const int n_nodes = g_.node_size();
-    NodeHashes ahead[kAhead];
-    for (int i = 0; i < std::min(n_nodes, kAhead); ++i) PrepareNode(i, ahead[i]);
-    for (int i = 0; i < n_nodes; ++i) {
-      const onnx::NodeProto& proto = g_.node(i);
-      const NodeHashes& hashes = ahead[i % kAhead];
+    // faster on the 100k-node synthetic graph). Prefetching further (the tensors a slot holds, then their names
+    // and dims) was measured too, and gained nothing.
+    const size_t n_nodes = wire_.nodes.size();
+    AheadNode ahead[kAhead];
+    auto next = wire_.nodes.begin();  // node i + kAhead
+    for (size_t i = 0; i < std::min<size_t>(n_nodes, kAhead); ++i, ++next) PrepareNode(i, *next, ahead[i]);
+    for (size_t i = 0; i < n_nodes; ++i) {
+      const AheadNode& a = ahead[i % kAhead];
+      const onnx_wire::Node& proto = a.node;
       // "<op_type>_<index>" for unnamed nodes, "__2", "__3", ... on collisions (see onnx_import.h).
-      std::string_view name = proto.name();
-      uint32_t name_hash = hashes.name;
+      std::string_view name = proto.name;
+      uint32_t name_hash = a.name_hash;
       if (name.empty()) {
-        generated = proto.op_type() + "_" + std::to_string(i);
+        generated.assign(proto.op_type).append("_").append(std::to_string(i));
         name = generated;
         name_hash = NameTable::Hash(name);
       }
@@ -429,34 +447,35 @@ class IrBuilder {
       out_ids.clear();
       inputs.clear();
       outputs.clear();
-      const bool batch_norm = std::string_view(proto.op_type()) == "BatchNormalization";
+      const bool batch_norm = proto.op_type == "BatchNormalization";
       has_batch_norm_ |= batch_norm;
-      for (int k = 0; k < proto.input_size(); ++k) {
-        const std::string& n = proto.input(k);
+      for (size_t k = 0; k < proto.inputs.size(); ++k) {
+        const std::string_view n = proto.inputs[k];
         if (n.empty()) {
           in_ids.push_back(kNone);
           continue;
         }
-        const TensorId t = builder_.Tensor(n, hashes.inputs[k]);
+        const TensorId t = builder_.Tensor(n, a.hashes[k]);
         in_ids.push_back(t);
         inputs.push_back(t);
         if (reads_.size() <= t) reads_.resize(std::max<size_t>(t + 1, 2 * reads_.size()), 0);
         reads_[t] |= batch_norm && (k == 3 || k == 4) ? kReadAsRunningStat : kReadOtherwise;
       }
-      for (int k = 0; k < proto.output_size(); ++k) {
-        const std::string& n = proto.output(k);
-        out_ids.push_back(n.empty() ? kNone : builder_.Tensor(n, hashes.outputs[k]));
+      for (size_t k = 0; k < proto.outputs.size(); ++k) {
+        const std::string_view n = proto.outputs[k];
+        out_ids.push_back(n.empty() ? kNone : builder_.Tensor(n, a.hashes[proto.inputs.size() + k]));
         if (!n.empty()) outputs.push_back(out_ids.back());
       }
       // Only a node with attributes can hold a body; every other node's family comes from a per-op-type cache.
-      const bool control_flow =
-          proto.attribute_size() > 0 && ClassifyOp(proto.op_type()) == OpFamily::kControlFlow;
+      const bool has_attrs = !proto.attributes.empty();
+      const bool control_flow = has_attrs && ClassifyOp(proto.op_type) == OpFamily::kControlFlow;
       if (control_flow) {
         if (optimistic_) throw NeedsShapeInference{};
         // Outer-scope reads become inputs so the edges (and transfers) exist.
         std::set<std::string> outer;
-        for (const auto& attr : proto.attribute())
-          if (attr.has_g()) CollectOuterReads(attr.g(), outer);
+        ForEachAttribute(proto, attr, source_, [&](const onnx_wire::Attribute& at) {
+          for (std::string_view body : at.graphs) CollectOuterReads(body, outer, source_);
+        });
         for (const auto& read : outer) {
           const TensorId t = builder_.FindTensor(read);
           if (t == kNone)
@@ -465,11 +484,11 @@ class IrBuilder {
           if (std::find(inputs.begin(), inputs.end(), t) == inputs.end()) inputs.push_back(t);
         }
       }
-      const NodeId id = builder_.AppendNode(name, name_hash, proto.op_type(), proto.domain(), inputs, outputs);
-      const OpFamily family = FamilyOf(builder_.graph().op_id(id), proto.op_type());
-      if (proto.attribute_size() > 0) {
+      const NodeId id = builder_.AppendNode(name, name_hash, proto.op_type, proto.domain, inputs, outputs);
+      const OpFamily family = FamilyOf(builder_.graph().op_id(id), proto.op_type);
+      if (has_attrs) {
         attrs = OpAttrs();
-        ReadAttrs(proto, attrs);
+        ReadAttrs(proto, attrs, attr, source_);
       }
       // Views last: adding tensors or names may move the graph's arrays.
       views.clear();
@@ -483,58 +502,73 @@ class IrBuilder {
         if (outs.back()) CheckStaticShape(*outs.back(), id);
       }
       static const OpAttrs kNoAttrs;
-      const OpAttrs& node_attrs = proto.attribute_size() > 0 ? attrs : kNoAttrs;
+      const OpAttrs& node_attrs = has_attrs ? attrs : kNoAttrs;
       OpWork work;
       if (control_flow) {  // has attributes (its bodies), so node_attrs is attrs, which gets the trip count
-        if (!scope) scope = std::make_unique<Scope>(g_, nullptr);
+        if (!scope) scope = std::make_unique<Scope>(wire_, nullptr, source_);
         work = ControlFlowWork(proto, *scope, std::string(builder_.graph().node_name(id)), attrs);
       } else {
-        work = EstimateOpWork(family, proto.op_type(), node_attrs, ins, outs);
+        work = EstimateOpWork(family, proto.op_type, node_attrs, ins, outs);
       }
-      if (proto.attribute_size() > 0) builder_.SetAttrs(id, attrs);
+      if (has_attrs) builder_.SetAttrs(id, attrs);
       builder_.SetWork(id, work.flops, work.bytes, work.known);
       if (!work.known) {
         ++report_.unknown_ops;
-        ++unknown_by_op[proto.op_type()];
+        ++unknown_by_op[std::string(proto.op_type)];
       }
-      if (i + kAhead < n_nodes) PrepareNode(i + kAhead, ahead[i % kAhead]);
+      if (i + kAhead < n_nodes) {
+        PrepareNode(i + kAhead, *next, ahead[i % kAhead]);
+        ++next;
+      }
     }
     for (const auto& [op, count] : unknown_by_op)
       report_.warnings.push_back("op '" + op + "' (" + std::to_string(count) +
                                  " nodes) is unknown to the cost model: using a generic cost");
   }
 
-  OpWork ControlFlowWork(const onnx::NodeProto& proto, const Scope& scope, const std::string& node_name,
+  OpWork ControlFlowWork(const onnx_wire::Node& proto, const Scope& scope, const std::string& node_name,
                          OpAttrs& attrs) {
-    OpWork work;
-    BodyWork best;
-    best.work.flops = -1;
-    for (const auto& attr : proto.attribute()) {
-      if (!attr.has_g()) continue;
-      BodyWork w = GraphWork(attr.g(), &scope);
-      if (w.work.flops > best.work.flops) best = w;
-    }
-    if (best.work.flops < 0) best.work.flops = 0;
+    const BodyWork best = CostliestBody(proto, scope, source_);
     int64_t trips = 1;
-    if (proto.op_type() == "Loop") {
-      trips = proto.input_size() > 0 && !proto.input(0).empty() ? ConstantScalar(g_, proto.input(0)) : 0;
+    if (proto.op_type == "Loop") {
+      trips = !proto.inputs.empty() && !proto.inputs[0].empty() ? ConstantScalar(proto.inputs[0]) : 0;
       if (trips <= 0) {
         report_.warnings.push_back("node '" + node_name + "': Loop trip count is not a constant; costing one trip");
         trips = 1;
       }
-    } else if (proto.op_type() == "Scan") {
+    } else if (proto.op_type == "Scan") {
       int64_t num_scan_inputs = 0;
-      for (const auto& attr : proto.attribute())
-        if (attr.name() == "num_scan_inputs") num_scan_inputs = attr.i();
-      const int first_scan = proto.input_size() - static_cast<int>(num_scan_inputs);
-      const Tensor* x = first_scan >= 0 && first_scan < proto.input_size() ? scope.Find(proto.input(first_scan)) : nullptr;
+      onnx_wire::Attribute attr;
+      ForEachAttribute(proto, attr, source_, [&](const onnx_wire::Attribute& a) {
+        if (a.name == "num_scan_inputs") num_scan_inputs = a.i;
+      });
+      const int64_t first_scan = static_cast<int64_t>(proto.inputs.size()) - num_scan_inputs;
+      const Tensor* x = first_scan >= 0 && first_scan < static_cast<int64_t>(proto.inputs.size())
+                            ? scope.Find(proto.inputs[first_scan])
+                            : nullptr;
       trips = x && !x->shape.empty() && x->shape[0] > 0 ? x->shape[0] : 1;
     }
     attrs.trip_count = trips;
+    OpWork work;
     work.flops = best.work.flops * static_cast<double>(trips);
     work.bytes = best.work.bytes * static_cast<double>(trips);
     work.known = best.unknown == 0;
     return work;
+  }
+
+  // The value of a scalar int64 initializer of the main graph; 0 when there is none.
+  int64_t ConstantScalar(std::string_view name) {
+    onnx_wire::TensorMeta init;
+    for (std::string_view bytes : wire_.initializers) {
+      if (!onnx_wire::ReadTensor(bytes, init) || init.name != name) continue;
+      if (init.has_int64_data) return init.first_int64_data;
+      if (init.data_type == onnx::TensorProto::INT64 && init.raw_data.size() >= 8) {
+        int64_t v;
+        std::memcpy(&v, init.raw_data.data(), 8);
+        return v;
+      }
+    }
+    return 0;
   }
 
   OpFamily FamilyOf(uint32_t op_id, std::string_view op_type) {
@@ -555,13 +589,13 @@ class IrBuilder {
                 "): it depends on a symbolic dim or on run-time data; bind dims with --batch, --seq or --dim");
   }
 
-  static constexpr int kAhead = 16;
-  const onnx::GraphProto& g_;
+  static constexpr size_t kAhead = 16;
+  onnx_wire::Graph wire_;
+  std::vector<std::string_view> output_names_;
   static constexpr uint8_t kReadAsRunningStat = 1, kReadOtherwise = 2;
   std::vector<uint8_t> reads_;  // per tensor: how nodes read it (bits above)
   std::vector<int8_t> family_of_op_;  // by Graph::op_id: an OpFamily, or -1 until classified
   bool has_batch_norm_ = false;
-  TypeInfo type_;  // reused by every ReadType
   const std::string& source_;
   ImportReport& report_;
   std::string model_dir_;
@@ -625,15 +659,14 @@ void CheckModel(const onnx::ModelProto& model) {
 
 }  // namespace
 
-onnx::ModelProto ReadModelProto(const std::string& path) {
-  const std::string bytes = ReadFile(path);
+onnx::ModelProto ParseModelProto(std::string_view bytes, const std::string& path) {
   if (bytes.empty()) throw Error(path + ": empty file, not an ONNX model");
-  onnx::ModelProto model;
-  google::protobuf::io::CodedInputStream stream(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                                static_cast<int>(std::min<size_t>(bytes.size(), INT_MAX)));
-  stream.SetTotalBytesLimit(INT_MAX);
   if (bytes.size() > static_cast<size_t>(INT_MAX))
     throw Error(path + ": larger than protobuf's 2 GiB limit; store the weights as external data");
+  onnx::ModelProto model;
+  google::protobuf::io::CodedInputStream stream(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                                static_cast<int>(bytes.size()));
+  stream.SetTotalBytesLimit(INT_MAX);
   if (!model.ParseFromCodedStream(&stream) || !stream.ConsumedEntireMessage())
     throw Error(path + ": not a valid ONNX model (protobuf parse failed: truncated or not ONNX)");
   if (model.ir_version() <= 0 || !model.has_graph())
@@ -641,14 +674,35 @@ onnx::ModelProto ReadModelProto(const std::string& path) {
   return model;
 }
 
-Graph ImportModel(onnx::ModelProto& model, const std::string& source, const ImportOptions& options,
-                  ImportReport* report, const std::string& model_dir) {
+onnx::ModelProto ReadModelProto(const std::string& path) { return ParseModelProto(ReadFile(path), path); }
+
+namespace {
+
+std::string Serialize(const onnx::ModelProto& model, const std::string& source) {
+  std::string bytes;
+  if (!model.SerializeToString(&bytes))
+    throw Error(source + ": cannot serialize the model (over protobuf's 2 GiB limit?); store the weights as "
+                "external data");
+  return bytes;
+}
+
+// `bytes`: the model serialized, or null to serialize it here.
+Graph Import(onnx::ModelProto& model, const std::string* bytes, const std::string& source,
+             const ImportOptions& options, ImportReport* report, const std::string& model_dir) {
   ImportReport local;
   ImportReport& rep = report ? *report : local;
   using Clock = std::chrono::steady_clock;
   auto seconds_since = [](Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); };
-  BindInputDims(*model.mutable_graph(), options);
   auto t0 = Clock::now();
+  // The IR is built from the serialized model (see onnx_wire.h): a model given without its bytes, or whose
+  // inputs were just bound, is serialized first, which counts as build time.
+  std::string serialized;
+  if (BindInputDims(*model.mutable_graph(), options) || !bytes) {
+    serialized = Serialize(model, source);
+    bytes = &serialized;
+  }
+  const double serialize_seconds = seconds_since(t0);
+  t0 = Clock::now();
   if (options.check) {
     try {
       CheckModel(model);
@@ -664,10 +718,10 @@ Graph ImportModel(onnx::ModelProto& model, const std::string& source, const Impo
   t0 = Clock::now();
   try {
     ImportReport attempt;
-    Graph graph = IrBuilder(model, source, attempt, model_dir, /*optimistic=*/true).Build();
+    Graph graph = IrBuilder(*bytes, source, attempt, model_dir, /*optimistic=*/true).Build();
     rep.warnings = std::move(attempt.warnings);
     rep.unknown_ops = attempt.unknown_ops;
-    rep.build_seconds = seconds_since(t0);
+    rep.build_seconds = serialize_seconds + seconds_since(t0);
     return graph;
   } catch (const NeedsShapeInference&) {
   }
@@ -678,18 +732,32 @@ Graph ImportModel(onnx::ModelProto& model, const std::string& source, const Impo
     if (!options.check) ExplainStructure(model.graph(), source);
     throw Error(source + ": shape inference failed: " + FirstLine(e.what()));
   }
+  serialized = Serialize(model, source);  // with the inferred value_info
   rep.ran_shape_inference = true;
   rep.infer_seconds = seconds_since(t0);
   t0 = Clock::now();
-  Graph graph = IrBuilder(model, source, rep, model_dir, /*optimistic=*/false).Build();
-  rep.build_seconds = seconds_since(t0);
+  Graph graph = IrBuilder(serialized, source, rep, model_dir, /*optimistic=*/false).Build();
+  rep.build_seconds = serialize_seconds + seconds_since(t0);
   return graph;
 }
 
+}  // namespace
+
+Graph ImportModel(onnx::ModelProto& model, const std::string& source, const ImportOptions& options,
+                  ImportReport* report, const std::string& model_dir) {
+  return Import(model, nullptr, source, options, report, model_dir);
+}
+
+Graph ImportSerializedModel(onnx::ModelProto& model, const std::string& bytes, const std::string& source,
+                            const ImportOptions& options, ImportReport* report, const std::string& model_dir) {
+  return Import(model, &bytes, source, options, report, model_dir);
+}
+
 Graph ImportOnnxFile(const std::string& path, const ImportOptions& options, ImportReport* report) {
-  onnx::ModelProto model = ReadModelProto(path);
+  const std::string bytes = ReadFile(path);
+  onnx::ModelProto model = ParseModelProto(bytes, path);
   const std::string dir = std::filesystem::path(path).parent_path().string();
-  return ImportModel(model, path, options, report, dir.empty() ? "." : dir);
+  return ImportSerializedModel(model, bytes, path, options, report, dir.empty() ? "." : dir);
 }
 
 }  // namespace allot

@@ -15,6 +15,7 @@
 // its body by a constant trip count (1 when not constant, with a warning), Scan by the scanned length.
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -44,11 +45,18 @@ struct ImportReport {
 
 // Reads and parses a file. Errors (missing, unreadable, truncated, not ONNX) name the path.
 onnx::ModelProto ReadModelProto(const std::string& path);
+// Parses a file's bytes; `path` names them in errors.
+onnx::ModelProto ParseModelProto(std::string_view bytes, const std::string& path);
 
 // Builds the IR from a parsed model; `source` names it in errors (the file path). The model is modified in place
-// (bound dims, inferred value_info). `model_dir` resolves external data ("" skips the file check).
+// (bound dims, inferred value_info). `model_dir` resolves external data ("" skips the file check). The IR is
+// built from the serialized model (graph/onnx_wire.h), so this serializes it first.
 Graph ImportModel(onnx::ModelProto& model, const std::string& source, const ImportOptions& options,
                   ImportReport* report = nullptr, const std::string& model_dir = "");
+// The same for a model parsed from `bytes` (kept by the caller until this returns): nothing is serialized.
+Graph ImportSerializedModel(onnx::ModelProto& model, const std::string& bytes, const std::string& source,
+                            const ImportOptions& options, ImportReport* report = nullptr,
+                            const std::string& model_dir = "");
 
 // ReadModelProto + ImportModel.
 Graph ImportOnnxFile(const std::string& path, const ImportOptions& options, ImportReport* report = nullptr);

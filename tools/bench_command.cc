@@ -61,7 +61,7 @@ void RunImportBench(const ImportBenchArgs& args) {
       if (!proto.ParseFromString(bytes)) throw Error(model + ": protobuf parse failed");
       parse.push_back(Since(t0));
       ImportReport report;
-      const Graph g = ImportModel(proto, model, ImportOptions{}, &report);
+      const Graph g = ImportSerializedModel(proto, bytes, model, ImportOptions{}, &report);
       total.push_back(Since(t0));
       check.push_back(report.check_seconds);
       infer.push_back(report.infer_seconds);

@@ -8,6 +8,7 @@
 
 #include "cost_model/cost_graph.h"
 #include "graph/error.h"
+#include "graph/file_io.h"
 #include "models/model_zoo.h"
 
 namespace allot::tools {
@@ -58,6 +59,7 @@ LoadedModel LoadModel(const ModelArgs& args) {
   const ImportOptions options = ToImportOptions(args);
   const auto t0 = std::chrono::steady_clock::now();
   onnx::ModelProto proto;
+  std::string bytes;  // a file's: the importer reads them instead of serializing the parsed model again
   std::string dir;
   if (LooksLikeCostGraph(args.model)) {
     if (args.mode == "training")
@@ -74,13 +76,15 @@ LoadedModel LoadModel(const ModelArgs& args) {
     if (args.seq > 0 && model_options.seq == 0) model_options.seq = args.seq;
     proto = models::Generate(name, model_options);
   } else {
-    proto = ReadModelProto(args.model);
+    bytes = ReadFile(args.model);
+    proto = ParseModelProto(bytes, args.model);
     dir = std::filesystem::path(args.model).parent_path().string();
     if (dir.empty()) dir = ".";
   }
   out.parse_seconds = Since(t0);
   const auto t1 = std::chrono::steady_clock::now();
-  out.graph = ImportModel(proto, args.model, options, &out.report, dir);
+  out.graph = bytes.empty() ? ImportModel(proto, args.model, options, &out.report, dir)
+                            : ImportSerializedModel(proto, bytes, args.model, options, &out.report, dir);
   out.proto = std::make_shared<const onnx::ModelProto>(std::move(proto));
   if (args.mode == "training") {
     TrainingOptions training;
