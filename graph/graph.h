@@ -172,8 +172,7 @@ class Graph {
     Tensor t;
     static_cast<TensorInfo&>(t) = tensor_info_[id];
     t.name = str(tensor_name_[id]);
-    const StrRef s = shape_of_[id];
-    t.shape = {dims_.data() + s.offset, dims_.data() + s.offset + s.size};
+    t.shape = tensor_shape(id);
     return t;
   }
   ViewRange<Node, &Graph::node> nodes() const { return {this, static_cast<uint32_t>(num_nodes())}; }
@@ -185,6 +184,10 @@ class Graph {
   uint32_t op_id(NodeId id) const { return node_op_[id]; }
   std::string_view tensor_name(TensorId id) const { return str(tensor_name_[id]); }
   const TensorInfo& tensor_info(TensorId id) const { return tensor_info_[id]; }
+  Span<int64_t> tensor_shape(TensorId id) const {
+    const StrRef s = shape_of_[id];
+    return {dims_.data() + s.offset, dims_.data() + s.offset + s.size};
+  }
 
   // Node-level edges: one per (producer, consumer) pair, weighted by the bytes of all tensors between them.
   Span<NodeId> successors(NodeId n) const { return {out_nodes_.data() + out_offsets_[n], out_nodes_.data() + out_offsets_[n + 1]}; }
