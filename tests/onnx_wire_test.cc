@@ -216,5 +216,20 @@ TEST(OnnxWireTest, BindingDimsOverridesTheFilesBytes) {
   EXPECT_EQ(from_bytes.hash(), ImportModel(again, "mlp", ImportOptions{}).hash());
 }
 
+// The importer serializes a model it was given without bytes, or after binding dims or inferring shapes, with
+// its weights set aside: they must be back in the model afterwards (the runtime and exporters read them), and
+// the graph must not miss them.
+TEST(OnnxWireTest, SerializingForTheIrLeavesTheWeightsInTheModel) {
+  onnx::ModelProto m = test::Mlp(2);  // no value_info: shape inference runs, then a second serialization
+  const onnx::ModelProto before = m;
+  ImportReport report;
+  const Graph g = ImportModel(m, "mlp", ImportOptions{}, &report);
+  EXPECT_TRUE(report.ran_shape_inference);
+  ASSERT_EQ(m.graph().initializer_size(), before.graph().initializer_size());
+  for (int i = 0; i < m.graph().initializer_size(); ++i)
+    EXPECT_EQ(m.graph().initializer(i).SerializeAsString(), before.graph().initializer(i).SerializeAsString()) << i;
+  EXPECT_EQ(g.total_parameter_bytes(), (4u * 8u + 8u + 8u * 3u + 3u) * 4u);
+}
+
 }  // namespace
 }  // namespace allot
