@@ -15,7 +15,9 @@
 #include <memory>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -735,45 +737,79 @@ std::string SerializeForIr(onnx::ModelProto& model, const std::string& source) {
   return bytes;
 }
 
-// `bytes`: the model serialized, or null to serialize it here.
-Graph Import(onnx::ModelProto& model, const std::string* bytes, const std::string& source,
-             const ImportOptions& options, ImportReport* report, const std::string& model_dir) {
+using Clock = std::chrono::steady_clock;
+double SecondsSince(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// An optimistic IR build (see Import): a graph, or nothing when it needs shape inference first, or the error it
+// met, rethrown by Import only after the checker's, which takes precedence.
+struct Attempt {
+  std::optional<Graph> graph;
+  ImportReport report;
+  std::exception_ptr error;
+  double seconds = 0;
+  Clock::time_point finished;
+};
+
+Attempt TryBuild(std::string_view bytes, const std::string& source, const std::string& model_dir) {
+  Attempt a;
+  const auto t0 = Clock::now();
+  try {
+    a.graph = IrBuilder(bytes, source, a.report, model_dir, /*optimistic=*/true).Build();
+  } catch (const NeedsShapeInference&) {
+  } catch (...) {
+    a.error = std::current_exception();
+  }
+  a.finished = Clock::now();
+  a.seconds = std::chrono::duration<double>(a.finished - t0).count();
+  return a;
+}
+
+// Binds dims, checks, builds, and infers shapes only if the build needs them. `bytes`: the model serialized,
+// or null to serialize it here. `early`: an optimistic build of `bytes` already running (ParseAndImport) since
+// before the parse, which ended at `parsed`; used unless binding dims changed the model.
+Graph Import(onnx::ModelProto& model, const std::string* bytes, std::future<Attempt>* early, Clock::time_point parsed,
+             const std::string& source, const ImportOptions& options, ImportReport* report,
+             const std::string& model_dir) {
   ImportReport local;
   ImportReport& rep = report ? *report : local;
-  using Clock = std::chrono::steady_clock;
-  auto seconds_since = [](Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); };
   auto t0 = Clock::now();
   // The IR is built from the serialized model (see onnx_wire.h): a model given without its bytes, or whose
   // inputs were just bound, is serialized first (without weights), which counts as build time.
   std::string serialized;
-  if (BindInputDims(*model.mutable_graph(), options) || !bytes) {
+  const bool bound = BindInputDims(*model.mutable_graph(), options);
+  if (bound || !bytes) {
     serialized = SerializeForIr(model, source);
     bytes = &serialized;
   }
-  const double serialize_seconds = seconds_since(t0);
+  const double serialize_seconds = SecondsSince(t0);
   t0 = Clock::now();
   if (options.check) {
     try {
       CheckModel(model);
     } catch (const std::exception& e) {
+      if (early) early->wait();  // the structural explanation below builds a graph too
       ExplainStructure(model.graph(), source);  // throws allot's own message for structural faults
       throw Error(source + ": ONNX checker: " + FirstLine(e.what()));
     }
   }
-  rep.check_seconds = seconds_since(t0);
+  rep.check_seconds = SecondsSince(t0);
   // Most models allot generates, and many exports, carry every shape already: build first, and run ONNX shape
   // inference (the costliest step of a large import) only when the build meets a shape it lacks. The abandoned
-  // build stops at the first such node and counts as inference time.
-  t0 = Clock::now();
-  try {
-    ImportReport attempt;
-    Graph graph = IrBuilder(*bytes, source, attempt, model_dir, /*optimistic=*/true).Build();
-    rep.warnings = std::move(attempt.warnings);
-    rep.unknown_ops = attempt.unknown_ops;
-    rep.build_seconds = serialize_seconds + seconds_since(t0);
-    return graph;
-  } catch (const NeedsShapeInference&) {
+  // build stops at the first such node.
+  const bool overlapped = early && !bound;
+  Attempt attempt = overlapped ? early->get() : TryBuild(*bytes, source, model_dir);
+  if (early && bound) early->wait();  // built from the unbound bytes: void
+  if (attempt.error) std::rethrow_exception(attempt.error);
+  if (attempt.graph) {
+    rep.warnings = std::move(attempt.report.warnings);
+    rep.unknown_ops = attempt.report.unknown_ops;
+    rep.build_seconds = serialize_seconds + attempt.seconds;
+    rep.build_exposed_seconds =
+        overlapped ? std::max(0.0, std::chrono::duration<double>(attempt.finished - parsed).count())
+                   : rep.build_seconds;
+    return std::move(*attempt.graph);
   }
+  t0 = Clock::now();
   try {
     onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
                                        onnx::ShapeInferenceOptions(false, 0, true));
@@ -783,10 +819,11 @@ Graph Import(onnx::ModelProto& model, const std::string* bytes, const std::strin
   }
   serialized = SerializeForIr(model, source);  // with the inferred value_info
   rep.ran_shape_inference = true;
-  rep.infer_seconds = seconds_since(t0);
+  rep.infer_seconds = attempt.seconds + SecondsSince(t0);  // the abandoned build counts as inference
   t0 = Clock::now();
   Graph graph = IrBuilder(serialized, source, rep, model_dir, /*optimistic=*/false).Build();
-  rep.build_seconds = serialize_seconds + seconds_since(t0);
+  rep.build_seconds = serialize_seconds + SecondsSince(t0);
+  rep.build_exposed_seconds = rep.build_seconds;
   return graph;
 }
 
@@ -794,19 +831,34 @@ Graph Import(onnx::ModelProto& model, const std::string* bytes, const std::strin
 
 Graph ImportModel(onnx::ModelProto& model, const std::string& source, const ImportOptions& options,
                   ImportReport* report, const std::string& model_dir) {
-  return Import(model, nullptr, source, options, report, model_dir);
+  return Import(model, nullptr, nullptr, Clock::time_point(), source, options, report, model_dir);
 }
 
-Graph ImportSerializedModel(onnx::ModelProto& model, const std::string& bytes, const std::string& source,
-                            const ImportOptions& options, ImportReport* report, const std::string& model_dir) {
-  return Import(model, &bytes, source, options, report, model_dir);
+Graph ParseAndImport(const std::string& bytes, const std::string& source, const ImportOptions& options,
+                     onnx::ModelProto& model, ImportReport* report, const std::string& model_dir) {
+  ImportReport local;
+  ImportReport& rep = report ? *report : local;
+  // The IR build reads the bytes, not the parsed model: start it now, on a second thread, while protobuf parses
+  // the same bytes for the checker and shape inference.
+  std::future<Attempt> early;
+  if (!bytes.empty()) early = std::async(std::launch::async, TryBuild, std::string_view(bytes), source, model_dir);
+  const auto t0 = Clock::now();
+  try {
+    model = ParseModelProto(bytes, source);
+  } catch (...) {
+    if (early.valid()) early.wait();
+    throw;
+  }
+  const auto parsed = Clock::now();
+  rep.parse_seconds = std::chrono::duration<double>(parsed - t0).count();
+  return Import(model, &bytes, early.valid() ? &early : nullptr, parsed, source, options, &rep, model_dir);
 }
 
 Graph ImportOnnxFile(const std::string& path, const ImportOptions& options, ImportReport* report) {
   const std::string bytes = ReadFile(path);
-  onnx::ModelProto model = ParseModelProto(bytes, path);
+  onnx::ModelProto model;
   const std::string dir = std::filesystem::path(path).parent_path().string();
-  return ImportSerializedModel(model, bytes, path, options, report, dir.empty() ? "." : dir);
+  return ParseAndImport(bytes, path, options, model, report, dir.empty() ? "." : dir);
 }
 
 }  // namespace allot
