@@ -100,7 +100,9 @@ TEST(PlacersTest, ExpertPutsEachLstmLayerOnItsOwnGpu) {
     const NodeId dec = f->graph.FindNode("decoder/l" + std::to_string(layer) + "/t0/matmul");
     ASSERT_NE(dec, kNone);
     EXPECT_EQ(f->cluster.device(p[dec]).name, "cuda:" + std::to_string(layer));
-    if (enc != kNone) EXPECT_EQ(p[enc], p[dec]);
+    if (enc != kNone) {
+      EXPECT_EQ(p[enc], p[dec]);
+    }
   }
   EXPECT_EQ(f->cluster.device(p[f->graph.FindNode("softmax/t0/matmul")]).name, "cuda:3");
   // Gradients follow their forward op.
