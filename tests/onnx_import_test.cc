@@ -132,11 +132,7 @@ TEST(OnnxImportTest, ShapeInferenceRunsOnlyWhenAShapeIsMissing) {
 }
 
 TEST(OnnxImportTest, SymbolicBatchIsBoundOrReported) {
-  onnx::ModelProto base = test::Mlp(2);
-  auto* dim = base.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0);
-  dim->clear_dim_value();
-  dim->set_dim_param("batch_size");
-  base.mutable_graph()->mutable_output(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0)->set_dim_param("batch_size");
+  const onnx::ModelProto base = test::MlpWithSymbolicBatch();
   {
     onnx::ModelProto m = base;
     ImportOptions opt;

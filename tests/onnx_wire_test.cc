@@ -198,12 +198,7 @@ TEST(OnnxWireTest, RefusesMalformedBytesWithoutCrashing) {
 // A file's bytes are read as they are (by an IR build that runs while they are parsed), unless binding a symbolic
 // dim changed the parsed model: then that build is void and the importer must read the bound model.
 TEST(OnnxWireTest, BindingDimsOverridesTheFilesBytes) {
-  onnx::ModelProto m = test::Mlp(2);
-  auto* dim = m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0);
-  dim->clear_dim_value();
-  dim->set_dim_param("batch_size");
-  m.mutable_graph()->mutable_output(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0)->set_dim_param("batch_size");
-  const std::string bytes = m.SerializeAsString();
+  const std::string bytes = test::MlpWithSymbolicBatch().SerializeAsString();
   ImportOptions opt;
   opt.batch = 7;
   onnx::ModelProto parsed;

@@ -63,4 +63,12 @@ inline onnx::ModelProto Mlp(int64_t batch = 2) {
   return m;
 }
 
+// The same with a symbolic batch dim "batch_size" on x and y.
+inline onnx::ModelProto MlpWithSymbolicBatch() {
+  onnx::ModelProto m = Mlp(2);
+  for (auto* vi : {m.mutable_graph()->mutable_input(0), m.mutable_graph()->mutable_output(0)})
+    vi->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0)->set_dim_param("batch_size");
+  return m;
+}
+
 }  // namespace allot::test
