@@ -19,6 +19,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <system_error>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -84,10 +85,14 @@ bool Complete(const WireType& t) {
   return t.is_tensor && t.has_shape && std::none_of(t.dims.begin(), t.dims.end(), [](int64_t d) { return d < 0; });
 }
 
-// The importer reads the model from its bytes (see onnx_wire.h); the bytes were parsed by protobuf already, so a
-// decoding failure means they are not the bytes of that model: an error naming the part, never a crash.
+// A part of the model's bytes the wire reader (onnx_wire.h) could not decode. Protobuf parses the same bytes, and
+// where it accepted what the reader did not (a model whose graph field is given twice, which protobuf merges),
+// Import builds again from the parsed model; otherwise this is the error, naming the part, never a crash.
+struct MalformedBytes : Error {
+  using Error::Error;
+};
 [[noreturn]] void Malformed(const std::string& source, const std::string& what) {
-  throw Error(source + ": malformed protobuf in " + what);
+  throw MalformedBytes(source + ": malformed protobuf in " + what);
 }
 
 void ApplyAttribute(const onnx_wire::Attribute& attr, OpAttrs& a) {
@@ -280,13 +285,14 @@ class IrBuilder {
  private:
   void DeclareInitializers() {
     // Sizes from counts alone, so no column grows while it is filled: a tensor per initializer, input and typed
-    // value (or per node, if more), and names no longer than the messages that hold them (initializers, which
-    // may hold weights, counted at 64 characters).
+    // value (or per node, if more), and names no longer than the messages that hold them, nor than 64 characters
+    // a name (initializers and Constant nodes hold data).
     const size_t nodes = wire_.nodes.size();
     const size_t tensors = wire_.initializers.size() + wire_.inputs.size() +
                            std::max(nodes, wire_.value_infos.size() + wire_.outputs.size());
-    const size_t name_chars = wire_.nodes.bytes() + wire_.value_infos.bytes() + wire_.inputs.bytes() +
-                              wire_.outputs.bytes() + 64 * wire_.initializers.size();
+    const size_t name_chars = std::min(wire_.nodes.bytes() + wire_.value_infos.bytes() + wire_.inputs.bytes() +
+                                           wire_.outputs.bytes() + 64 * wire_.initializers.size(),
+                                       64 * (tensors + nodes));
     builder_.Reserve(nodes, tensors, name_chars);
     onnx_wire::TensorMeta init;
     for (std::string_view bytes : wire_.initializers) {
@@ -338,7 +344,7 @@ class IrBuilder {
     if (ec)
       throw Error(source_ + ": initializer '" + name + "': external data file '" + file.string() +
                   "' cannot be read");
-    if (offset + length > size)
+    if (offset > size || length > size - offset)
       throw Error(source_ + ": initializer '" + name + "': external data file '" + file.string() +
                   "' is shorter than offset + length (" + std::to_string(offset + length) + " > " +
                   std::to_string(size) + " bytes)");
@@ -713,15 +719,16 @@ std::string SerializeForIr(onnx::ModelProto& model, const std::string& source) {
   class SetAside {  // holds the large tensors' data, and puts it back however SerializeForIr returns
    public:
     explicit SetAside(google::protobuf::RepeatedPtrField<onnx::TensorProto>& inits) : inits_(inits) {
-      for (int i = 0; i < inits.size(); ++i) {
-        onnx::TensorProto& t = *inits.Mutable(i);
+      auto large = [](const onnx::TensorProto& t) {
         const size_t bytes = t.raw_data().size() + 4 * (t.float_data_size() + t.int32_data_size()) +
                              8 * (t.int64_data_size() + t.double_data_size() + t.uint64_data_size()) +
                              (t.string_data_size() > 0 ? kKeptBytes + 1 : 0);
-        if (bytes <= kKeptBytes) continue;
-        data_.emplace_back(i, onnx::TensorProto());
-        SwapTensorData(data_.back().second, t);
-      }
+        return bytes > kKeptBytes;
+      };
+      // Allocate first: once data is swapped out, nothing may throw before this object owns it.
+      for (int i = 0; i < inits.size(); ++i)
+        if (large(inits.Get(i))) data_.emplace_back(i, onnx::TensorProto());
+      for (auto& [i, data] : data_) SwapTensorData(data, *inits.Mutable(i));
     }
     ~SetAside() {
       for (auto& [i, data] : data_) SwapTensorData(data, *inits_.Mutable(i));
@@ -796,9 +803,19 @@ Graph Import(onnx::ModelProto& model, const std::string* bytes, std::future<Atte
   // Most models allot generates, and many exports, carry every shape already: build first, and run ONNX shape
   // inference (the costliest step of a large import) only when the build meets a shape it lacks. The abandoned
   // build stops at the first such node.
-  const bool overlapped = early && !bound;
+  bool overlapped = early && !bound;
   Attempt attempt = overlapped ? early->get() : TryBuild(*bytes, source, model_dir);
   if (early && bound) early->wait();  // built from the unbound bytes: void
+  if (attempt.error && bytes != &serialized) {
+    try {
+      std::rethrow_exception(attempt.error);
+    } catch (const MalformedBytes&) {  // bytes protobuf parsed but the reader did not: read the parsed model
+      serialized = SerializeForIr(model, source);
+      attempt = TryBuild(serialized, source, model_dir);
+      overlapped = false;
+    } catch (...) {
+    }
+  }
   if (attempt.error) std::rethrow_exception(attempt.error);
   if (attempt.graph) {
     rep.warnings = std::move(attempt.report.warnings);
@@ -819,7 +836,8 @@ Graph Import(onnx::ModelProto& model, const std::string* bytes, std::future<Atte
   }
   serialized = SerializeForIr(model, source);  // with the inferred value_info
   rep.ran_shape_inference = true;
-  rep.infer_seconds = attempt.seconds + SecondsSince(t0);  // the abandoned build counts as inference
+  // The abandoned build counts as inference, unless it ran hidden behind the parse.
+  rep.infer_seconds = (overlapped ? 0 : attempt.seconds) + SecondsSince(t0);
   t0 = Clock::now();
   Graph graph = IrBuilder(serialized, source, rep, model_dir, /*optimistic=*/false).Build();
   rep.build_seconds = serialize_seconds + SecondsSince(t0);
@@ -841,7 +859,10 @@ Graph ParseAndImport(const std::string& bytes, const std::string& source, const 
   // The IR build reads the bytes, not the parsed model: start it now, on a second thread, while protobuf parses
   // the same bytes for the checker and shape inference.
   std::future<Attempt> early;
-  if (!bytes.empty()) early = std::async(std::launch::async, TryBuild, std::string_view(bytes), source, model_dir);
+  try {
+    if (!bytes.empty()) early = std::async(std::launch::async, TryBuild, std::string_view(bytes), source, model_dir);
+  } catch (const std::system_error&) {  // no thread to be had (a process limit): build after the parse instead
+  }
   const auto t0 = Clock::now();
   try {
     model = ParseModelProto(bytes, source);

@@ -263,7 +263,6 @@ bool ReadTensor(std::string_view bytes, TensorMeta& t) {
   t.external_data.clear();
   t.has_int64_data = false;
   t.first_int64_data = 0;
-  std::vector<int64_t> int64_data;
   Reader r(bytes);
   while (r.Next()) {
     switch (r.tag()) {
@@ -274,17 +273,22 @@ bool ReadTensor(std::string_view bytes, TensorMeta& t) {
       case Tag(tensor::kRawData, kBytes): t.raw_data = r.Bytes(); break;
       case Tag(tensor::kDataLocation, kVarint): t.external = r.Varint() == tensor::kExternalLocation; break;
       case Tag(tensor::kInt64Data, kVarint):
-      case Tag(tensor::kInt64Data, kBytes):
-        if (t.has_int64_data) {  // only the first value is kept: a constant's data can be large
-          r.Skip();
-          break;
-        }
-        r.AppendInts(int64_data);
-        if (!int64_data.empty()) {
+        if (!t.has_int64_data) {
           t.has_int64_data = true;
-          t.first_int64_data = int64_data.front();
+          t.first_int64_data = static_cast<int64_t>(r.Varint());
+        } else {
+          r.Skip();
         }
         break;
+      case Tag(tensor::kInt64Data, kBytes): {  // packed: only the first value is kept (a constant can be large)
+        const std::string_view packed = r.Bytes();
+        if (t.has_int64_data || packed.empty()) break;
+        Reader values(packed);
+        t.has_int64_data = true;
+        t.first_int64_data = static_cast<int64_t>(values.Varint());
+        if (!values.ok()) return false;
+        break;
+      }
       case Tag(tensor::kExternalData, kBytes): {
         std::string_view key, value;
         Reader e(r.Bytes());

@@ -215,6 +215,21 @@ TEST(OnnxWireTest, BindingDimsOverridesTheFilesBytes) {
   EXPECT_EQ(from_bytes.hash(), ImportModel(again, "mlp", ImportOptions{}).hash());
 }
 
+// A model whose graph field comes twice is valid protobuf (the two are merged), though no encoder writes one:
+// the wire reader refuses it, and the import reads the parsed model instead.
+TEST(OnnxWireTest, AGraphGivenTwiceIsReadFromTheParsedModel) {
+  std::string bytes = test::Mlp(2).SerializeAsString();
+  std::string more;
+  Field(more, 10, "a second graph field, merged by protobuf");  // GraphProto.doc_string
+  Field(bytes, 7, more);
+  onnx_wire::Graph g;
+  EXPECT_FALSE(onnx_wire::ReadModelGraph(bytes, g));
+  onnx::ModelProto parsed;
+  const Graph graph = ParseAndImport(bytes, "twice.onnx", ImportOptions{}, parsed);
+  onnx::ModelProto plain = test::Mlp(2);
+  EXPECT_EQ(graph.hash(), ImportModel(plain, "mlp", ImportOptions{}).hash());
+}
+
 // The importer serializes a model it was given without bytes, or after binding dims or inferring shapes, with
 // its weights set aside: they must be back in the model afterwards (the runtime and exporters read them), and
 // the graph must not miss them.
