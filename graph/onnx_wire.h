@@ -150,7 +150,7 @@ struct Graph {
 };
 bool ReadGraph(std::string_view bytes, Graph& graph);
 // The graph of a ModelProto; false also when the model has none, or more than one graph field to merge (never
-// written by an encoder; allot does not read such a model).
+// written by an encoder; the importer then reads the model protobuf parsed).
 bool ReadModelGraph(std::string_view bytes, Graph& graph);
 
 // A NodeProto. Reading into the same struct again reuses its vectors.
