@@ -14,7 +14,6 @@
 #include <cstring>
 #include <memory>
 #include <filesystem>
-#include <fstream>
 #include <future>
 #include <map>
 #include <optional>
