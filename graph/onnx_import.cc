@@ -2,7 +2,6 @@
 
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
-#include <onnx/shape_inference/implementation.h>
 
 #include <google/protobuf/io/coded_stream.h>
 
@@ -28,6 +27,7 @@
 #include "graph/name_table.h"
 #include "graph/onnx_wire.h"
 #include "graph/op_work.h"
+#include "graph/shape_inference.h"
 
 namespace allot {
 namespace {
@@ -799,9 +799,8 @@ Graph Import(onnx::ModelProto& model, const std::string* bytes, std::future<Atte
     }
   }
   rep.check_seconds = SecondsSince(t0);
-  // Most models allot generates, and many exports, carry every shape already: build first, and run ONNX shape
-  // inference (the costliest step of a large import) only when the build meets a shape it lacks. The abandoned
-  // build stops at the first such node.
+  // Most models allot generates, and many exports, carry every shape already: build first (on its own thread in
+  // ParseAndImport), and build a second time only when the first met a shape the file lacks (it stops there).
   bool overlapped = early && !bound;
   Attempt attempt = overlapped ? early->get() : TryBuild(*bytes, source, model_dir);
   if (early && bound) early->wait();  // built from the unbound bytes: void
@@ -816,8 +815,25 @@ Graph Import(onnx::ModelProto& model, const std::string* bytes, std::future<Atte
     }
   }
   if (attempt.error) std::rethrow_exception(attempt.error);
-  if (attempt.graph) {
+  // allot's shape pass (graph/shape_inference.h) runs on every import: where the file carries every shape it
+  // checks them against what each op implies (--no-check skips that); where the build met a missing shape it
+  // infers, folds and bounds them, and the IR is built again from the completed model.
+  ShapeInferenceReport shapes;
+  const bool complete = attempt.graph.has_value();
+  t0 = Clock::now();
+  if (!complete || options.check) {
+    try {
+      shapes = InferShapes(model, source);
+    } catch (const Error&) {
+      if (!options.check) ExplainStructure(model.graph(), source);  // the checker did not vouch for the structure
+      throw;
+    }
+  }
+  rep.infer_seconds = SecondsSince(t0);
+  rep.folded_values = shapes.folded;
+  if (complete && !shapes.changed) {
     rep.warnings = std::move(attempt.report.warnings);
+    rep.warnings.insert(rep.warnings.end(), shapes.warnings.begin(), shapes.warnings.end());
     rep.unknown_ops = attempt.report.unknown_ops;
     rep.build_seconds = serialize_seconds + attempt.seconds;
     rep.build_exposed_seconds =
@@ -825,18 +841,11 @@ Graph Import(onnx::ModelProto& model, const std::string* bytes, std::future<Atte
                    : rep.build_seconds;
     return std::move(*attempt.graph);
   }
-  t0 = Clock::now();
-  try {
-    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
-                                       onnx::ShapeInferenceOptions(false, 0, true));
-  } catch (const std::exception& e) {
-    if (!options.check) ExplainStructure(model.graph(), source);
-    throw Error(source + ": shape inference failed: " + FirstLine(e.what()));
-  }
   serialized = SerializeForIr(model, source);  // with the inferred value_info
   rep.ran_shape_inference = true;
   // The abandoned build counts as inference, unless it ran hidden behind the parse.
-  rep.infer_seconds = (overlapped ? 0 : attempt.seconds) + SecondsSince(t0);
+  if (!overlapped) rep.infer_seconds += attempt.seconds;
+  rep.warnings = std::move(shapes.warnings);
   t0 = Clock::now();
   Graph graph = IrBuilder(serialized, source, rep, model_dir, /*optimistic=*/false).Build();
   rep.build_seconds = serialize_seconds + SecondsSince(t0);

@@ -1,7 +1,8 @@
 #pragma once
 // ONNX → IR. Reads a ModelProto (no size limit below protobuf's 2 GiB; external-data initializers are sized from
-// their dims and their files checked, never loaded), binds symbolic dimensions, runs ONNX's checker and shape
-// inference, and builds a Graph. Forward node i of the Graph is node i of the ONNX main graph, so tools that need
+// their dims and their files checked, never loaded), binds symbolic dimensions, runs ONNX's checker and allot's
+// shape pass (graph/shape_inference.h: ONNX's per-op inference with shape computations folded, declared shapes
+// checked, data-dependent dims bounded), and builds a Graph. Forward node i of the Graph is node i of the ONNX main graph, so tools that need
 // the op's full semantics (the runtime, exporters) can go back to the ModelProto.
 //
 // Naming: a node without a name is called "<op_type>_<index>" (index = its position in the ONNX graph); a name
@@ -37,10 +38,11 @@ struct ImportOptions {
 struct ImportReport {
   std::vector<std::string> warnings;
   size_t unknown_ops = 0;         // nodes costed with the generic estimate
-  bool ran_shape_inference = false;  // false when the model already carried every shape
+  bool ran_shape_inference = false;  // the file lacked shapes and the IR was built from inferred ones
+  size_t folded_values = 0;          // node outputs evaluated at import time (graph/constant_folding.h)
   double parse_seconds = 0;          // protobuf parse (ParseAndImport only)
   double check_seconds = 0;          // onnx::checker
-  double infer_seconds = 0;          // ONNX shape inference
+  double infer_seconds = 0;          // allot's shape pass (graph/shape_inference.h): checking or inferring
   double build_seconds = 0;          // IR construction and Finalize (on its own thread in ParseAndImport)
   double build_exposed_seconds = 0;  // the part of build_seconds the parse did not hide (all of it if sequential)
 };

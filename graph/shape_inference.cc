@@ -1,0 +1,768 @@
+#include "graph/shape_inference.h"
+
+#include <onnx/defs/schema.h>
+#include <onnx/onnx_pb.h>
+#include <onnx/shape_inference/implementation.h>
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <unordered_map>
+
+#include "graph/constant_folding.h"
+#include "graph/error.h"
+#include "graph/graph.h"
+#include "graph/name_table.h"
+
+namespace allot {
+namespace {
+
+using onnx::TypeProto;
+
+bool IsTensor(const TypeProto& t) { return t.value_case() == TypeProto::kTensorType; }
+
+bool IsStatic(const TypeProto& t) {
+  if (!IsTensor(t) || t.tensor_type().elem_type() == 0 || !t.tensor_type().has_shape()) return false;
+  for (const auto& d : t.tensor_type().shape().dim())
+    if (!d.has_dim_value() || d.dim_value() < 0) return false;
+  return true;
+}
+
+// "1x?x64" (symbolic dims by name); for messages.
+std::string DescribeShape(const TypeProto& t) {
+  switch (t.value_case()) {
+    case TypeProto::kTensorType: break;
+    case TypeProto::kSequenceType: return "a sequence";
+    case TypeProto::kOptionalType: return "an optional";
+    case TypeProto::kMapType: return "a map";
+    case TypeProto::VALUE_NOT_SET: return "nothing";
+    default: return "a non-tensor";
+  }
+  if (!t.tensor_type().has_shape()) return "an unknown shape";
+  const auto& dims = t.tensor_type().shape().dim();
+  if (dims.empty()) return "a scalar";
+  std::string s;
+  for (int k = 0; k < dims.size(); ++k) {
+    if (k) s += "x";
+    if (dims[k].has_dim_value()) s += std::to_string(dims[k].dim_value());
+    else if (dims[k].has_dim_param()) s += dims[k].dim_param();
+    else s += "?";
+  }
+  return s;
+}
+
+std::string DescribeType(int32_t elem_type) {
+  const std::string_view name = DTypeName(static_cast<DType>(elem_type));
+  return name.empty() ? "type " + std::to_string(elem_type) : std::string(name);
+}
+
+// How `known` (declared in the file, or a folded value's exact type) contradicts `inferred`: "" when it does not,
+// else both sides described ("float32 vs int64", "4x4 vs 8x8"), by element type, rank or a dim both give.
+std::pair<std::string, std::string> Contradiction(const TypeProto& known, const TypeProto& inferred) {
+  if (!IsTensor(known) || !IsTensor(inferred)) return {};
+  const auto &k = known.tensor_type(), &i = inferred.tensor_type();
+  if (k.elem_type() != 0 && i.elem_type() != 0 && k.elem_type() != i.elem_type())
+    return {DescribeType(k.elem_type()), DescribeType(i.elem_type())};
+  if (!k.has_shape() || !i.has_shape()) return {};
+  bool differs = k.shape().dim_size() != i.shape().dim_size();
+  for (int d = 0; !differs && d < k.shape().dim_size(); ++d) {
+    const auto &a = k.shape().dim(d), &b = i.shape().dim(d);
+    differs = a.has_dim_value() && b.has_dim_value() && a.dim_value() != b.dim_value();
+  }
+  if (!differs) return {};
+  return {DescribeShape(known), DescribeShape(inferred)};
+}
+
+// Fills what `inferred` lacks from `known` (after Contradiction found none).
+void Fill(const TypeProto& known, TypeProto& inferred) {
+  if (inferred.value_case() == TypeProto::VALUE_NOT_SET) {
+    inferred = known;
+    return;
+  }
+  if (!IsTensor(known) || !IsTensor(inferred)) return;
+  const auto& k = known.tensor_type();
+  auto* i = inferred.mutable_tensor_type();
+  if (i->elem_type() == 0) i->set_elem_type(k.elem_type());
+  if (!k.has_shape()) return;
+  if (!i->has_shape()) {
+    *i->mutable_shape() = k.shape();
+    return;
+  }
+  for (int d = 0; d < k.shape().dim_size(); ++d) {
+    const auto& a = k.shape().dim(d);
+    auto* b = i->mutable_shape()->mutable_dim(d);
+    if (a.has_dim_value() && !b->has_dim_value()) b->set_dim_value(a.dim_value());
+    else if (a.has_dim_param() && !b->has_dim_value() && !b->has_dim_param()) b->set_dim_param(a.dim_param());
+  }
+}
+
+TypeProto TypeOf(const ConstTensor& v) {
+  TypeProto t;
+  auto* tt = t.mutable_tensor_type();
+  tt->set_elem_type(static_cast<int32_t>(v.dtype));
+  auto* shape = tt->mutable_shape();
+  for (int64_t d : v.dims) shape->add_dim()->set_dim_value(d);
+  return t;
+}
+
+std::optional<std::vector<int64_t>> StaticDims(const TypeProto* t) {
+  if (!t || !IsStatic(*t)) return std::nullopt;
+  std::vector<int64_t> dims;
+  for (const auto& d : t->tensor_type().shape().dim()) dims.push_back(d.dim_value());
+  return dims;
+}
+
+int64_t AttrInt(const onnx::NodeProto& node, const std::string& name, int64_t fallback, bool* present = nullptr) {
+  for (const auto& a : node.attribute())
+    if (a.name() == name) {
+      if (present) *present = true;
+      return a.i();
+    }
+  if (present) *present = false;
+  return fallback;
+}
+
+class GraphPass;
+
+// What every graph of one model shares: its opsets and functions, the op lookups, and the report.
+struct ModelScope {
+  const std::string& source;
+  std::map<std::string, int> opsets;
+  onnx::shape_inference::ModelLocalFunctionsMap functions;
+  onnx::shape_inference::SymbolTableImpl symbols;
+  struct OpInfo {
+    const onnx::OpSchema* schema = nullptr;
+    const onnx::FunctionProto* local_function = nullptr;
+    int opset = 1;
+    bool foldable = false;
+  };
+  std::unordered_map<std::string, OpInfo> ops;
+  struct BoundedOp {
+    size_t count = 0;
+    std::string example;
+  };
+  std::map<std::string, BoundedOp> bounded_ops;
+  ShapeInferenceReport report;
+
+  ModelScope(const onnx::ModelProto& model, const std::string& source_in) : source(source_in) {
+    for (const auto& op : model.opset_import())
+      opsets[op.domain() == "ai.onnx" ? "" : op.domain()] = static_cast<int>(op.version());
+    for (const auto& f : model.functions()) functions[f.domain() + ":" + f.name()] = &f;
+  }
+
+  const OpInfo& Info(const onnx::NodeProto& node) {
+    std::string key = node.domain();
+    key.append(1, '\0').append(node.op_type());
+    auto it = ops.find(key);
+    if (it != ops.end()) return it->second;
+    OpInfo info;
+    const std::string domain = node.domain() == "ai.onnx" ? "" : node.domain();
+    const auto opset = opsets.find(domain);
+    info.opset = opset == opsets.end() ? 1 : opset->second;
+    info.schema = onnx::OpSchemaRegistry::Schema(node.op_type(), info.opset, domain);
+    if (const auto f = functions.find(node.domain() + ":" + node.op_type()); f != functions.end())
+      info.local_function = f->second;
+    info.foldable = IsFoldableOp(node.op_type(), domain);
+    return ops.emplace(std::move(key), info).first->second;
+  }
+};
+
+// Runs a GraphPass over a control-flow body for ONNX's If/Loop/Scan inference functions, with the enclosing
+// graph's values (types, folded values) as its outer scope: folding and bounds work inside bodies too.
+class BodyInferencer final : public onnx::GraphInferencer {
+ public:
+  BodyInferencer(onnx::GraphProto& body, ModelScope& scope, GraphPass& parent)
+      : body_(body), scope_(scope), parent_(parent) {}
+  std::vector<const TypeProto*> doInferencing(const std::vector<const TypeProto*>& input_types,
+                                              const std::vector<const onnx::TensorProto*>& input_data) override;
+
+ private:
+  onnx::GraphProto& body_;
+  ModelScope& scope_;
+  GraphPass& parent_;
+  std::unique_ptr<GraphPass> pass_;  // holds the types returned
+};
+
+// One node's view for ONNX's inference functions: input types and values resolved by the pass, output types
+// written into reusable scratch messages. (onnx's own InferenceContextImpl builds maps of names per node.)
+class NodeContext final : public onnx::InferenceContext {
+ public:
+  NodeContext(ModelScope& scope, GraphPass& pass) : scope_(scope), pass_(pass) {}
+
+  void Reset(onnx::NodeProto& node) {
+    node_ = &node;
+    types.assign(static_cast<size_t>(node.input_size()), nullptr);
+    data.assign(static_cast<size_t>(node.input_size()), nullptr);
+    const size_t n = static_cast<size_t>(node.output_size());
+    if (outputs_.size() < n) outputs_.resize(n);
+    for (size_t k = 0; k < n; ++k) outputs_[k].Clear();
+    bodies_.clear();
+  }
+  std::vector<const TypeProto*> types;
+  std::vector<const onnx::TensorProto*> data;
+  TypeProto& output(size_t k) { return outputs_[k]; }
+  bool inferred_bodies() const { return !bodies_.empty(); }
+
+  const onnx::AttributeProto* getAttribute(const std::string& name) const override {
+    for (const auto& a : node_->attribute())
+      if (a.name() == name) return &a;
+    return nullptr;
+  }
+  size_t getNumInputs() const override { return types.size(); }
+  const TypeProto* getInputType(size_t i) const override { return i < types.size() ? types[i] : nullptr; }
+  const onnx::TensorProto* getInputData(size_t i) const override { return i < data.size() ? data[i] : nullptr; }
+  size_t getNumOutputs() const override { return static_cast<size_t>(node_->output_size()); }
+  TypeProto* getOutputType(size_t k) override {
+    if (k >= getNumOutputs()) fail_type_inference("output ", k, " is out of range");
+    return &outputs_[k];
+  }
+  onnx::GraphInferencer* getGraphAttributeInferencer(const std::string& name) override {
+    for (auto& a : *node_->mutable_attribute())
+      if (a.name() == name && a.has_g()) {
+        bodies_.push_back(std::make_unique<BodyInferencer>(*a.mutable_g(), scope_, pass_));
+        return bodies_.back().get();
+      }
+    fail_type_inference("attribute ", name, " holds no graph");
+  }
+  const onnx::SparseTensorProto* getInputSparseData(size_t) const override { return nullptr; }
+  const onnx::TensorShapeProto* getSymbolicInput(size_t) const override { return nullptr; }
+
+ private:
+  ModelScope& scope_;
+  GraphPass& pass_;
+  onnx::NodeProto* node_ = nullptr;
+  std::vector<TypeProto> outputs_;
+  std::vector<std::unique_ptr<BodyInferencer>> bodies_;
+};
+
+// The pass over one graph: the main graph, or a control-flow body whose outer scope is `parent`.
+class GraphPass {
+ public:
+  GraphPass(onnx::GraphProto& graph, ModelScope& scope, GraphPass* parent)
+      : g_(graph), scope_(scope), parent_(parent), ctx_(scope, *this) {}
+
+  // The main graph.
+  void Run(bool require_static) {
+    Declare();
+    const std::vector<int> order = Order();
+    for (int n : order) InferNode(n);
+    if (require_static)
+      for (int n : order) RequireStatic(n);
+    WriteBack();
+  }
+
+  // A body: its inputs typed by the control-flow op (where it gives them); returns its outputs' types.
+  std::vector<const TypeProto*> RunBody(const std::vector<const TypeProto*>& input_types,
+                                        const std::vector<const onnx::TensorProto*>& input_data) {
+    Declare();
+    for (int i = 0; i < g_.input_size() && static_cast<size_t>(i) < input_types.size(); ++i) {
+      Value& v = values_[Intern(g_.input(i).name())];
+      if (input_types[i]) {
+        TypeProto& t = inferred_.emplace_back(*input_types[i]);
+        if (v.declared) Fill(*v.declared, t);
+        v.type = &t;
+      }
+      if (static_cast<size_t>(i) < input_data.size() && input_data[i]) {
+        v.data = input_data[i];
+        if (auto c = ConstFromProto(*input_data[i], scope_.source + ": body input '" + g_.input(i).name() + "'"))
+          v.value = &folded_.emplace_back(Folded{std::move(*c), {}}).value;
+      }
+    }
+    for (int n : Order()) InferNode(n);
+    WriteBack();
+    std::vector<const TypeProto*> outputs;
+    for (const auto& out : g_.output()) {
+      const uint32_t id = Resolve(out.name());
+      const TypeProto* t = id == NameTable::kMissing ? nullptr : values_[id].type;
+      outputs.push_back(t ? t : &out.type());
+    }
+    return outputs;
+  }
+
+  // The id of a name visible here, importing it from the enclosing graphs on first use; kMissing if none has it.
+  uint32_t Resolve(std::string_view name) {
+    const uint32_t id = index_.Find(name, [this](uint32_t i) { return names_[i]; });
+    if (id != NameTable::kMissing || !parent_) return id;
+    const uint32_t outer = parent_->Resolve(name);
+    if (outer == NameTable::kMissing) return outer;
+    const ConstTensor* value = parent_->ValueOf(outer);
+    const Value& o = parent_->values_[outer];
+    Value& v = values_[Intern(name)];
+    v.type = o.type;
+    v.data = o.data;
+    v.value = value;
+    v.decode_tried = true;
+    v.outer = true;
+    return static_cast<uint32_t>(values_.size() - 1);
+  }
+
+  // A value's folded content, decoding a small initializer on first use.
+  const ConstTensor* ValueOf(uint32_t id) {
+    Value& v = values_[id];
+    if (v.value || !v.initializer || v.decode_tried) return v.value;
+    v.decode_tried = true;
+    auto c = ConstFromProto(*v.initializer, scope_.source + ": initializer '" + v.initializer->name() + "'");
+    if (c) v.value = &folded_.emplace_back(Folded{std::move(*c), {}}).value;
+    return v.value;
+  }
+
+ private:
+  struct Value {
+    const TypeProto* type = nullptr;             // what consumers see
+    const TypeProto* declared = nullptr;         // a graph input's or value_info's type
+    const TypeProto* declared_output = nullptr;  // a graph output's declared type
+    const onnx::TensorProto* data = nullptr;     // for ONNX's inference: an initializer or a folded value
+    const onnx::TensorProto* initializer = nullptr;
+    const ConstTensor* value = nullptr;          // known at import time
+    int32_t value_info = -1;                     // index into the graph's value_info
+    int32_t output = -1;                         // index into the graph's outputs
+    int32_t producer = -1;                       // node index
+    bool stored = false;                         // type points into inferred_ (to be written back)
+    bool decode_tried = false;                   // an initializer's value was looked for
+    bool graph_input = false;
+    bool outer = false;                          // from an enclosing graph
+  };
+  struct Folded {
+    ConstTensor value;
+    onnx::TensorProto proto;
+  };
+
+  uint32_t Intern(std::string_view name) {
+    const uint32_t id = index_.FindOrInsert(name, NameTable::Hash(name), static_cast<uint32_t>(names_.size()),
+                                            [this](uint32_t i) { return names_[i]; });
+    if (id == names_.size()) {
+      names_.push_back(name);
+      values_.emplace_back();
+    }
+    return id;
+  }
+
+  void Declare() {
+    index_.Reserve(static_cast<size_t>(g_.initializer_size() + g_.input_size() + g_.value_info_size()) +
+                   2 * static_cast<size_t>(g_.node_size()));
+    for (const auto& init : g_.initializer()) {
+      Value& v = values_[Intern(init.name())];
+      if (v.initializer) continue;
+      v.initializer = &init;
+      if (init.data_location() != onnx::TensorProto::EXTERNAL) v.data = &init;
+      auto& t = init_types_.emplace_back();
+      t.mutable_tensor_type()->set_elem_type(init.data_type());
+      auto* shape = t.mutable_tensor_type()->mutable_shape();
+      for (int64_t d : init.dims()) shape->add_dim()->set_dim_value(d);
+      v.type = &t;
+    }
+    for (const auto& input : g_.input()) {
+      Value& v = values_[Intern(input.name())];
+      if (v.initializer || v.declared) continue;
+      v.declared = v.type = &input.type();
+      v.graph_input = true;
+    }
+    scope_.symbols.addFromGraph(g_);
+    for (int i = 0; i < g_.value_info_size(); ++i) {
+      Value& v = values_[Intern(g_.value_info(i).name())];
+      if (v.initializer || v.graph_input || v.value_info >= 0) continue;
+      v.declared = &g_.value_info(i).type();
+      v.value_info = i;
+    }
+    for (int i = 0; i < g_.output_size(); ++i) {
+      Value& v = values_[Intern(g_.output(i).name())];
+      if (v.output >= 0) continue;
+      v.output = i;
+      if (!v.initializer && !v.graph_input) v.declared_output = &g_.output(i).type();
+    }
+    for (int n = 0; n < g_.node_size(); ++n)
+      for (const std::string& out : g_.node(n).output())
+        if (!out.empty()) {
+          Value& v = values_[Intern(out)];
+          if (v.producer < 0) v.producer = n;
+        }
+  }
+
+  int Producer(const std::string& name) {
+    const uint32_t id = Resolve(name);
+    return id == NameTable::kMissing ? -1 : values_[id].producer;
+  }
+
+  // The file's order when it is topological (the checker requires it); else Kahn's, ties by index. Nodes on a
+  // cycle are left out: the IR build names the cycle.
+  std::vector<int> Order() {
+    const int n = g_.node_size();
+    bool sorted = true;
+    for (int i = 0; i < n && sorted; ++i)
+      for (const std::string& in : g_.node(i).input())
+        if (!in.empty() && Producer(in) >= i) {
+          sorted = false;
+          break;
+        }
+    std::vector<int> order;
+    order.reserve(static_cast<size_t>(n));
+    if (sorted) {
+      for (int i = 0; i < n; ++i) order.push_back(i);
+      return order;
+    }
+    std::vector<int> pending(static_cast<size_t>(n), 0);
+    std::vector<std::vector<int>> consumers(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i)
+      for (const std::string& in : g_.node(i).input()) {
+        const int p = in.empty() ? -1 : Producer(in);
+        if (p >= 0 && p != i) {
+          ++pending[i];
+          consumers[p].push_back(i);
+        }
+      }
+    std::priority_queue<int, std::vector<int>, std::greater<int>> ready;
+    for (int i = 0; i < n; ++i)
+      if (pending[i] == 0) ready.push(i);
+    while (!ready.empty()) {
+      const int i = ready.top();
+      ready.pop();
+      order.push_back(i);
+      for (int c : consumers[i])
+        if (--pending[c] == 0) ready.push(c);
+    }
+    return order;
+  }
+
+  std::string NodeName(int n) const {
+    const auto& node = g_.node(n);
+    return node.name().empty() ? node.op_type() + "_" + std::to_string(n) : node.name();
+  }
+  std::string Where(int n) const {
+    return scope_.source + ": node '" + NodeName(n) + "' (" + g_.node(n).op_type() + ")";
+  }
+
+  void InferNode(int n) {
+    onnx::NodeProto& node = *g_.mutable_node(n);
+    const ModelScope::OpInfo& info = scope_.Info(node);
+    ctx_.Reset(node);
+    bool inputs_static = true;
+    input_ids_.assign(static_cast<size_t>(node.input_size()), NameTable::kMissing);
+    for (int i = 0; i < node.input_size(); ++i) {
+      if (node.input(i).empty()) continue;
+      const uint32_t id = Resolve(node.input(i));
+      input_ids_[i] = id;
+      if (id == NameTable::kMissing) {
+        inputs_static = false;
+        continue;
+      }
+      const Value& v = values_[id];
+      ctx_.types[i] = v.type;
+      ctx_.data[i] = v.data;
+      inputs_static &= v.type && (IsStatic(*v.type) || !IsTensor(*v.type));
+    }
+
+    try {
+      if (!InferTakenBranch(node)) {
+        if (info.schema && info.schema->has_type_and_shape_inference_function()) {
+          info.schema->GetTypeAndShapeInferenceFunction()(ctx_);
+        } else if (info.schema && info.schema->HasFunction() && info.schema->GetFunction()) {
+          onnx::shape_inference::InferShapeForFunctionNode(*info.schema->GetFunction(),
+                                                           onnx::OpSchemaRegistry::Instance(), ctx_, {},
+                                                           scope_.functions, &scope_.symbols);
+        } else if (info.local_function) {
+          std::unordered_map<std::string, int> function_opsets;
+          for (const auto& op : info.local_function->opset_import())
+            function_opsets[op.domain()] = static_cast<int>(op.version());
+          onnx::shape_inference::InferShapeForFunctionNode(*info.local_function, function_opsets,
+                                                           onnx::OpSchemaRegistry::Instance(), ctx_, {},
+                                                           scope_.functions, &scope_.symbols);
+        }
+      }
+    } catch (const Error&) {
+      throw;  // from a body's pass: already names its node
+    } catch (const std::exception& e) {
+      // With every input known, a failing inference is the model's fault (mismatched channels, an impossible
+      // reshape, ...); with an input unknown the fault lies upstream, and RequireStatic names it there.
+      if (inputs_static) throw Error(Where(n) + ": " + CleanInferenceMessage(e.what()));
+      for (int k = 0; k < node.output_size(); ++k) ctx_.output(k).Clear();
+    }
+    scope_.report.changed |= ctx_.inferred_bodies();  // bodies gained value_info
+
+    folded_out_.clear();
+    if (info.foldable) Fold(node, n, info.opset);
+
+    for (int k = 0; k < node.output_size(); ++k) {
+      if (node.output(k).empty()) continue;
+      const uint32_t id = Resolve(node.output(k));
+      Value& v = values_[id];
+      if (v.producer != n) continue;  // a second producer: the IR build refuses it
+      TypeProto& t = ctx_.output(static_cast<size_t>(k));
+      if (k < static_cast<int>(folded_out_.size())) {
+        const TypeProto exact = TypeOf(folded_out_[k]);
+        if (const auto c = Contradiction(exact, t); !c.first.empty())
+          throw Error(Where(n) + ": output '" + node.output(k) + "' evaluates to " + c.first +
+                      " but ONNX's inference gives " + c.second);
+        Fill(exact, t);
+        Folded& f = folded_.emplace_back(Folded{std::move(folded_out_[k]), {}});
+        ConstToProto(f.value, f.proto);
+        v.value = &f.value;
+        v.data = &f.proto;
+        ++scope_.report.folded;
+      }
+      const bool inferred_something = t.value_case() != TypeProto::VALUE_NOT_SET;
+      for (const TypeProto* declared : {v.declared, v.declared_output}) {
+        if (!declared) continue;
+        if (const auto c = Contradiction(*declared, t); !c.first.empty())
+          throw Error(Where(n) + ": output '" + node.output(k) + "' is declared " + c.first + " but the op implies " +
+                      c.second);
+        Fill(*declared, t);
+      }
+      const bool bounded = !IsStatic(t) && IsTensor(t) && inputs_static && Bound(node, n, static_cast<size_t>(k), t);
+      if (t.value_case() == TypeProto::VALUE_NOT_SET) continue;
+      // Consumers read the file's type where it says everything the op implies; otherwise the inferred one.
+      const TypeProto* same = nullptr;
+      for (const TypeProto* declared : {v.declared, v.declared_output})
+        if (declared && IsStatic(*declared) && !bounded) same = declared;
+      if (same) {
+        v.type = same;
+      } else {
+        v.type = &inferred_.emplace_back(std::move(t));
+        v.stored = true;
+        scope_.report.inferred += inferred_something;
+      }
+    }
+  }
+
+  // An If whose condition folded is inferred through the branch it takes: its outputs get that branch's shapes,
+  // where ONNX's If inference merges both branches (and loses every dim they disagree on).
+  bool InferTakenBranch(onnx::NodeProto& node) {
+    if (node.op_type() != "If" || !(node.domain().empty() || node.domain() == "ai.onnx") || node.input_size() < 1 ||
+        input_ids_[0] == NameTable::kMissing)
+      return false;
+    const ConstTensor* cond = ValueOf(input_ids_[0]);
+    if (!cond || cond->size() != 1) return false;
+    const bool taken = cond->is_real() ? cond->reals[0] != 0 : cond->ints[0] != 0;
+    onnx::GraphInferencer* branch = ctx_.getGraphAttributeInferencer(taken ? "then_branch" : "else_branch");
+    const std::vector<const TypeProto*> outs = branch->doInferencing({}, {});
+    if (outs.size() != static_cast<size_t>(node.output_size()))
+      fail_type_inference("the ", taken ? "then" : "else", " branch has ", outs.size(), " outputs for ",
+                          node.output_size(), " node outputs");
+    for (size_t k = 0; k < outs.size(); ++k)
+      if (outs[k]) *ctx_.getOutputType(k) = *outs[k];
+    return true;
+  }
+
+  void Fold(const onnx::NodeProto& node, int n, int opset) {
+    fold_in_.assign(static_cast<size_t>(node.input_size()), FoldInput());
+    const bool reads_shape_only = node.op_type() == "Shape" || node.op_type() == "Size";
+    for (int i = 0; i < node.input_size(); ++i) {
+      FoldInput& in = fold_in_[i];
+      in.present = !node.input(i).empty();
+      in.type = ctx_.types[i];
+      if (!in.present || reads_shape_only) continue;
+      const uint32_t id = input_ids_[i];
+      if (id == NameTable::kMissing) return;
+      in.value = ValueOf(id);
+      if (!in.value) return;  // an input only known at run time: nothing to fold
+    }
+    try {
+      if (!FoldNode(node, opset, fold_in_, folded_out_)) folded_out_.clear();
+    } catch (const FoldError& e) {
+      throw Error(Where(n) + ": " + e.message);
+    }
+  }
+
+  // ---- bounds of data-dependent dims ----
+
+  // Sets the dims of output k of a data-dependent op that inference left unknown to their upper bound; true if
+  // it did.
+  bool Bound(const onnx::NodeProto& node, int n, size_t k, TypeProto& t) {
+    const std::string& op = node.op_type();
+    if (!(node.domain().empty() || node.domain() == "ai.onnx")) return false;
+    const auto in = [&](size_t i) { return i < ctx_.types.size() ? StaticDims(ctx_.types[i]) : std::nullopt; };
+    const auto scalar_input = [&](size_t i) -> std::optional<int64_t> {
+      if (i >= input_ids_.size() || input_ids_[i] == NameTable::kMissing) return std::nullopt;
+      const ConstTensor* c = ValueOf(input_ids_[i]);
+      if (!c || c->size() != 1 || c->is_real()) return std::nullopt;
+      return c->ints[0];
+    };
+    auto numel = [](const std::vector<int64_t>& d) {
+      int64_t e = 1;
+      for (int64_t x : d)
+        if (__builtin_mul_overflow(e, x, &e)) return int64_t{-1};
+      return e;
+    };
+    std::vector<int64_t> bound;
+    std::string why;
+    const auto x = in(0);
+    if (op == "NonZero" && x) {
+      bound = {static_cast<int64_t>(x->size()), numel(*x)};
+      why = "every element non-zero";
+    } else if (op == "NonMaxSuppression" && x && x->size() == 3 && in(1) && in(1)->size() == 3) {
+      const int64_t batches = (*x)[0], boxes = (*x)[1], classes = (*in(1))[1];
+      int64_t per_class = 0;  // max_output_boxes_per_class defaults to 0
+      if (node.input_size() > 2 && !node.input(2).empty())
+        per_class = std::clamp<int64_t>(scalar_input(2).value_or(boxes), 0, boxes);
+      bound = {batches * classes * per_class, 3};
+      why = "max_output_boxes_per_class boxes of every class";
+    } else if (op == "TopK" && x && !x->empty()) {
+      bound = *x;  // k <= the axis' length
+      why = "k = the axis' length";
+    } else if ((op == "Unique" || op == "Compress") && x) {
+      bool has_axis = false;
+      const int64_t axis = AttrInt(node, "axis", 0, &has_axis);
+      const int64_t rank = static_cast<int64_t>(x->size());
+      if (!has_axis) {
+        bound = {numel(*x)};
+      } else if (axis >= -rank && axis < rank) {
+        const size_t a = static_cast<size_t>(axis < 0 ? axis + rank : axis);
+        bound = op == "Compress" || k == 0 ? *x : std::vector<int64_t>{(*x)[a]};
+      }
+      why = op == "Unique" ? "every element unique" : "every condition true";
+    } else if (op == "Loop" && node.input_size() >= 2) {
+      const size_t carried = static_cast<size_t>(node.input_size() - 2);
+      const auto trips = node.input(0).empty() ? std::nullopt : scalar_input(0);
+      if (k < carried || !trips || !t.tensor_type().has_shape() || t.tensor_type().shape().dim_size() == 0)
+        return false;
+      bound.assign(static_cast<size_t>(t.tensor_type().shape().dim_size()), -1);
+      bound[0] = *trips;
+      why = "all M iterations";
+    }
+    if (bound.empty() || std::any_of(bound.begin(), bound.end(), [](int64_t d) { return d < -1; })) return false;
+    auto* shape = t.mutable_tensor_type()->mutable_shape();
+    if (shape->dim_size() != static_cast<int>(bound.size())) {
+      shape->Clear();
+      for (size_t d = 0; d < bound.size(); ++d) shape->add_dim();
+    }
+    for (int d = 0; d < shape->dim_size(); ++d) {
+      auto* dim = shape->mutable_dim(d);
+      if (dim->has_dim_value() || bound[d] < 0) continue;
+      dim->set_dim_value(bound[d]);
+      dim->set_denotation(kUpperBoundDenotation);
+    }
+    auto& b = scope_.bounded_ops[op];
+    if (b.count++ == 0) b.example = "node '" + NodeName(n) + "': " + DescribeShape(t) + ", " + why;
+    return true;
+  }
+
+  // ---- what stays unknown ----
+
+  void RequireStatic(int n) {
+    const auto& node = g_.node(n);
+    for (int k = 0; k < node.output_size(); ++k) {
+      if (node.output(k).empty()) continue;
+      const Value& v = values_[Resolve(node.output(k))];
+      if (v.type && IsStatic(*v.type)) continue;
+      throw Error(scope_.source + ": cannot resolve the static shape of tensor '" + node.output(k) +
+                  "' (output of node '" + NodeName(n) + "', op " + node.op_type() + "): " + WhyUnknown(n, v));
+    }
+  }
+
+  std::string WhyUnknown(int n, const Value& out) {
+    const auto& node = g_.node(n);
+    if (out.type && !IsTensor(*out.type))
+      return "it is " + DescribeShape(*out.type) + "; allot places tensor programs only";
+    for (int i = 0; i < node.input_size(); ++i) {
+      if (node.input(i).empty()) continue;
+      const uint32_t id = Resolve(node.input(i));
+      const TypeProto* t = id == NameTable::kMissing ? nullptr : values_[id].type;
+      if (!t || !IsTensor(*t) || IsStatic(*t)) continue;
+      for (const auto& d : t->tensor_type().shape().dim())
+        if (d.has_dim_param())
+          return "it depends on the symbolic dim '" + d.dim_param() + "' of input '" + node.input(i) +
+                 "'; bind it with --dim " + d.dim_param() + "=N (or --batch N, --seq N)";
+      return "its input '" + node.input(i) + "' has no static shape (" + DescribeShape(*t) + ")";
+    }
+    const ModelScope::OpInfo& info = scope_.Info(node);
+    if (!info.schema && !info.local_function)
+      return "op " + node.op_type() + (node.domain().empty() ? "" : " (domain '" + node.domain() + "')") +
+             " is unknown to ONNX 1.12's shape inference, and the file does not declare the output's shape";
+    // An integer input of rank <= 1 without a value is where a shape comes from run-time data.
+    for (int i = 0; i < node.input_size(); ++i) {
+      if (node.input(i).empty()) continue;
+      const uint32_t id = Resolve(node.input(i));
+      if (id == NameTable::kMissing || ValueOf(id)) continue;
+      const TypeProto* t = values_[id].type;
+      if (!t || !IsTensor(*t)) continue;
+      const auto elem = static_cast<DType>(t->tensor_type().elem_type());
+      if ((elem != DType::kInt64 && elem != DType::kInt32) || t->tensor_type().shape().dim_size() > 1) continue;
+      return "its input '" + node.input(i) + "' (input " + std::to_string(i) + ") is computed from run-time data: " +
+             Origin(id, 0) + "; allot evaluates shape computations at import, not run-time values";
+    }
+    return "ONNX's shape inference for " + node.op_type() + " gives " +
+           (out.type ? DescribeShape(*out.type) : std::string("no type")) + " here, and the file does not declare it";
+  }
+
+  // Where a value without an import-time value comes from: the first node on its path that allot cannot evaluate.
+  std::string Origin(uint32_t id, int depth) {
+    const Value& v = values_[id];
+    const std::string name(names_[id]);
+    if (v.outer) return "the enclosing graph's '" + name + "'";
+    if (v.producer < 0) return v.graph_input ? "graph input '" + name + "'" : "'" + name + "'";
+    const int p = v.producer;
+    const auto& node = g_.node(p);
+    if (!scope_.Info(node).foldable || depth > 64)
+      return "node '" + NodeName(p) + "' (" + node.op_type() + ") computes it from tensors known only at run time";
+    if (node.op_type() != "Shape" && node.op_type() != "Size")
+      for (int i = 0; i < node.input_size(); ++i) {
+        if (node.input(i).empty()) continue;
+        const uint32_t in = Resolve(node.input(i));
+        if (in != NameTable::kMissing && !ValueOf(in)) return Origin(in, depth + 1);
+      }
+    return "node '" + NodeName(p) + "' (" + node.op_type() + ") could not be evaluated at import (a value over " +
+           std::to_string(kMaxFoldedElements) + " elements, or an attribute allot does not evaluate)";
+  }
+
+  // ONNX's messages start with "[ShapeInferenceError] " or "[TypeInferenceError] " and may span lines.
+  static std::string CleanInferenceMessage(std::string m) {
+    m = m.substr(0, m.find('\n'));
+    for (const std::string tag : {"[ShapeInferenceError] ", "[TypeInferenceError] "})
+      if (m.rfind(tag, 0) == 0) m = m.substr(tag.size());
+    return "the op's shape inference fails: " + m;
+  }
+
+  // ---- writing back ----
+
+  void WriteBack() {
+    for (uint32_t id = 0; id < names_.size(); ++id) {
+      const Value& v = values_[id];
+      if (!v.stored || v.outer) continue;
+      scope_.report.changed = true;
+      if (v.value_info >= 0) *g_.mutable_value_info(v.value_info)->mutable_type() = *v.type;
+      if (v.output >= 0) *g_.mutable_output(v.output)->mutable_type() = *v.type;
+      if (v.value_info < 0 && v.output < 0 && !v.graph_input) {
+        auto* vi = g_.add_value_info();
+        vi->set_name(std::string(names_[id]));
+        *vi->mutable_type() = *v.type;
+      }
+    }
+  }
+
+  onnx::GraphProto& g_;
+  ModelScope& scope_;
+  GraphPass* parent_;
+  NameTable index_;
+  std::vector<std::string_view> names_;  // into the model's strings, which the pass does not change
+  std::vector<Value> values_;
+  std::deque<TypeProto> init_types_, inferred_;
+  std::deque<Folded> folded_;
+
+  NodeContext ctx_;
+  std::vector<uint32_t> input_ids_;
+  std::vector<FoldInput> fold_in_;
+  std::vector<ConstTensor> folded_out_;
+};
+
+std::vector<const TypeProto*> BodyInferencer::doInferencing(const std::vector<const TypeProto*>& input_types,
+                                                            const std::vector<const onnx::TensorProto*>& input_data) {
+  pass_ = std::make_unique<GraphPass>(body_, scope_, &parent_);
+  return pass_->RunBody(input_types, input_data);
+}
+
+}  // namespace
+
+ShapeInferenceReport InferShapes(onnx::ModelProto& model, const std::string& source, bool require_static) {
+  ModelScope scope(model, source);
+  GraphPass(*model.mutable_graph(), scope, nullptr).Run(require_static);
+  for (const auto& [op, b] : scope.bounded_ops)
+    scope.report.warnings.push_back(std::to_string(b.count) + " " + op + " node" + (b.count > 1 ? "s have" : " has") +
+                                    " outputs whose size depends on run-time data; costed at their upper bounds (e.g. " +
+                                    b.example + ")");
+  return scope.report;
+}
+
+}  // namespace allot
