@@ -770,6 +770,27 @@ Attempt TryBuild(std::string_view bytes, const std::string& source, const std::s
   return a;
 }
 
+// An optimistic build and, where it completed, the shape pass's check of the shapes the file declares.
+struct Checked {
+  explicit Checked(Attempt a) : attempt(std::move(a)) {}
+  Attempt attempt;
+  ShapeInferenceReport shapes;
+  std::exception_ptr error;  // the shape check's
+  double seconds = 0;
+  bool checked = false;
+
+  void Check(const onnx::ModelProto& model, const std::string& source) {
+    const auto t0 = Clock::now();
+    try {
+      shapes = CheckShapes(model, source);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    seconds = SecondsSince(t0);
+    checked = true;
+  }
+};
+
 // Binds dims, checks, builds, and infers shapes only if the build needs them. `bytes`: the model serialized,
 // or null to serialize it here. `early`: an optimistic build of `bytes` already running (ParseAndImport) since
 // before the parse, which ended at `parsed`; used unless binding dims changed the model.
@@ -788,50 +809,55 @@ Graph Import(onnx::ModelProto& model, const std::string* bytes, std::future<Atte
     bytes = &serialized;
   }
   const double serialize_seconds = SecondsSince(t0);
+  // Most models allot generates, and many exports, carry every shape already: build first (on its own thread in
+  // ParseAndImport), and build a second time only when the first met a shape the file lacks (it stops there).
+  // When the first build completes, allot's shape pass (graph/shape_inference.h) only checks the declared shapes
+  // against what each op implies, reading the model: it runs on the build's thread, beside the checker here.
+  bool overlapped = early && !bound;
+  std::future<Checked> pending;
+  if (overlapped) {
+    try {
+      pending = std::async(std::launch::async, [&] {
+        Checked c(early->get());
+        if (c.attempt.graph && options.check) c.Check(model, source);
+        return c;
+      });
+    } catch (const std::system_error&) {  // no thread to be had: check after the checker instead
+    }
+  }
   t0 = Clock::now();
   if (options.check) {
     try {
       CheckModel(model);
     } catch (const std::exception& e) {
+      if (pending.valid()) pending.wait();
       if (early) early->wait();  // the structural explanation below builds a graph too
       ExplainStructure(model.graph(), source);  // throws allot's own message for structural faults
       throw Error(source + ": ONNX checker: " + FirstLine(e.what()));
     }
   }
   rep.check_seconds = SecondsSince(t0);
-  // Most models allot generates, and many exports, carry every shape already: build first (on its own thread in
-  // ParseAndImport), and build a second time only when the first met a shape the file lacks (it stops there).
-  bool overlapped = early && !bound;
-  Attempt attempt = overlapped ? early->get() : TryBuild(*bytes, source, model_dir);
+  Checked c = pending.valid() ? pending.get() : Checked(overlapped ? early->get() : TryBuild(*bytes, source, model_dir));
   if (early && bound) early->wait();  // built from the unbound bytes: void
-  if (attempt.error && bytes != &serialized) {
+  if (c.attempt.error && bytes != &serialized) {
     try {
-      std::rethrow_exception(attempt.error);
+      std::rethrow_exception(c.attempt.error);
     } catch (const MalformedBytes&) {  // bytes protobuf parsed but the reader did not: read the parsed model
       serialized = SerializeForIr(model, source);
-      attempt = TryBuild(serialized, source, model_dir);
+      c = Checked(TryBuild(serialized, source, model_dir));
       overlapped = false;
     } catch (...) {
     }
   }
+  Attempt& attempt = c.attempt;
   if (attempt.error) std::rethrow_exception(attempt.error);
-  // allot's shape pass (graph/shape_inference.h) runs on every import: where the file carries every shape it
-  // checks them against what each op implies (--no-check skips that); where the build met a missing shape it
-  // infers, folds and bounds them, and the IR is built again from the completed model.
-  ShapeInferenceReport shapes;
   const bool complete = attempt.graph.has_value();
-  t0 = Clock::now();
-  if (!complete || options.check) {
-    try {
-      shapes = InferShapes(model, source);
-    } catch (const Error&) {
-      if (!options.check) ExplainStructure(model.graph(), source);  // the checker did not vouch for the structure
-      throw;
-    }
-  }
-  rep.infer_seconds = SecondsSince(t0);
-  rep.folded_values = shapes.folded;
+  if (complete && options.check && !c.checked) c.Check(model, source);
+  if (c.error) std::rethrow_exception(c.error);
+  rep.infer_seconds = c.seconds;
+  ShapeInferenceReport shapes = std::move(c.shapes);
   if (complete && !shapes.changed) {
+    rep.folded_values = shapes.folded;
     rep.warnings = std::move(attempt.report.warnings);
     rep.warnings.insert(rep.warnings.end(), shapes.warnings.begin(), shapes.warnings.end());
     rep.unknown_ops = attempt.report.unknown_ops;
@@ -841,6 +867,16 @@ Graph Import(onnx::ModelProto& model, const std::string* bytes, std::future<Atte
                    : rep.build_seconds;
     return std::move(*attempt.graph);
   }
+  // The file lacks shapes: infer, fold and bound them, and build the IR again from the completed model.
+  t0 = Clock::now();
+  try {
+    shapes = InferShapes(model, source);
+  } catch (const Error&) {
+    if (!options.check) ExplainStructure(model.graph(), source);  // the checker did not vouch for the structure
+    throw;
+  }
+  rep.infer_seconds += SecondsSince(t0);
+  rep.folded_values = shapes.folded;
   serialized = SerializeForIr(model, source);  // with the inferred value_info
   rep.ran_shape_inference = true;
   // The abandoned build counts as inference, unless it ran hidden behind the parse.

@@ -25,6 +25,12 @@ using onnx::TypeProto;
 
 bool IsTensor(const TypeProto& t) { return t.value_case() == TypeProto::kTensorType; }
 
+// Nothing known: no type, or a tensor type without element type or shape (as NodeContext leaves an output).
+bool IsEmpty(const TypeProto& t) {
+  return t.value_case() == TypeProto::VALUE_NOT_SET ||
+         (IsTensor(t) && t.tensor_type().elem_type() == 0 && !t.tensor_type().has_shape());
+}
+
 bool IsStatic(const TypeProto& t) {
   if (!IsTensor(t) || t.tensor_type().elem_type() == 0 || !t.tensor_type().has_shape()) return false;
   for (const auto& d : t.tensor_type().shape().dim())
@@ -79,7 +85,7 @@ std::pair<std::string, std::string> Contradiction(const TypeProto& known, const 
 
 // Fills what `inferred` lacks from `known` (after Contradiction found none).
 void Fill(const TypeProto& known, TypeProto& inferred) {
-  if (inferred.value_case() == TypeProto::VALUE_NOT_SET) {
+  if (IsEmpty(inferred)) {
     inferred = known;
     return;
   }
@@ -140,7 +146,9 @@ struct ModelScope {
     int opset = 1;
     bool foldable = false;
   };
-  std::unordered_map<std::string, OpInfo> ops;
+  NameTable op_index;                // by op type (default domain) or "domain:op type"
+  std::deque<std::string> op_keys;    // stable storage for op_index's keys
+  std::deque<OpInfo> op_infos;
   struct BoundedOp {
     size_t count = 0;
     std::string example;
@@ -154,20 +162,29 @@ struct ModelScope {
     for (const auto& f : model.functions()) functions[f.domain() + ":" + f.name()] = &f;
   }
 
+  // One probe per node: ops are few, nodes many, and a string-keyed map showed in the profile.
   const OpInfo& Info(const onnx::NodeProto& node) {
-    std::string key = node.domain();
-    key.append(1, '\0').append(node.op_type());
-    auto it = ops.find(key);
-    if (it != ops.end()) return it->second;
+    const bool custom = !(node.domain().empty() || node.domain() == "ai.onnx");
+    std::string custom_key;
+    std::string_view key = node.op_type();
+    if (custom) key = custom_key = node.domain() + ":" + node.op_type();
+    const uint32_t hash = NameTable::Hash(key);
+    const auto key_of = [this](uint32_t id) { return std::string_view(op_keys[id]); };
+    const uint32_t found = op_index.Find(key, hash, key_of);
+    if (found != NameTable::kMissing) return op_infos[found];
     OpInfo info;
-    const std::string domain = node.domain() == "ai.onnx" ? "" : node.domain();
+    const std::string domain = custom ? node.domain() : "";
     const auto opset = opsets.find(domain);
     info.opset = opset == opsets.end() ? 1 : opset->second;
     info.schema = onnx::OpSchemaRegistry::Schema(node.op_type(), info.opset, domain);
     if (const auto f = functions.find(node.domain() + ":" + node.op_type()); f != functions.end())
       info.local_function = f->second;
     info.foldable = IsFoldableOp(node.op_type(), domain);
-    return ops.emplace(std::move(key), info).first->second;
+    const auto id = static_cast<uint32_t>(op_infos.size());
+    op_keys.emplace_back(key);
+    op_infos.push_back(info);
+    op_index.FindOrInsert(op_keys.back(), hash, id, key_of);
+    return op_infos.back();
   }
 };
 
@@ -199,7 +216,12 @@ class NodeContext final : public onnx::InferenceContext {
     data.assign(static_cast<size_t>(node.input_size()), nullptr);
     const size_t n = static_cast<size_t>(node.output_size());
     if (outputs_.size() < n) outputs_.resize(n);
-    for (size_t k = 0; k < n; ++k) outputs_[k].Clear();
+    for (size_t k = 0; k < n; ++k) {
+      // TypeProto::Clear frees the tensor type (its oneof) and its dims, which the next inference allocates
+      // again; clearing inside the tensor type keeps them for reuse (a third of the pass was malloc and free).
+      if (outputs_[k].has_tensor_type()) outputs_[k].mutable_tensor_type()->Clear();
+      else outputs_[k].Clear();
+    }
     bodies_.clear();
   }
   std::vector<const TypeProto*> types;
@@ -245,14 +267,14 @@ class GraphPass {
   GraphPass(onnx::GraphProto& graph, ModelScope& scope, GraphPass* parent)
       : g_(graph), scope_(scope), parent_(parent), ctx_(scope, *this) {}
 
-  // The main graph.
-  void Run(bool require_static) {
+  // The main graph; `write` puts what was inferred into the model.
+  void Run(bool write) {
     Declare();
     const std::vector<int> order = Order();
     for (int n : order) InferNode(n);
-    if (require_static)
-      for (int n : order) RequireStatic(n);
-    WriteBack();
+    for (int n : order) RequireStatic(n);
+    if (write) WriteBack();
+    else scope_.report.changed |= std::any_of(values_.begin(), values_.end(), [](const Value& v) { return v.stored; });
   }
 
   // A body: its inputs typed by the control-flow op (where it gives them); returns its outputs' types.
@@ -263,7 +285,7 @@ class GraphPass {
       Value& v = values_[Intern(g_.input(i).name())];
       if (input_types[i]) {
         TypeProto& t = inferred_.emplace_back(*input_types[i]);
-        if (v.declared) Fill(*v.declared, t);
+        if (const TypeProto* declared = Declared(v)) Fill(*declared, t);
         v.type = &t;
       }
       if (static_cast<size_t>(i) < input_data.size() && input_data[i]) {
@@ -303,29 +325,37 @@ class GraphPass {
   // A value's folded content, decoding a small initializer on first use.
   const ConstTensor* ValueOf(uint32_t id) {
     Value& v = values_[id];
-    if (v.value || !v.initializer || v.decode_tried) return v.value;
+    if (v.value || v.initializer < 0 || v.decode_tried) return v.value;
     v.decode_tried = true;
-    auto c = ConstFromProto(*v.initializer, scope_.source + ": initializer '" + v.initializer->name() + "'");
+    const onnx::TensorProto& init = g_.initializer(v.initializer);
+    auto c = ConstFromProto(init, scope_.source + ": initializer '" + init.name() + "'");
     if (c) v.value = &folded_.emplace_back(Folded{std::move(*c), {}}).value;
     return v.value;
   }
 
  private:
+  // Kept small (48 bytes): a 100k-node graph has as many values, and their first touch costs page faults.
   struct Value {
-    const TypeProto* type = nullptr;             // what consumers see
-    const TypeProto* declared = nullptr;         // a graph input's or value_info's type
-    const TypeProto* declared_output = nullptr;  // a graph output's declared type
-    const onnx::TensorProto* data = nullptr;     // for ONNX's inference: an initializer or a folded value
-    const onnx::TensorProto* initializer = nullptr;
-    const ConstTensor* value = nullptr;          // known at import time
-    int32_t value_info = -1;                     // index into the graph's value_info
-    int32_t output = -1;                         // index into the graph's outputs
-    int32_t producer = -1;                       // node index
-    bool stored = false;                         // type points into inferred_ (to be written back)
-    bool decode_tried = false;                   // an initializer's value was looked for
+    const TypeProto* type = nullptr;          // what consumers see
+    const onnx::TensorProto* data = nullptr;  // for ONNX's inference: an initializer or a folded value
+    const ConstTensor* value = nullptr;       // known at import time
+    int32_t declared = -1;                    // a graph input's index (graph_input), else a value_info's index
+    int32_t initializer = -1;                 // index into the graph's initializers
+    int32_t output = -1;                      // index into the graph's outputs
+    int32_t producer = -1;                    // node index
+    bool stored = false;                      // type points into inferred_ (to be written back)
+    bool decode_tried = false;                // an initializer's value was looked for
     bool graph_input = false;
-    bool outer = false;                          // from an enclosing graph
+    bool outer = false;                       // from an enclosing graph
   };
+  // The types the file declares for a value: as a graph input or in value_info, and as a graph output.
+  const TypeProto* Declared(const Value& v) const {
+    if (v.declared < 0) return nullptr;
+    return v.graph_input ? &g_.input(v.declared).type() : &g_.value_info(v.declared).type();
+  }
+  const TypeProto* DeclaredOutput(const Value& v) const {
+    return v.output >= 0 && v.initializer < 0 && !v.graph_input ? &g_.output(v.output).type() : nullptr;
+  }
   struct Folded {
     ConstTensor value;
     onnx::TensorProto proto;
@@ -342,12 +372,17 @@ class GraphPass {
   }
 
   void Declare() {
-    index_.Reserve(static_cast<size_t>(g_.initializer_size() + g_.input_size() + g_.value_info_size()) +
-                   2 * static_cast<size_t>(g_.node_size()));
-    for (const auto& init : g_.initializer()) {
+    // Names: the initializers, inputs and node outputs (value_info and graph outputs name node outputs).
+    size_t names = static_cast<size_t>(g_.initializer_size() + g_.input_size());
+    for (const auto& node : g_.node()) names += static_cast<size_t>(node.output_size());
+    index_.Reserve(names);
+    names_.reserve(names);
+    values_.reserve(names);
+    for (int i = 0; i < g_.initializer_size(); ++i) {
+      const auto& init = g_.initializer(i);
       Value& v = values_[Intern(init.name())];
-      if (v.initializer) continue;
-      v.initializer = &init;
+      if (v.initializer >= 0) continue;
+      v.initializer = i;
       if (init.data_location() != onnx::TensorProto::EXTERNAL) v.data = &init;
       auto& t = init_types_.emplace_back();
       t.mutable_tensor_type()->set_elem_type(init.data_type());
@@ -355,24 +390,21 @@ class GraphPass {
       for (int64_t d : init.dims()) shape->add_dim()->set_dim_value(d);
       v.type = &t;
     }
-    for (const auto& input : g_.input()) {
-      Value& v = values_[Intern(input.name())];
-      if (v.initializer || v.declared) continue;
-      v.declared = v.type = &input.type();
+    for (int i = 0; i < g_.input_size(); ++i) {
+      Value& v = values_[Intern(g_.input(i).name())];
+      if (v.initializer >= 0 || v.graph_input) continue;
+      v.declared = i;
       v.graph_input = true;
+      v.type = &g_.input(i).type();
     }
     scope_.symbols.addFromGraph(g_);
     for (int i = 0; i < g_.value_info_size(); ++i) {
       Value& v = values_[Intern(g_.value_info(i).name())];
-      if (v.initializer || v.graph_input || v.value_info >= 0) continue;
-      v.declared = &g_.value_info(i).type();
-      v.value_info = i;
+      if (v.initializer < 0 && !v.graph_input && v.declared < 0) v.declared = i;
     }
     for (int i = 0; i < g_.output_size(); ++i) {
       Value& v = values_[Intern(g_.output(i).name())];
-      if (v.output >= 0) continue;
-      v.output = i;
-      if (!v.initializer && !v.graph_input) v.declared_output = &g_.output(i).type();
+      if (v.output < 0) v.output = i;
     }
     for (int n = 0; n < g_.node_size(); ++n)
       for (const std::string& out : g_.node(n).output())
@@ -382,19 +414,27 @@ class GraphPass {
         }
   }
 
-  int Producer(const std::string& name) {
-    const uint32_t id = Resolve(name);
-    return id == NameTable::kMissing ? -1 : values_[id].producer;
+  // Every node's input ids, resolved once (kMissing for an absent or unknown input).
+  void ResolveInputs() {
+    input_begin_.assign(1, 0);
+    input_begin_.reserve(static_cast<size_t>(g_.node_size()) + 1);
+    for (const auto& node : g_.node()) {
+      for (const std::string& in : node.input()) inputs_.push_back(in.empty() ? NameTable::kMissing : Resolve(in));
+      input_begin_.push_back(static_cast<uint32_t>(inputs_.size()));
+    }
   }
+  Span<uint32_t> InputIds(int n) const { return {inputs_.data() + input_begin_[n], inputs_.data() + input_begin_[n + 1]}; }
+  int Producer(uint32_t id) const { return id == NameTable::kMissing ? -1 : values_[id].producer; }
 
   // The file's order when it is topological (the checker requires it); else Kahn's, ties by index. Nodes on a
   // cycle are left out: the IR build names the cycle.
   std::vector<int> Order() {
+    ResolveInputs();
     const int n = g_.node_size();
     bool sorted = true;
     for (int i = 0; i < n && sorted; ++i)
-      for (const std::string& in : g_.node(i).input())
-        if (!in.empty() && Producer(in) >= i) {
+      for (uint32_t id : InputIds(i))
+        if (Producer(id) >= i) {
           sorted = false;
           break;
         }
@@ -407,8 +447,8 @@ class GraphPass {
     std::vector<int> pending(static_cast<size_t>(n), 0);
     std::vector<std::vector<int>> consumers(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i)
-      for (const std::string& in : g_.node(i).input()) {
-        const int p = in.empty() ? -1 : Producer(in);
+      for (uint32_t id : InputIds(i)) {
+        const int p = Producer(id);
         if (p >= 0 && p != i) {
           ++pending[i];
           consumers[p].push_back(i);
@@ -440,11 +480,10 @@ class GraphPass {
     const ModelScope::OpInfo& info = scope_.Info(node);
     ctx_.Reset(node);
     bool inputs_static = true;
-    input_ids_.assign(static_cast<size_t>(node.input_size()), NameTable::kMissing);
+    input_ids_ = InputIds(n);
     for (int i = 0; i < node.input_size(); ++i) {
       if (node.input(i).empty()) continue;
-      const uint32_t id = Resolve(node.input(i));
-      input_ids_[i] = id;
+      const uint32_t id = input_ids_[i];
       if (id == NameTable::kMissing) {
         inputs_static = false;
         continue;
@@ -503,8 +542,9 @@ class GraphPass {
         v.data = &f.proto;
         ++scope_.report.folded;
       }
-      const bool inferred_something = t.value_case() != TypeProto::VALUE_NOT_SET;
-      for (const TypeProto* declared : {v.declared, v.declared_output}) {
+      const bool inferred_something = !IsEmpty(t);
+      const TypeProto* declared_types[] = {Declared(v), DeclaredOutput(v)};
+      for (const TypeProto* declared : declared_types) {
         if (!declared) continue;
         if (const auto c = Contradiction(*declared, t); !c.first.empty())
           throw Error(Where(n) + ": output '" + node.output(k) + "' is declared " + c.first + " but the op implies " +
@@ -512,10 +552,10 @@ class GraphPass {
         Fill(*declared, t);
       }
       const bool bounded = !IsStatic(t) && IsTensor(t) && inputs_static && Bound(node, n, static_cast<size_t>(k), t);
-      if (t.value_case() == TypeProto::VALUE_NOT_SET) continue;
+      if (IsEmpty(t)) continue;
       // Consumers read the file's type where it says everything the op implies; otherwise the inferred one.
       const TypeProto* same = nullptr;
-      for (const TypeProto* declared : {v.declared, v.declared_output})
+      for (const TypeProto* declared : declared_types)
         if (declared && IsStatic(*declared) && !bounded) same = declared;
       if (same) {
         v.type = same;
@@ -722,9 +762,10 @@ class GraphPass {
       const Value& v = values_[id];
       if (!v.stored || v.outer) continue;
       scope_.report.changed = true;
-      if (v.value_info >= 0) *g_.mutable_value_info(v.value_info)->mutable_type() = *v.type;
+      const bool in_value_info = v.declared >= 0 && !v.graph_input;
+      if (in_value_info) *g_.mutable_value_info(v.declared)->mutable_type() = *v.type;
       if (v.output >= 0) *g_.mutable_output(v.output)->mutable_type() = *v.type;
-      if (v.value_info < 0 && v.output < 0 && !v.graph_input) {
+      if (!in_value_info && v.output < 0 && !v.graph_input) {
         auto* vi = g_.add_value_info();
         vi->set_name(std::string(names_[id]));
         *vi->mutable_type() = *v.type;
@@ -742,7 +783,8 @@ class GraphPass {
   std::deque<Folded> folded_;
 
   NodeContext ctx_;
-  std::vector<uint32_t> input_ids_;
+  std::vector<uint32_t> input_begin_, inputs_;  // CSR: node n's input ids are inputs_[input_begin_[n], ...[n + 1])
+  Span<uint32_t> input_ids_;                     // the node being inferred's
   std::vector<FoldInput> fold_in_;
   std::vector<ConstTensor> folded_out_;
 };
@@ -753,16 +795,26 @@ std::vector<const TypeProto*> BodyInferencer::doInferencing(const std::vector<co
   return pass_->RunBody(input_types, input_data);
 }
 
-}  // namespace
-
-ShapeInferenceReport InferShapes(onnx::ModelProto& model, const std::string& source, bool require_static) {
+ShapeInferenceReport Run(onnx::GraphProto& graph, const onnx::ModelProto& model, const std::string& source, bool write) {
   ModelScope scope(model, source);
-  GraphPass(*model.mutable_graph(), scope, nullptr).Run(require_static);
+  GraphPass(graph, scope, nullptr).Run(write);
   for (const auto& [op, b] : scope.bounded_ops)
     scope.report.warnings.push_back(std::to_string(b.count) + " " + op + " node" + (b.count > 1 ? "s have" : " has") +
                                     " outputs whose size depends on run-time data; costed at their upper bounds (e.g. " +
                                     b.example + ")");
   return scope.report;
+}
+
+}  // namespace
+
+ShapeInferenceReport InferShapes(onnx::ModelProto& model, const std::string& source) {
+  return Run(*model.mutable_graph(), model, source, /*write=*/true);
+}
+
+ShapeInferenceReport CheckShapes(const onnx::ModelProto& model, const std::string& source) {
+  // Without control flow (a completed optimistic build has none) and without writing, the pass reads the graph
+  // only: the mutable reference is GraphPass's interface, shared with InferShapes.
+  return Run(const_cast<onnx::GraphProto&>(model.graph()), model, source, /*write=*/false);
 }
 
 }  // namespace allot

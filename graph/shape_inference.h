@@ -32,15 +32,20 @@ namespace allot {
 inline constexpr const char* kUpperBoundDenotation = "allot:upper_bound";
 
 struct ShapeInferenceReport {
-  bool changed = false;   // value_info was added or refined (the IR must be built from the updated model)
+  bool changed = false;   // value_info was (CheckShapes: would have been) added or refined: rebuild the IR
   size_t folded = 0;      // node outputs evaluated at import time
   size_t inferred = 0;    // node outputs whose type came from inference, not from the file
   std::vector<std::string> warnings;  // data-dependent dims set to their bounds, one line per op type
 };
 
-// Infers, checks and bounds every node output's type in the model's main graph (control-flow bodies through
-// ONNX's own graph inferencer), and writes what it learned into the model's value_info and graph outputs.
-// `source` names the model in errors. With require_static, an output left without a static shape is an Error.
-ShapeInferenceReport InferShapes(onnx::ModelProto& model, const std::string& source, bool require_static = true);
+// Infers, checks and bounds every node output's type in the model's main graph and its control-flow bodies, and
+// writes what it learned into their value_info and graph outputs. `source` names the model in errors. An output
+// left without a static shape is an Error.
+ShapeInferenceReport InferShapes(onnx::ModelProto& model, const std::string& source);
+
+// The same pass for a model that declares every node output's static shape (as a completed IR build confirms):
+// it checks those shapes against what each op implies and writes nothing, so it may run beside onnx::checker on
+// another thread. `changed` says whether InferShapes would have refined anything.
+ShapeInferenceReport CheckShapes(const onnx::ModelProto& model, const std::string& source);
 
 }  // namespace allot
