@@ -217,7 +217,7 @@ std::vector<at::Tensor> RunWidened(const Kernel& kernel, const KernelContext& ct
   auto half = std::find_if(ctx.inputs.begin(), ctx.inputs.end(), IsHalf);
   if (half == ctx.inputs.end()) return kernel.run(ctx);
   const at::ScalarType narrow = half->scalar_type();
-  KernelContext wide{ctx.node, ctx.inputs, ctx.opset};
+  KernelContext wide{ctx.node, ctx.inputs, ctx.opset, ctx.outer};
   for (at::Tensor& t : wide.inputs)
     if (IsHalf(t)) t = t.to(at::kFloat);
   std::vector<at::Tensor> outputs = kernel.run(wide);
@@ -296,7 +296,19 @@ at::Tensor KernelContext::TensorAttr(std::string_view name) const {
   return a ? TensorFromProto(Typed(*this, a, AttributeProto::TENSOR).t()) : at::Tensor();
 }
 
+const onnx::GraphProto& KernelContext::GraphAttr(std::string_view name) const {
+  const AttributeProto* a = Attr(name);
+  if (!a) Fail(*this, "attribute '" + std::string(name) + "' is required");
+  return Typed(*this, a, AttributeProto::GRAPH).g();
+}
+
 std::string KernelContext::Where() const { return NodeLabel(node); }
+
+const at::Tensor* Scope::Find(const std::string& name) const {
+  for (const Scope* s = this; s; s = s->parent)
+    if (auto it = s->values.find(name); it != s->values.end()) return &it->second;
+  return nullptr;
+}
 
 std::string NodeLabel(const onnx::NodeProto& node) {
   const std::string& name = node.name().empty() && node.output_size() > 0 ? node.output(0) : node.name();
