@@ -16,8 +16,8 @@ namespace {
 
 using onnx::AttributeProto;
 
-// The one registration table. widen_half = false for kernels whose output type is their semantics (Cast) and
-// for pure data movement, which LibTorch does in any type.
+// The one registration table. widen_half = false for kernels whose output type is their semantics (Cast), for
+// pure data movement, which LibTorch does in any type, and for control flow, whose bodies' kernels widen alone.
 constexpr bool kExactTypes = false;
 const Kernel kKernels[] = {
     {"Abs", "", Abs},
@@ -88,6 +88,7 @@ const Kernel kKernels[] = {
     {"HardSwish", "", HardSwish},
     {"Hardmax", "", Hardmax},
     {"Identity", "", Identity, kExactTypes},
+    {"If", "", If, kExactTypes},
     {"InstanceNormalization", "", InstanceNormalization},
     {"IsInf", "", IsInf},
     {"IsNaN", "", IsNaN},
@@ -99,6 +100,7 @@ const Kernel kKernels[] = {
     {"LessOrEqual", "", LessOrEqual},
     {"Log", "", Log},
     {"LogSoftmax", "", LogSoftmax},
+    {"Loop", "", Loop, kExactTypes},
     {"LpNormalization", "", LpNormalization},
     {"LpPool", "", LpPool},
     {"MatMul", "", MatMul},
@@ -143,6 +145,7 @@ const Kernel kKernels[] = {
     {"Resize", "", Resize},
     {"ReverseSequence", "", ReverseSequence, kExactTypes},
     {"Round", "", Round},
+    {"Scan", "", Scan, kExactTypes},
     {"Scatter", "", ScatterElements},  // opset 9-10 name of ScatterElements
     {"ScatterElements", "", ScatterElements},
     {"ScatterND", "", ScatterND},

@@ -118,4 +118,8 @@ ALLOT_KERNEL(MatMulInteger); ALLOT_KERNEL(QLinearConv); ALLOT_KERNEL(QLinearMatM
 
 ALLOT_KERNEL(GRU); ALLOT_KERNEL(LSTM); ALLOT_KERNEL(RNN);
 
+// ---- kernels: control flow (kernels_control_flow.cc) -----------------------------------------------------------
+
+ALLOT_KERNEL(If); ALLOT_KERNEL(Loop); ALLOT_KERNEL(Scan);
+
 }  // namespace allot::runtime
