@@ -144,6 +144,7 @@ const Kernel kKernels[] = {
     {"Reshape", "", Reshape, kExactTypes},
     {"Resize", "", Resize},
     {"ReverseSequence", "", ReverseSequence, kExactTypes},
+    {"RoiAlign", "", RoiAlign},
     {"Round", "", Round},
     {"Scan", "", Scan, kExactTypes},
     {"Scatter", "", ScatterElements},  // opset 9-10 name of ScatterElements

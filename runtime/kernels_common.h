@@ -103,7 +103,7 @@ ALLOT_KERNEL(Unsqueeze);
 ALLOT_KERNEL(Conv); ALLOT_KERNEL(ConvTranspose);
 ALLOT_KERNEL(AveragePool); ALLOT_KERNEL(MaxPool); ALLOT_KERNEL(LpPool); ALLOT_KERNEL(GlobalAveragePool);
 ALLOT_KERNEL(GlobalMaxPool); ALLOT_KERNEL(GlobalLpPool); ALLOT_KERNEL(MaxUnpool);
-ALLOT_KERNEL(GridSample); ALLOT_KERNEL(NonMaxSuppression); ALLOT_KERNEL(LpNormalization);
+ALLOT_KERNEL(GridSample); ALLOT_KERNEL(NonMaxSuppression); ALLOT_KERNEL(RoiAlign); ALLOT_KERNEL(LpNormalization);
 ALLOT_KERNEL(BatchNormalization); ALLOT_KERNEL(InstanceNormalization); ALLOT_KERNEL(LayerNormalization);
 ALLOT_KERNEL(LRN); ALLOT_KERNEL(MeanVarianceNormalization); ALLOT_KERNEL(Dropout);
 ALLOT_KERNEL(Resize); ALLOT_KERNEL(Upsample);
