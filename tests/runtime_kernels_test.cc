@@ -326,14 +326,14 @@ TEST_F(RuntimeKernels, ResizeOpset10NearestRepeats) {
 TEST_F(RuntimeKernels, RoiAlignCoordinateModesAdaptiveSamplingAndMax) {
   const at::Tensor x = at::arange(16, at::kFloat).reshape({1, 1, 4, 4});
   const at::Tensor box = at::tensor({0.0f, 0.0f, 2.0f, 2.0f}).reshape({1, 4}), batch = at::zeros({1}, at::kLong);
-  auto run = [&](NodeModel&& m) { return m.Run({x, box, batch})[0].reshape({-1}); };
+  auto run = [&](const NodeModel& m) { return m.Run({x, box, batch})[0].reshape({-1}); };
   // Opset 10 maps box corners to pixel corners (output_half_pixel): 2x2 samples at 0.5 and 1.5, mean at (1, 1).
   ExpectClose(at::tensor({5.0f}), run(NodeModel("RoiAlign", {"x", "rois", "b"}, 1, 10)));
   // Opset 16 defaults to half_pixel: the box shifts by half a pixel, samples at 0 and 1.
   ExpectClose(at::tensor({2.5f}), run(NodeModel("RoiAlign", {"x", "rois", "b"}, 1, 16)));
   // mode=max, as ONNX's reference computes it: the largest weighted corner of any sample (0.25 * 10), not the
   // largest sample (7.5).
-  ExpectClose(at::tensor({2.5f}), run(std::move(NodeModel("RoiAlign", {"x", "rois", "b"}, 1, 10).String("mode", "max"))));
+  ExpectClose(at::tensor({2.5f}), run(NodeModel("RoiAlign", {"x", "rois", "b"}, 1, 10).String("mode", "max")));
 }
 
 // The reverse half of a bidirectional LSTM is a forward LSTM over the time-reversed input.
