@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "graph/error.h"
+#include "runtime/graph_runner.h"
 #include "runtime/kernels.h"
 #include "runtime/tensor_proto.h"
 
@@ -184,6 +185,7 @@ class Executor::Impl {
     kernel_.assign(N_, nullptr);
     positional_inputs_.resize(N_);
     positional_outputs_.resize(N_);
+    outer_reads_.resize(N_);
     in_count_.assign(N_, 0);
     distinct_inputs_.resize(N_);
     pending_ = std::vector<std::atomic<int64_t>>(N_);
@@ -206,10 +208,16 @@ class Executor::Impl {
         throw Error("executor: node '" + std::string(node.name) + "' is not in the ONNX model");
       const onnx::NodeProto& proto = onnx_nodes.Get(static_cast<int>(n));
       proto_[n] = &proto;
+      ForEachNode(proto, [&](const onnx::NodeProto& inner) {
+        if (FindKernel(inner.op_type(), inner.domain())) return;
+        throw Error("node '" + std::string(node.name) + "': " +
+                    (&inner == &proto ? "" : "its body's " + NodeLabel(inner) + ": ") + "op " +
+                    (inner.domain().empty() ? "" : inner.domain() + "::") + inner.op_type() +
+                    " has no runtime kernel (see runtime/OPS.md)");
+      });
       kernel_[n] = FindKernel(proto.op_type(), proto.domain());
-      if (!kernel_[n])
-        throw Error("node '" + std::string(node.name) + "': op " + (proto.domain().empty() ? "" : proto.domain() + "::") +
-                    proto.op_type() + " has no runtime kernel (see runtime/OPS.md)");
+      // Its IR inputs are the ONNX inputs and what its bodies read from the main graph (graph/onnx_import.cc).
+      if (HasBodies(proto)) outer_reads_[n] = node.inputs.vec();
       for (const auto& name : proto.input()) positional_inputs_[n].push_back(name.empty() ? kNone : g_.FindTensor(name));
       for (const auto& name : proto.output()) positional_outputs_[n].push_back(name.empty() ? kNone : g_.FindTensor(name));
     }
@@ -281,22 +289,20 @@ class Executor::Impl {
     }
     runtime::KernelContext ctx{*proto_[n], {}, OpsetFor(model_, proto_[n]->domain())};
     std::vector<at::Tensor> leaves(wants_grad_[n].size());
-    for (TensorId t : positional_inputs_[n]) {
-      if (t == kNone) {
-        ctx.inputs.emplace_back();
-        continue;
-      }
-      at::Tensor x = Value(t, d);
-      if (island) {
-        const auto it = std::find(wants_grad_[n].begin(), wants_grad_[n].end(), t);
-        if (it != wants_grad_[n].end()) {
-          at::Tensor& leaf = leaves[it - wants_grad_[n].begin()];
-          if (!leaf.defined()) leaf = x.detach().requires_grad_(true);
-          x = leaf;
-        }
-      }
-      ctx.inputs.push_back(x);
-    }
+    // An input the gradient op differentiates is read through its island's leaf, however the kernel reads it.
+    auto bind = [&](TensorId t) {
+      const at::Tensor& x = Value(t, d);
+      const auto it = std::find(wants_grad_[n].begin(), wants_grad_[n].end(), t);
+      if (!island || it == wants_grad_[n].end()) return x;
+      at::Tensor& leaf = leaves[it - wants_grad_[n].begin()];
+      if (!leaf.defined()) leaf = x.detach().requires_grad_(true);
+      return leaf;
+    };
+    for (TensorId t : positional_inputs_[n]) ctx.inputs.push_back(t == kNone ? at::Tensor() : bind(t));
+    std::unordered_map<std::string, at::Tensor> outer;
+    for (TensorId t : outer_reads_[n]) outer.emplace(g_.tensor(t).name, bind(t));
+    const Scope scope{outer};
+    if (!outer_reads_[n].empty()) ctx.outer = &scope;
     std::vector<at::Tensor> outputs;
     if (island) {
       at::AutoGradMode enable(true);
@@ -477,6 +483,7 @@ class Executor::Impl {
   std::vector<const onnx::NodeProto*> proto_;
   std::vector<const Kernel*> kernel_;
   std::vector<std::vector<TensorId>> positional_inputs_, positional_outputs_;
+  std::vector<std::vector<TensorId>> outer_reads_;  // of nodes with bodies: all their IR inputs
   std::vector<int64_t> in_count_;
   std::vector<std::vector<TensorId>> wants_grad_;
   std::vector<TensorId> input_tensors_;

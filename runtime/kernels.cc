@@ -16,8 +16,8 @@ namespace {
 
 using onnx::AttributeProto;
 
-// The one registration table. widen_half = false for kernels whose output type is their semantics (Cast) and
-// for pure data movement, which LibTorch does in any type.
+// The one registration table. widen_half = false for kernels whose output type is their semantics (Cast), for
+// pure data movement, which LibTorch does in any type, and for control flow, whose bodies' kernels widen alone.
 constexpr bool kExactTypes = false;
 const Kernel kKernels[] = {
     {"Abs", "", Abs},
@@ -88,6 +88,7 @@ const Kernel kKernels[] = {
     {"HardSwish", "", HardSwish},
     {"Hardmax", "", Hardmax},
     {"Identity", "", Identity, kExactTypes},
+    {"If", "", If, kExactTypes},
     {"InstanceNormalization", "", InstanceNormalization},
     {"IsInf", "", IsInf},
     {"IsNaN", "", IsNaN},
@@ -99,6 +100,7 @@ const Kernel kKernels[] = {
     {"LessOrEqual", "", LessOrEqual},
     {"Log", "", Log},
     {"LogSoftmax", "", LogSoftmax},
+    {"Loop", "", Loop, kExactTypes},
     {"LpNormalization", "", LpNormalization},
     {"LpPool", "", LpPool},
     {"MatMul", "", MatMul},
@@ -142,7 +144,9 @@ const Kernel kKernels[] = {
     {"Reshape", "", Reshape, kExactTypes},
     {"Resize", "", Resize},
     {"ReverseSequence", "", ReverseSequence, kExactTypes},
+    {"RoiAlign", "", RoiAlign},
     {"Round", "", Round},
+    {"Scan", "", Scan, kExactTypes},
     {"Scatter", "", ScatterElements},  // opset 9-10 name of ScatterElements
     {"ScatterElements", "", ScatterElements},
     {"ScatterND", "", ScatterND},
@@ -217,7 +221,7 @@ std::vector<at::Tensor> RunWidened(const Kernel& kernel, const KernelContext& ct
   auto half = std::find_if(ctx.inputs.begin(), ctx.inputs.end(), IsHalf);
   if (half == ctx.inputs.end()) return kernel.run(ctx);
   const at::ScalarType narrow = half->scalar_type();
-  KernelContext wide{ctx.node, ctx.inputs, ctx.opset};
+  KernelContext wide{ctx.node, ctx.inputs, ctx.opset, ctx.outer};
   for (at::Tensor& t : wide.inputs)
     if (IsHalf(t)) t = t.to(at::kFloat);
   std::vector<at::Tensor> outputs = kernel.run(wide);
@@ -296,7 +300,19 @@ at::Tensor KernelContext::TensorAttr(std::string_view name) const {
   return a ? TensorFromProto(Typed(*this, a, AttributeProto::TENSOR).t()) : at::Tensor();
 }
 
+const onnx::GraphProto& KernelContext::GraphAttr(std::string_view name) const {
+  const AttributeProto* a = Attr(name);
+  if (!a) Fail(*this, "attribute '" + std::string(name) + "' is required");
+  return Typed(*this, a, AttributeProto::GRAPH).g();
+}
+
 std::string KernelContext::Where() const { return NodeLabel(node); }
+
+const at::Tensor* Scope::Find(const std::string& name) const {
+  for (const Scope* s = this; s; s = s->parent)
+    if (auto it = s->values.find(name); it != s->values.end()) return &it->second;
+  return nullptr;
+}
 
 std::string NodeLabel(const onnx::NodeProto& node) {
   const std::string& name = node.name().empty() && node.output_size() > 0 ? node.output(0) : node.name();

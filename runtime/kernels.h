@@ -7,21 +7,36 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
 
 namespace onnx {
-class NodeProto;
 class AttributeProto;
+class GraphProto;
+class NodeProto;
 }
 
 namespace allot::runtime {
+
+// Values visible by name from a control-flow body: those of the graph that holds its node, then of the graphs
+// around that one (ONNX's outer scope). A body may read any of them, however deeply it is nested.
+struct Scope {
+  const std::unordered_map<std::string, at::Tensor>& values;
+  const Scope* parent = nullptr;
+
+  // The innermost graph's value named `name`; nullptr when no enclosing graph holds one.
+  const at::Tensor* Find(const std::string& name) const;
+};
 
 struct KernelContext {
   const onnx::NodeProto& node;
   std::vector<at::Tensor> inputs;  // an undefined tensor for a missing optional input
   int opset;                       // the model's opset for the node's domain
+  // What the node's bodies may read from outside themselves; nullptr for a node without bodies. The executor
+  // supplies the values its IR node reads (graph/onnx_reads.h), the graph runner every live value of its graph.
+  const Scope* outer = nullptr;
 
   // Input i, or an undefined tensor when it is absent (empty name or past the end).
   const at::Tensor& Input(size_t i) const;
@@ -41,6 +56,7 @@ struct KernelContext {
   std::vector<float> Floats(std::string_view name, std::vector<float> fallback = {}) const;
   std::vector<std::string> Strings(std::string_view name, std::vector<std::string> fallback = {}) const;
   at::Tensor TensorAttr(std::string_view name) const;  // undefined when absent
+  const onnx::GraphProto& GraphAttr(std::string_view name) const;  // a body; required
 
   // "node 'name' (OpType)", for error messages.
   std::string Where() const;

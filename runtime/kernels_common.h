@@ -103,7 +103,7 @@ ALLOT_KERNEL(Unsqueeze);
 ALLOT_KERNEL(Conv); ALLOT_KERNEL(ConvTranspose);
 ALLOT_KERNEL(AveragePool); ALLOT_KERNEL(MaxPool); ALLOT_KERNEL(LpPool); ALLOT_KERNEL(GlobalAveragePool);
 ALLOT_KERNEL(GlobalMaxPool); ALLOT_KERNEL(GlobalLpPool); ALLOT_KERNEL(MaxUnpool);
-ALLOT_KERNEL(GridSample); ALLOT_KERNEL(NonMaxSuppression); ALLOT_KERNEL(LpNormalization);
+ALLOT_KERNEL(GridSample); ALLOT_KERNEL(NonMaxSuppression); ALLOT_KERNEL(RoiAlign); ALLOT_KERNEL(LpNormalization);
 ALLOT_KERNEL(BatchNormalization); ALLOT_KERNEL(InstanceNormalization); ALLOT_KERNEL(LayerNormalization);
 ALLOT_KERNEL(LRN); ALLOT_KERNEL(MeanVarianceNormalization); ALLOT_KERNEL(Dropout);
 ALLOT_KERNEL(Resize); ALLOT_KERNEL(Upsample);
@@ -117,5 +117,9 @@ ALLOT_KERNEL(MatMulInteger); ALLOT_KERNEL(QLinearConv); ALLOT_KERNEL(QLinearMatM
 // ---- kernels: recurrent layers (kernels_rnn.cc) ----------------------------------------------------------------
 
 ALLOT_KERNEL(GRU); ALLOT_KERNEL(LSTM); ALLOT_KERNEL(RNN);
+
+// ---- kernels: control flow (kernels_control_flow.cc) -----------------------------------------------------------
+
+ALLOT_KERNEL(If); ALLOT_KERNEL(Loop); ALLOT_KERNEL(Scan);
 
 }  // namespace allot::runtime

@@ -6,6 +6,8 @@
 #include <numeric>
 #include <random>
 
+#include <ATen/Parallel.h>
+
 #include "runtime/kernels_common.h"
 
 namespace allot::runtime {
@@ -269,6 +271,90 @@ at::Tensor UniformLike(const at::Tensor& x, const KernelContext& ctx) {
   return u;
 }
 
+// ---- RoiAlign ----------------------------------------------------------------------------------------------------
+
+struct RoiAlignParams {
+  int64_t channels, height, width, pooled_h, pooled_w, sampling_ratio;
+  double spatial_scale;
+  bool half_pixel, max_mode;
+};
+
+// One bilinear sample: the flat positions of its four neighbours and their weights (all zero off the map).
+template <typename T>
+struct BilinearSample {
+  int64_t pos[4] = {0, 0, 0, 0};
+  T w[4] = {0, 0, 0, 0};
+};
+
+// RoiAlign of one box over every channel of its image, in the operation order of ONNX's reference (Caffe2's
+// algorithm, as ONNX Runtime and torchvision run it), so float results agree to the last bits.
+template <typename T>
+void RoiAlignBox(const RoiAlignParams& p, const T* image, const T* box, T* out) {
+  const T offset = p.half_pixel ? T(0.5) : T(0);
+  const T scale = static_cast<T>(p.spatial_scale);
+  const T start_w = box[0] * scale - offset, start_h = box[1] * scale - offset;
+  T roi_w = box[2] * scale - offset - start_w, roi_h = box[3] * scale - offset - start_h;
+  if (!p.half_pixel) {  // output_half_pixel (opset 10's only mode) keeps a box at least one pixel wide
+    roi_w = std::max(roi_w, T(1));
+    roi_h = std::max(roi_h, T(1));
+  }
+  const T bin_h = roi_h / static_cast<T>(p.pooled_h), bin_w = roi_w / static_cast<T>(p.pooled_w);
+  // Samples per bin and side: sampling_ratio, or adaptive (one per input pixel the bin spans, rounded up).
+  auto grid = [&](T bin) {
+    return p.sampling_ratio > 0 ? p.sampling_ratio : std::max<int64_t>(0, static_cast<int64_t>(std::ceil(bin)));
+  };
+  const int64_t grid_h = grid(bin_h), grid_w = grid(bin_w);
+  const T count = static_cast<T>(std::max<int64_t>(grid_h * grid_w, 1));
+  std::vector<BilinearSample<T>> samples;
+  samples.reserve(static_cast<size_t>(p.pooled_h * p.pooled_w * grid_h * grid_w));
+  for (int64_t ph = 0; ph < p.pooled_h; ++ph)
+    for (int64_t pw = 0; pw < p.pooled_w; ++pw)
+      for (int64_t iy = 0; iy < grid_h; ++iy) {
+        const T yy = start_h + ph * bin_h + static_cast<T>(iy + .5f) * bin_h / static_cast<T>(grid_h);
+        for (int64_t ix = 0; ix < grid_w; ++ix) {
+          T x = start_w + pw * bin_w + static_cast<T>(ix + .5f) * bin_w / static_cast<T>(grid_w), y = yy;
+          BilinearSample<T>& s = samples.emplace_back();
+          if (y < -1.0 || y > p.height || x < -1.0 || x > p.width) continue;
+          y = std::max(y, T(0));
+          x = std::max(x, T(0));
+          int64_t y0 = static_cast<int64_t>(y), x0 = static_cast<int64_t>(x), y1 = y0 + 1, x1 = x0 + 1;
+          if (y0 >= p.height - 1) {
+            y0 = y1 = p.height - 1;
+            y = static_cast<T>(y0);
+          }
+          if (x0 >= p.width - 1) {
+            x0 = x1 = p.width - 1;
+            x = static_cast<T>(x0);
+          }
+          const T ly = y - y0, lx = x - x0, hy = T(1) - ly, hx = T(1) - lx;
+          s.pos[0] = y0 * p.width + x0;
+          s.pos[1] = y0 * p.width + x1;
+          s.pos[2] = y1 * p.width + x0;
+          s.pos[3] = y1 * p.width + x1;
+          s.w[0] = hy * hx;
+          s.w[1] = hy * lx;
+          s.w[2] = ly * hx;
+          s.w[3] = ly * lx;
+        }
+      }
+  const int64_t per_bin = grid_h * grid_w;
+  for (int64_t c = 0; c < p.channels; ++c) {
+    const T* plane = image + c * p.height * p.width;
+    for (int64_t bin = 0; bin < p.pooled_h * p.pooled_w; ++bin, ++out) {
+      const BilinearSample<T>* s = samples.data() + bin * per_bin;
+      T value = 0;
+      for (int64_t i = 0; i < per_bin; ++i) {
+        const T v0 = s[i].w[0] * plane[s[i].pos[0]], v1 = s[i].w[1] * plane[s[i].pos[1]];
+        const T v2 = s[i].w[2] * plane[s[i].pos[2]], v3 = s[i].w[3] * plane[s[i].pos[3]];
+        // mode=max takes the largest weighted neighbour, as the reference does (not the largest sample).
+        if (!p.max_mode) value += v0 + v1 + v2 + v3;
+        else value = i == 0 ? std::max({v0, v1, v2, v3}) : std::max({value, v0, v1, v2, v3});
+      }
+      *out = p.max_mode ? value : value / count;
+    }
+  }
+}
+
 // ---- losses ----------------------------------------------------------------------------------------------------
 
 // NegativeLogLikelihoodLoss on log-probabilities [N, C, d...] (also the second half of SoftmaxCrossEntropyLoss).
@@ -461,6 +547,44 @@ ALLOT_KERNEL(NonMaxSuppression) {
       }
     }
   return {LongTensor(selected).reshape({-1, 3})};
+}
+
+// Opset 10 has output_half_pixel semantics only; opset 16 adds coordinate_transformation_mode, half_pixel by default.
+ALLOT_KERNEL(RoiAlign) {
+  const at::Tensor& x = X(ctx);
+  if (x.dim() != 4 || !IsFloatingType(x)) Fail(ctx, "X must be a floating [N, C, H, W] tensor");
+  const at::Tensor rois = ctx.Required(1).to(x.scalar_type()).contiguous();
+  const at::Tensor batch = ctx.Required(2).to(at::kLong).contiguous();
+  if (rois.dim() != 2 || rois.size(1) != 4 || batch.dim() != 1 || batch.size(0) != rois.size(0))
+    Fail(ctx, "rois must be [num_rois, 4] and batch_indices [num_rois]");
+  const std::string mode = ctx.String("mode", "avg");
+  const std::string transform =
+      ctx.String("coordinate_transformation_mode", ctx.opset >= 16 ? "half_pixel" : "output_half_pixel");
+  if (mode != "avg" && mode != "max") Fail(ctx, "unknown mode '" + mode + "'");
+  if (transform != "half_pixel" && transform != "output_half_pixel")
+    Fail(ctx, "unknown coordinate_transformation_mode '" + transform + "'");
+  const RoiAlignParams p{x.size(1), x.size(2), x.size(3), ctx.Int("output_height", 1), ctx.Int("output_width", 1),
+                         ctx.Int("sampling_ratio", 0), ctx.Float("spatial_scale", 1.0f), transform == "half_pixel",
+                         mode == "max"};
+  if (p.pooled_h < 1 || p.pooled_w < 1 || p.sampling_ratio < 0)
+    Fail(ctx, "output_height and output_width must be positive and sampling_ratio non-negative");
+  const int64_t* image_of = batch.data_ptr<int64_t>();
+  for (int64_t r = 0; r < batch.size(0); ++r)
+    if (image_of[r] < 0 || image_of[r] >= x.size(0))
+      Fail(ctx, "batch index " + std::to_string(image_of[r]) + " of roi " + std::to_string(r) + " is out of range");
+  const at::Tensor input = x.contiguous();
+  at::Tensor y = at::empty({rois.size(0), p.channels, p.pooled_h, p.pooled_w}, x.options());
+  const int64_t image_size = p.channels * p.height * p.width, out_size = p.channels * p.pooled_h * p.pooled_w;
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "RoiAlign", [&] {
+    const scalar_t* images = input.data_ptr<scalar_t>();
+    const scalar_t* boxes = rois.data_ptr<scalar_t>();
+    scalar_t* out = y.data_ptr<scalar_t>();
+    at::parallel_for(0, rois.size(0), 1, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r)
+        RoiAlignBox<scalar_t>(p, images + image_of[r] * image_size, boxes + 4 * r, out + r * out_size);
+    });
+  });
+  return {y};
 }
 
 // ---- normalization -----------------------------------------------------------------------------------------------

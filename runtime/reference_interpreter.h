@@ -1,23 +1,23 @@
 #pragma once
-// A minimal sequential interpreter over a model's main graph: initializers become tensors, nodes run in graph
-// order (ONNX requires topological order) through FindKernel, and each value is dropped after its last use. It is
-// the single-device reference that the multi-device executor is checked against, and the conformance harness.
+// A minimal sequential interpreter over a model's main graph (a GraphRunner over it, with the model's support
+// checked up front): the single-device reference that the multi-device executor is checked against, and the
+// conformance harness.
 #include <string>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
 
+#include "runtime/graph_runner.h"
+
 namespace onnx {
 class ModelProto;
-class NodeProto;
 }
 
 namespace allot::runtime {
 
-struct Kernel;
-
 // What the interpreter cannot run, one line each: ops without a kernel ("Op" or "domain::Op", each once, in graph
-// order), then graph inputs, outputs and initializers that are not tensors of a supported element type.
+// order, control-flow bodies included), then graph inputs, outputs and initializers that are not tensors of a
+// supported element type.
 std::vector<std::string> UnsupportedFeatures(const onnx::ModelProto& model);
 
 // The model's opset for `domain` ("" and "ai.onnx" are the default domain); 0 when the model does not import it.
@@ -31,22 +31,13 @@ class ReferenceInterpreter {
 
   // Inputs bind, in order, to the graph inputs that are not initializers; trailing ones may be left out (absent
   // optional inputs). Returns the graph outputs in order.
-  std::vector<at::Tensor> Run(const std::vector<at::Tensor>& inputs) const;
+  std::vector<at::Tensor> Run(const std::vector<at::Tensor>& inputs) const { return runner_.Run(inputs, nullptr); }
 
-  const std::vector<std::string>& input_names() const { return input_names_; }
-  const std::vector<std::string>& output_names() const { return output_names_; }
+  const std::vector<std::string>& input_names() const { return runner_.input_names(); }
+  const std::vector<std::string>& output_names() const { return runner_.output_names(); }
 
  private:
-  struct Step {
-    const onnx::NodeProto* node;
-    const Kernel* kernel;
-    int opset;
-    std::vector<std::string> frees;  // values whose last use is this step
-  };
-  const onnx::ModelProto& model_;
-  std::vector<std::pair<std::string, at::Tensor>> initializers_;
-  std::vector<std::string> input_names_, output_names_;
-  std::vector<Step> steps_;
+  GraphRunner runner_;
 };
 
 // ReferenceInterpreter(model).Run(inputs).

@@ -184,11 +184,11 @@ TEST_F(RuntimeKernels, RegistryCoversTheRequiredOps) {
         "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin",
         "ReduceProd", "ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSumExp", "ArgMax", "ArgMin", "TopK",
         "CumSum", "Einsum", "LSTM", "GRU", "RNN", "Resize", "Upsample", "DepthToSpace", "SpaceToDepth", "OneHot",
-        "NonZero", "Trilu", "ScatterND", "ScatterElements"})
+        "NonZero", "Trilu", "ScatterND", "ScatterElements", "If", "Loop", "Scan", "RoiAlign"})
     EXPECT_NE(FindKernel(op, ""), nullptr) << op;
   EXPECT_EQ(FindKernel("Conv", "ai.onnx"), FindKernel("Conv", ""));
   EXPECT_EQ(FindKernel("Conv", "com.microsoft"), nullptr);
-  EXPECT_EQ(FindKernel("Loop", ""), nullptr);
+  EXPECT_EQ(FindKernel("SequenceConstruct", ""), nullptr);
   const std::vector<std::string> ops = SupportedOps();
   EXPECT_TRUE(std::is_sorted(ops.begin(), ops.end()));
   EXPECT_EQ(std::adjacent_find(ops.begin(), ops.end()), ops.end());
@@ -199,7 +199,7 @@ TEST_F(RuntimeKernels, InterpreterReportsEveryUnsupportedOpAtOnce) {
   model.add_opset_import()->set_version(17);
   auto* g = model.mutable_graph();
   g->add_input()->set_name("x");
-  for (const char* op : {"Relu", "Frobnicate", "Loop", "Frobnicate"}) {
+  for (const char* op : {"Relu", "Frobnicate", "Bernoulli", "Frobnicate"}) {
     auto* n = g->add_node();
     n->set_op_type(op);
     n->set_name(std::string("node_") + op);
@@ -212,7 +212,7 @@ TEST_F(RuntimeKernels, InterpreterReportsEveryUnsupportedOpAtOnce) {
     FAIL() << "unsupported ops must be rejected before running";
   } catch (const Error& e) {
     const std::string what = e.what();
-    EXPECT_NE(what.find("Frobnicate, Loop"), std::string::npos) << what;
+    EXPECT_NE(what.find("Frobnicate, Bernoulli"), std::string::npos) << what;
     EXPECT_NE(what.find("node 'node_Frobnicate' (Frobnicate)"), std::string::npos) << what;
   }
 }
@@ -320,6 +320,20 @@ TEST_F(RuntimeKernels, ResizeOpset10NearestRepeats) {
   at::Tensor x = at::arange(6, at::kFloat).reshape({1, 1, 2, 3});
   at::Tensor y = m.Run({x, at::tensor({1.0f, 1.0f, 2.0f, 2.0f})})[0];
   ExpectClose(x.repeat_interleave(2, 2).repeat_interleave(2, 3), y);
+}
+
+// On x[y][x] = 4y + x, bilinear samples are exact, so a bin's average is the value at its samples' mean.
+TEST_F(RuntimeKernels, RoiAlignCoordinateModesAdaptiveSamplingAndMax) {
+  const at::Tensor x = at::arange(16, at::kFloat).reshape({1, 1, 4, 4});
+  const at::Tensor box = at::tensor({0.0f, 0.0f, 2.0f, 2.0f}).reshape({1, 4}), batch = at::zeros({1}, at::kLong);
+  auto run = [&](const NodeModel& m) { return m.Run({x, box, batch})[0].reshape({-1}); };
+  // Opset 10 maps box corners to pixel corners (output_half_pixel): 2x2 samples at 0.5 and 1.5, mean at (1, 1).
+  ExpectClose(at::tensor({5.0f}), run(NodeModel("RoiAlign", {"x", "rois", "b"}, 1, 10)));
+  // Opset 16 defaults to half_pixel: the box shifts by half a pixel, samples at 0 and 1.
+  ExpectClose(at::tensor({2.5f}), run(NodeModel("RoiAlign", {"x", "rois", "b"}, 1, 16)));
+  // mode=max, as ONNX's reference computes it: the largest weighted corner of any sample (0.25 * 10), not the
+  // largest sample (7.5).
+  ExpectClose(at::tensor({2.5f}), run(NodeModel("RoiAlign", {"x", "rois", "b"}, 1, 10).String("mode", "max")));
 }
 
 // The reverse half of a bidirectional LSTM is a forward LSTM over the time-reversed input.
