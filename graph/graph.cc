@@ -1,5 +1,6 @@
 #include "graph/graph.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace allot {
@@ -22,16 +23,24 @@ bool OpAttrs::is_default() const {
 
 int64_t NumElements(Span<int64_t> shape) {
   int64_t n = 1;
-  for (int64_t d : shape) {
-    if (d < 0) return -1;
-    n *= d;
-  }
+  for (int64_t d : shape)
+    if (d < 0 || __builtin_mul_overflow(n, d, &n)) return -1;
   return n;
 }
 
 uint64_t TensorBytes(DType dtype, Span<int64_t> shape) {
-  const int64_t n = NumElements(shape);
-  return n < 0 ? 0 : static_cast<uint64_t>(n) * static_cast<uint64_t>(DTypeSize(dtype));
+  uint64_t bytes = 0;
+  return CheckedTensorBytes(dtype, shape, &bytes) ? bytes : 0;
+}
+
+bool CheckedTensorBytes(DType dtype, Span<int64_t> shape, uint64_t* bytes) {
+  *bytes = 0;
+  if (std::any_of(shape.begin(), shape.end(), [](int64_t d) { return d <= 0; })) return true;  // unknown or empty
+  uint64_t n = static_cast<uint64_t>(DTypeSize(dtype));
+  for (int64_t d : shape)
+    if (__builtin_mul_overflow(n, static_cast<uint64_t>(d), &n)) return false;
+  *bytes = n;
+  return true;
 }
 
 uint64_t Graph::hash() const {

@@ -287,8 +287,11 @@ class Graph {
   bool is_training_ = false;
 };
 
-// Bytes of a dense tensor; 0 when a dimension is unknown (negative).
+// Bytes of a dense tensor; 0 when a dimension is unknown (negative) or the size overflows 64 bits.
 uint64_t TensorBytes(DType dtype, Span<int64_t> shape);
+// The same, false when the size overflows 64 bits (importers refuse such a tensor).
+bool CheckedTensorBytes(DType dtype, Span<int64_t> shape, uint64_t* bytes);
+// Element count; -1 when a dimension is unknown (negative) or the count overflows int64.
 int64_t NumElements(Span<int64_t> shape);
 
 }  // namespace allot

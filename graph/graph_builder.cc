@@ -86,7 +86,14 @@ TensorId GraphBuilder::FindTensor(std::string_view name) const { return g_.FindT
   std::copy(shape.begin(), shape.end(), dims.begin() + ref.offset);
   TensorInfo& t = g_.tensor_info_[id];
   t.dtype = dtype;
-  t.bytes = TensorBytes(dtype, shape);
+  if (!CheckedTensorBytes(dtype, shape, &t.bytes)) SizeOverflow(id, shape);
+}
+
+void GraphBuilder::SizeOverflow(TensorId id, Span<int64_t> shape) const {
+  std::string dims;
+  for (int64_t d : shape) dims += (dims.empty() ? "" : "x") + std::to_string(d);
+  throw Error(source_ + ": tensor '" + std::string(g_.tensor_name(id)) + "' (" + dims +
+              "): its size overflows 64 bits");
 }
 
 // Flattened, as are the other per-node and per-tensor appends: GCC otherwise calls out of line for each

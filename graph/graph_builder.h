@@ -72,6 +72,7 @@ class GraphBuilder {
   Graph Finalize();
 
  private:
+  [[noreturn]] void SizeOverflow(TensorId id, Span<int64_t> shape) const;
   StrRef Store(std::string_view s);
   void AddTensorColumns(std::string_view name);
   uint32_t Symbol(std::string_view s);

@@ -831,7 +831,7 @@ Graph Import(onnx::ModelProto& model, const std::string* bytes, std::future<Atte
       CheckModel(model);
     } catch (const std::exception& e) {
       if (pending.valid()) pending.wait();
-      if (early) early->wait();  // the structural explanation below builds a graph too
+      if (early && early->valid()) early->wait();  // the structural explanation below builds a graph too
       ExplainStructure(model.graph(), source);  // throws allot's own message for structural faults
       throw Error(source + ": ONNX checker: " + FirstLine(e.what()));
     }

@@ -139,9 +139,19 @@ struct ModelScope {
   const std::string& source;
   std::map<std::string, int> opsets;
   onnx::shape_inference::ModelLocalFunctionsMap functions;
+  // Fresh symbolic dims for ONNX's function inference, unlike the model's own: filled on first use (reading every
+  // value_info of a large graph costs more than the checks of the ops that never need it).
+  onnx::SymbolTable* Symbols() {
+    if (!symbols_filled) symbols.addFromGraph(model.graph());
+    symbols_filled = true;
+    return &symbols;
+  }
+  const onnx::ModelProto& model;
   onnx::shape_inference::SymbolTableImpl symbols;
+  bool symbols_filled = false;
   struct OpInfo {
     const onnx::OpSchema* schema = nullptr;
+    onnx::InferenceFunction infer;  // the schema's, copied once (the schema returns it by value)
     const onnx::FunctionProto* local_function = nullptr;
     int opset = 1;
     bool foldable = false;
@@ -156,7 +166,7 @@ struct ModelScope {
   std::map<std::string, BoundedOp> bounded_ops;
   ShapeInferenceReport report;
 
-  ModelScope(const onnx::ModelProto& model, const std::string& source_in) : source(source_in) {
+  ModelScope(const onnx::ModelProto& model_in, const std::string& source_in) : source(source_in), model(model_in) {
     for (const auto& op : model.opset_import())
       opsets[op.domain() == "ai.onnx" ? "" : op.domain()] = static_cast<int>(op.version());
     for (const auto& f : model.functions()) functions[f.domain() + ":" + f.name()] = &f;
@@ -177,12 +187,14 @@ struct ModelScope {
     const auto opset = opsets.find(domain);
     info.opset = opset == opsets.end() ? 1 : opset->second;
     info.schema = onnx::OpSchemaRegistry::Schema(node.op_type(), info.opset, domain);
+    if (info.schema && info.schema->has_type_and_shape_inference_function())
+      info.infer = info.schema->GetTypeAndShapeInferenceFunction();
     if (const auto f = functions.find(node.domain() + ":" + node.op_type()); f != functions.end())
       info.local_function = f->second;
     info.foldable = IsFoldableOp(node.op_type(), domain);
     const auto id = static_cast<uint32_t>(op_infos.size());
     op_keys.emplace_back(key);
-    op_infos.push_back(info);
+    op_infos.push_back(std::move(info));
     op_index.FindOrInsert(op_keys.back(), hash, id, key_of);
     return op_infos.back();
   }
@@ -361,14 +373,30 @@ class GraphPass {
     onnx::TensorProto proto;
   };
 
-  uint32_t Intern(std::string_view name) {
-    const uint32_t id = index_.FindOrInsert(name, NameTable::Hash(name), static_cast<uint32_t>(names_.size()),
+  uint32_t Intern(std::string_view name) { return Intern(name, NameTable::Hash(name)); }
+  uint32_t Intern(std::string_view name, uint32_t hash) {
+    const uint32_t id = index_.FindOrInsert(name, hash, static_cast<uint32_t>(names_.size()),
                                             [this](uint32_t i) { return names_[i]; });
     if (id == names_.size()) {
       names_.push_back(name);
       values_.emplace_back();
     }
     return id;
+  }
+
+  // Interns names[0..n) in order, calling f(i, id): each name is hashed and its index slot prefetched kAhead names
+  // early, so that the table's cache misses overlap (as in the IR build, graph/onnx_import.cc).
+  template <typename F>
+  void InternEach(const std::vector<const std::string*>& names, F f) {
+    constexpr size_t kAhead = 8;
+    uint32_t hashes[kAhead];
+    const size_t n = names.size();
+    for (size_t i = 0; i < std::min(n, kAhead); ++i) index_.Prefetch(hashes[i] = NameTable::Hash(*names[i]));
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t hash = hashes[i % kAhead];
+      if (i + kAhead < n) index_.Prefetch(hashes[i % kAhead] = NameTable::Hash(*names[i + kAhead]));
+      f(i, Intern(*names[i], hash));
+    }
   }
 
   void Declare() {
@@ -397,30 +425,57 @@ class GraphPass {
       v.graph_input = true;
       v.type = &g_.input(i).type();
     }
-    scope_.symbols.addFromGraph(g_);
-    for (int i = 0; i < g_.value_info_size(); ++i) {
-      Value& v = values_[Intern(g_.value_info(i).name())];
-      if (v.initializer < 0 && !v.graph_input && v.declared < 0) v.declared = i;
-    }
+    std::vector<const std::string*> names_of;
+    names_of.reserve(names);
+    for (const auto& vi : g_.value_info()) names_of.push_back(&vi.name());
+    InternEach(names_of, [this](size_t i, uint32_t id) {
+      Value& v = values_[id];
+      if (v.initializer < 0 && !v.graph_input && v.declared < 0) v.declared = static_cast<int32_t>(i);
+    });
     for (int i = 0; i < g_.output_size(); ++i) {
       Value& v = values_[Intern(g_.output(i).name())];
       if (v.output < 0) v.output = i;
     }
+    names_of.clear();
+    std::vector<int> producer_of;
+    producer_of.reserve(names);
     for (int n = 0; n < g_.node_size(); ++n)
       for (const std::string& out : g_.node(n).output())
         if (!out.empty()) {
-          Value& v = values_[Intern(out)];
-          if (v.producer < 0) v.producer = n;
+          names_of.push_back(&out);
+          producer_of.push_back(n);
         }
+    InternEach(names_of, [&](size_t i, uint32_t id) {
+      Value& v = values_[id];
+      if (v.producer < 0) v.producer = producer_of[i];
+    });
   }
 
   // Every node's input ids, resolved once (kMissing for an absent or unknown input).
   void ResolveInputs() {
     input_begin_.assign(1, 0);
     input_begin_.reserve(static_cast<size_t>(g_.node_size()) + 1);
+    std::vector<const std::string*> names;
     for (const auto& node : g_.node()) {
-      for (const std::string& in : node.input()) inputs_.push_back(in.empty() ? NameTable::kMissing : Resolve(in));
-      input_begin_.push_back(static_cast<uint32_t>(inputs_.size()));
+      for (const std::string& in : node.input()) names.push_back(&in);
+      input_begin_.push_back(static_cast<uint32_t>(names.size()));
+    }
+    // Hashed and prefetched kAhead names early, as in InternEach; a name this graph lacks comes from Resolve.
+    constexpr size_t kAhead = 8;
+    uint32_t hashes[kAhead];
+    const size_t n = names.size();
+    inputs_.resize(n);
+    const auto key_of = [this](uint32_t i) { return names_[i]; };
+    for (size_t i = 0; i < std::min(n, kAhead); ++i) index_.Prefetch(hashes[i] = NameTable::Hash(*names[i]));
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t hash = hashes[i % kAhead];
+      if (i + kAhead < n) index_.Prefetch(hashes[i % kAhead] = NameTable::Hash(*names[i + kAhead]));
+      if (names[i]->empty()) {
+        inputs_[i] = NameTable::kMissing;
+        continue;
+      }
+      const uint32_t id = index_.Find(*names[i], hash, key_of);
+      inputs_[i] = id != NameTable::kMissing ? id : Resolve(*names[i]);
     }
   }
   Span<uint32_t> InputIds(int n) const { return {inputs_.data() + input_begin_[n], inputs_.data() + input_begin_[n + 1]}; }
@@ -496,19 +551,19 @@ class GraphPass {
 
     try {
       if (!InferTakenBranch(node)) {
-        if (info.schema && info.schema->has_type_and_shape_inference_function()) {
-          info.schema->GetTypeAndShapeInferenceFunction()(ctx_);
+        if (info.infer) {
+          info.infer(ctx_);
         } else if (info.schema && info.schema->HasFunction() && info.schema->GetFunction()) {
           onnx::shape_inference::InferShapeForFunctionNode(*info.schema->GetFunction(),
                                                            onnx::OpSchemaRegistry::Instance(), ctx_, {},
-                                                           scope_.functions, &scope_.symbols);
+                                                           scope_.functions, scope_.Symbols());
         } else if (info.local_function) {
           std::unordered_map<std::string, int> function_opsets;
           for (const auto& op : info.local_function->opset_import())
             function_opsets[op.domain()] = static_cast<int>(op.version());
           onnx::shape_inference::InferShapeForFunctionNode(*info.local_function, function_opsets,
                                                            onnx::OpSchemaRegistry::Instance(), ctx_, {},
-                                                           scope_.functions, &scope_.symbols);
+                                                           scope_.functions, scope_.Symbols());
         }
       }
     } catch (const Error&) {
@@ -711,15 +766,13 @@ class GraphPass {
     if (!info.schema && !info.local_function)
       return "op " + node.op_type() + (node.domain().empty() ? "" : " (domain '" + node.domain() + "')") +
              " is unknown to ONNX 1.12's shape inference, and the file does not declare the output's shape";
-    // An integer input of rank <= 1 without a value is where a shape comes from run-time data.
+    // A scalar or 1-D input without a value (shape, sizes, scales, limits) is where a shape comes from run-time data.
     for (int i = 0; i < node.input_size(); ++i) {
       if (node.input(i).empty()) continue;
       const uint32_t id = Resolve(node.input(i));
       if (id == NameTable::kMissing || ValueOf(id)) continue;
       const TypeProto* t = values_[id].type;
-      if (!t || !IsTensor(*t)) continue;
-      const auto elem = static_cast<DType>(t->tensor_type().elem_type());
-      if ((elem != DType::kInt64 && elem != DType::kInt32) || t->tensor_type().shape().dim_size() > 1) continue;
+      if (!t || !IsTensor(*t) || t->tensor_type().shape().dim_size() > 1) continue;
       return "its input '" + node.input(i) + "' (input " + std::to_string(i) + ") is computed from run-time data: " +
              Origin(id, 0) + "; allot evaluates shape computations at import, not run-time values";
     }

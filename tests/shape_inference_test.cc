@@ -1,0 +1,243 @@
+// allot's shape pass (graph/shape_inference.h) through the importer: shape computations folded, declared shapes
+// checked, data-dependent dims bounded, and what stays unknown explained.
+#include "graph/shape_inference.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "graph/error.h"
+#include "graph/onnx_import.h"
+#include "tests/test_models.h"
+
+namespace allot {
+namespace {
+
+void AddInts(onnx::GraphProto* g, const std::string& name, std::vector<int64_t> values, bool scalar = false) {
+  auto* t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto::INT64);
+  if (!scalar) t->add_dims(static_cast<int64_t>(values.size()));
+  for (int64_t v : values) t->add_int64_data(v);
+}
+
+// A graph output whose dims the file leaves symbolic, as exporters do for what they cannot trace.
+void AddUntypedOutput(onnx::GraphProto* g, const std::string& name, int elem_type = onnx::TensorProto::FLOAT,
+                      int rank = 2) {
+  auto* vi = g->add_output();
+  vi->set_name(name);
+  auto* tt = vi->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(elem_type);
+  auto* shape = tt->mutable_shape();
+  for (int d = 0; d < rank; ++d) shape->add_dim()->set_dim_param(name + "_dim_" + std::to_string(d));
+}
+
+std::vector<int64_t> ShapeOf(const Graph& g, const std::string& tensor) {
+  const TensorId t = g.FindTensor(tensor);
+  EXPECT_NE(t, kNone) << tensor;
+  return t == kNone ? std::vector<int64_t>{} : g.tensor_shape(t).vec();
+}
+
+std::string ImportError(onnx::ModelProto m) {
+  try {
+    ImportModel(m, "m.onnx", ImportOptions{});
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+void ExpectContains(const std::string& text, const std::vector<std::string>& parts) {
+  for (const std::string& p : parts) EXPECT_NE(text.find(p), std::string::npos) << "'" << p << "' not in: " << text;
+}
+
+// torch.chunk(x, 2, dim=1) as PyTorch exports it: the slice's end comes from Shape -> Gather -> Div -> Unsqueeze.
+// ONNX 1.12's inference, data propagation included, leaves the Slice without a shape.
+onnx::ModelProto ChunkModel() {
+  onnx::ModelProto m = test::NewModel();
+  auto* g = m.mutable_graph();
+  test::SetType(g->add_input(), "x", {2, 8});
+  AddInts(g, "one", {1}, /*scalar=*/true);
+  AddInts(g, "two", {2}, /*scalar=*/true);
+  AddInts(g, "zero_axis", {0});
+  AddInts(g, "starts", {0});
+  AddInts(g, "axes", {1});
+  test::AddNode(g, "Shape", "shape", {"x"}, {"s"});
+  test::AddNode(g, "Gather", "gather", {"s", "one"}, {"d"});
+  test::AddNode(g, "Div", "div", {"d", "two"}, {"half"});
+  test::AddNode(g, "Unsqueeze", "unsqueeze", {"half", "zero_axis"}, {"end"});
+  test::AddNode(g, "Slice", "slice", {"x", "starts", "end", "axes"}, {"y"});
+  test::AddNode(g, "Relu", "relu", {"y"}, {"out"});
+  AddUntypedOutput(g, "out");
+  return m;
+}
+
+TEST(ShapeInferenceTest, ShapeComputationsAreFoldedSoSlicesGetStaticShapes) {
+  onnx::ModelProto m = ChunkModel();
+  ImportReport report;
+  const Graph g = ImportModel(m, "chunk", ImportOptions{}, &report);
+  EXPECT_EQ(ShapeOf(g, "y"), (std::vector<int64_t>{2, 4}));
+  EXPECT_EQ(ShapeOf(g, "out"), (std::vector<int64_t>{2, 4}));
+  EXPECT_EQ(ShapeOf(g, "end"), (std::vector<int64_t>{1}));
+  EXPECT_TRUE(report.ran_shape_inference);
+  EXPECT_EQ(report.folded_values, 4u);  // s, d, half, end
+  EXPECT_EQ(g.num_nodes(), 6u);         // folded nodes stay: forward node i is ONNX node i
+  EXPECT_EQ(g.node(4).op_type, "Slice");
+}
+
+TEST(ShapeInferenceTest, DeclaredShapeThatContradictsTheOpIsRefused) {
+  onnx::ModelProto m = test::NewModel();
+  auto* g = m.mutable_graph();
+  test::SetType(g->add_input(), "x", {8, 8});
+  test::AddNode(g, "Relu", "relu", {"x"}, {"y"});
+  test::SetType(g->add_value_info(), "y", {4, 4});
+  test::SetType(g->add_output(), "y", {4, 4});
+  ExpectContains(ImportError(m), {"m.onnx: node 'relu' (Relu): output 'y' is declared 4x4 but the op implies 8x8"});
+  // The same file imports when it says nothing, and --no-check skips the check of what it says.
+  ImportOptions unchecked;
+  unchecked.check = false;
+  EXPECT_EQ(ShapeOf(ImportModel(m, "m.onnx", unchecked), "y"), (std::vector<int64_t>{4, 4}));
+}
+
+TEST(ShapeInferenceTest, DeclaredElementTypeThatContradictsTheOpIsRefused) {
+  onnx::ModelProto m = test::NewModel();
+  auto* g = m.mutable_graph();
+  test::SetType(g->add_input(), "x", {3});
+  test::AddNode(g, "Shape", "shape", {"x"}, {"s"});
+  test::SetType(g->add_output(), "s", {1}, onnx::TensorProto::FLOAT);
+  ExpectContains(ImportError(m), {"node 'shape' (Shape): output 's' is declared float32 but the op implies int64"});
+}
+
+TEST(ShapeInferenceTest, SizesThatOverflowSixtyFourBitsAreRefused) {
+  onnx::ModelProto m = test::NewModel();
+  auto* g = m.mutable_graph();
+  const int64_t huge = int64_t{1} << 40;
+  test::SetType(g->add_input(), "x", {huge, huge});
+  test::AddNode(g, "Relu", "relu", {"x"}, {"y"});
+  test::SetType(g->add_output(), "y", {huge, huge});
+  ExpectContains(ImportError(m), {"tensor 'x' (1099511627776x1099511627776): its size overflows 64 bits"});
+}
+
+TEST(ShapeInferenceTest, AnOpWhoseInferenceFailsOnItsInputsIsNamed) {
+  onnx::ModelProto m = test::NewModel();
+  auto* g = m.mutable_graph();
+  test::SetType(g->add_input(), "x", {2, 3});
+  test::AddInitializer(g, "w", {4, 5});  // inner dims 3 and 4
+  test::AddNode(g, "MatMul", "matmul", {"x", "w"}, {"y"});
+  AddUntypedOutput(g, "y");
+  ExpectContains(ImportError(m), {"m.onnx: node 'matmul' (MatMul): the op's shape inference fails: "
+                                  "Incompatible dimensions for matrix multiplication"});
+}
+
+TEST(ShapeInferenceTest, DataDependentDimsAreBoundedAndReported) {
+  onnx::ModelProto m = test::NewModel();
+  auto* g = m.mutable_graph();
+  test::SetType(g->add_input(), "x", {3, 4});
+  test::AddNode(g, "NonZero", "nonzero", {"x"}, {"nz"});
+  test::AddNode(g, "Transpose", "transpose", {"nz"}, {"coords"});
+  AddUntypedOutput(g, "coords", onnx::TensorProto::INT64);
+  ImportReport report;
+  const Graph graph = ImportModel(m, "nz", ImportOptions{}, &report);
+  EXPECT_EQ(ShapeOf(graph, "nz"), (std::vector<int64_t>{2, 12}));  // every element non-zero
+  EXPECT_EQ(ShapeOf(graph, "coords"), (std::vector<int64_t>{12, 2}));
+  ASSERT_EQ(report.warnings.size(), 1u);
+  ExpectContains(report.warnings[0], {"1 NonZero node has outputs whose size depends on run-time data",
+                                      "upper bounds", "node 'nonzero': 2x12"});
+  // The model says which dims are bounds: the inferred value_info marks them.
+  bool marked = false;
+  for (const auto& vi : m.graph().value_info())
+    if (vi.name() == "nz") marked = vi.type().tensor_type().shape().dim(1).denotation() == kUpperBoundDenotation;
+  EXPECT_TRUE(marked);
+}
+
+TEST(ShapeInferenceTest, AShapeComputedFromRunTimeDataNamesWhereItComesFrom) {
+  onnx::ModelProto m = test::NewModel();
+  auto* g = m.mutable_graph();
+  test::SetType(g->add_input(), "x", {4});
+  test::SetType(g->add_input(), "y", {2, 2});
+  test::AddNode(g, "Cast", "cast", {"x"}, {"c"})->add_attribute()->set_name("to");
+  g->mutable_node(0)->mutable_attribute(0)->set_i(onnx::TensorProto::INT64);
+  g->mutable_node(0)->mutable_attribute(0)->set_type(onnx::AttributeProto::INT);
+  test::AddNode(g, "Reshape", "reshape", {"y", "c"}, {"r"});
+  AddUntypedOutput(g, "r");
+  ExpectContains(ImportError(m), {"cannot resolve the static shape of tensor 'r' (output of node 'reshape', op Reshape)",
+                                  "its input 'c' (input 1) is computed from run-time data: graph input 'x'"});
+}
+
+TEST(ShapeInferenceTest, AnIfWhoseConditionFoldsTakesItsBranchsShapes) {
+  onnx::ModelProto m = test::NewModel();
+  auto* g = m.mutable_graph();
+  test::SetType(g->add_input(), "x", {2, 3});
+  AddInts(g, "six", {6}, /*scalar=*/true);
+  test::AddNode(g, "Size", "size", {"x"}, {"n"});
+  test::AddNode(g, "Equal", "equal", {"n", "six"}, {"cond"});
+  auto* node = test::AddNode(g, "If", "if", {"cond"}, {"out"});
+  auto branch = [&](const std::string& name, bool doubled) {
+    auto* a = node->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::GRAPH);
+    auto* body = a->mutable_g();
+    body->set_name(name);
+    auto* n = test::AddNode(body, doubled ? "Concat" : "Identity", name + "_op",
+                            doubled ? std::vector<std::string>{"x", "x"} : std::vector<std::string>{"x"}, {name + "_y"});
+    if (doubled) {
+      auto* axis = n->add_attribute();
+      axis->set_name("axis");
+      axis->set_type(onnx::AttributeProto::INT);
+      axis->set_i(0);
+    }
+    AddUntypedOutput(body, name + "_y");
+  };
+  branch("then_branch", false);
+  branch("else_branch", true);
+  AddUntypedOutput(g, "out");
+  // ONNX merges the branches (2x3 and 4x3) into ?x3; the condition (6 == 6) says which one runs.
+  EXPECT_EQ(ShapeOf(ImportModel(m, "if", ImportOptions{}), "out"), (std::vector<int64_t>{2, 3}));
+}
+
+TEST(ShapeInferenceTest, LoopScanOutputsAreBoundedByAConstantTripCount) {
+  onnx::ModelProto m = test::NewModel();
+  auto* g = m.mutable_graph();
+  test::SetType(g->add_input(), "x", {3});
+  AddInts(g, "trips", {5}, /*scalar=*/true);
+  auto* loop = test::AddNode(g, "Loop", "loop", {"trips", ""}, {"stacked"});
+  auto* a = loop->add_attribute();
+  a->set_name("body");
+  a->set_type(onnx::AttributeProto::GRAPH);
+  auto* body = a->mutable_g();
+  body->set_name("body");
+  test::SetType(body->add_input(), "i", {}, onnx::TensorProto::INT64);
+  test::SetType(body->add_input(), "cond_in", {}, onnx::TensorProto::BOOL);
+  test::AddNode(body, "Identity", "keep_going", {"cond_in"}, {"cond_out"});
+  test::AddNode(body, "Neg", "neg", {"x"}, {"step"});  // reads x from the main graph
+  AddUntypedOutput(body, "cond_out", onnx::TensorProto::BOOL, 0);
+  AddUntypedOutput(body, "step", onnx::TensorProto::FLOAT, 1);
+  AddUntypedOutput(g, "stacked");
+  ImportReport report;
+  const Graph graph = ImportModel(m, "loop", ImportOptions{}, &report);
+  EXPECT_EQ(ShapeOf(graph, "stacked"), (std::vector<int64_t>{5, 3}));
+  ASSERT_EQ(report.warnings.size(), 1u);
+  ExpectContains(report.warnings[0], {"1 Loop node", "all M iterations"});
+}
+
+TEST(ShapeInferenceTest, CheckingAModelThatCarriesItsShapesWritesNothing) {
+  const onnx::ModelProto m = test::Mlp(4);
+  std::string before, after;
+  m.SerializeToString(&before);
+  onnx::ModelProto inferred = m;
+  InferShapes(inferred, "mlp");  // the file lacks h and r: inference adds them
+  const ShapeInferenceReport check = CheckShapes(inferred, "mlp");
+  EXPECT_FALSE(check.changed);
+  EXPECT_EQ(check.inferred, 0u);
+  inferred.SerializeToString(&after);
+  std::string again;
+  CheckShapes(inferred, "mlp");
+  inferred.SerializeToString(&again);
+  EXPECT_EQ(after, again);
+  EXPECT_NE(before, after);
+  EXPECT_TRUE(CheckShapes(m, "mlp").changed);  // the original would gain value_info from InferShapes
+}
+
+}  // namespace
+}  // namespace allot
