@@ -170,11 +170,14 @@ struct BodyWork {
 BodyWork GraphWork(std::string_view body, const Scope* parent, const std::string& source);
 
 // The costlier of a control-flow node's bodies (If: its branches; Loop/Scan: the one body).
-BodyWork CostliestBody(const onnx_wire::Node& node, const Scope& scope, const std::string& source) {
+// `only`: the one attribute to cost (the branch an If is known to take); empty for all.
+BodyWork CostliestBody(const onnx_wire::Node& node, const Scope& scope, const std::string& source,
+                       std::string_view only = {}) {
   BodyWork best;
   best.work.flops = -1;
   onnx_wire::Attribute attr;
   ForEachAttribute(node, attr, source, [&](const onnx_wire::Attribute& a) {
+    if (!only.empty() && a.name != only) return;
     for (std::string_view body : a.graphs) {
       BodyWork w = GraphWork(body, &scope, source);
       if (w.work.flops > best.work.flops) best = w;
@@ -260,9 +263,11 @@ struct NeedsShapeInference {};
 // sequential decode, a few name-index probes and array appends, no allocation.
 class IrBuilder {
  public:
+  // `facts`: what the shape pass evaluated of control flow (null in an optimistic build, which has none).
   IrBuilder(std::string_view model_bytes, const std::string& source, ImportReport& report,
-            const std::string& model_dir, bool optimistic)
-      : source_(source), report_(report), model_dir_(model_dir), optimistic_(optimistic), builder_(source) {
+            const std::string& model_dir, bool optimistic, const ShapeInferenceReport* facts = nullptr)
+      : source_(source), report_(report), model_dir_(model_dir), optimistic_(optimistic), facts_(facts),
+        builder_(source) {
     if (!onnx_wire::ReadModelGraph(model_bytes, wire_)) Malformed(source, "the model's graph");
   }
 
@@ -521,7 +526,7 @@ class IrBuilder {
       OpWork work;
       if (control_flow) {  // has attributes (its bodies), so node_attrs is attrs, which gets the trip count
         if (!scope) scope = std::make_unique<Scope>(wire_, nullptr, source_);
-        work = ControlFlowWork(proto, *scope, std::string(builder_.graph().node_name(id)), attrs);
+        work = ControlFlowWork(proto, static_cast<int>(i), *scope, std::string(builder_.graph().node_name(id)), attrs);
       } else {
         work = EstimateOpWork(family, proto.op_type, node_attrs, ins, outs);
       }
@@ -541,14 +546,20 @@ class IrBuilder {
                                  " nodes) is unknown to the cost model: using a generic cost");
   }
 
-  OpWork ControlFlowWork(const onnx_wire::Node& proto, const Scope& scope, const std::string& node_name,
+  // An If costs the branch it takes where the shape pass evaluated its condition, else its costlier branch; a
+  // Loop its body times the trip count the pass evaluated.
+  OpWork ControlFlowWork(const onnx_wire::Node& proto, int index, const Scope& scope, const std::string& node_name,
                          OpAttrs& attrs) {
-    const BodyWork best = CostliestBody(proto, scope, source_);
+    const auto branch = facts_ ? facts_->if_branches.find(index) : std::map<int, bool>::const_iterator();
+    const bool known_branch = facts_ && branch != facts_->if_branches.end();
+    const BodyWork best =
+        CostliestBody(proto, scope, source_, known_branch ? (branch->second ? "then_branch" : "else_branch") : "");
     int64_t trips = 1;
     if (proto.op_type == "Loop") {
-      trips = !proto.inputs.empty() && !proto.inputs[0].empty() ? ConstantScalar(proto.inputs[0]) : 0;
+      const auto m = facts_ ? facts_->loop_trips.find(index) : std::map<int, int64_t>::const_iterator();
+      trips = facts_ && m != facts_->loop_trips.end() ? m->second : 0;
       if (trips <= 0) {
-        report_.warnings.push_back("node '" + node_name + "': Loop trip count is not a constant; costing one trip");
+        report_.warnings.push_back("node '" + node_name + "': Loop trip count is not known at import; costing one trip");
         trips = 1;
       }
     } else if (proto.op_type == "Scan") {
@@ -569,21 +580,6 @@ class IrBuilder {
     work.bytes = best.work.bytes * static_cast<double>(trips);
     work.known = best.unknown == 0;
     return work;
-  }
-
-  // The value of a scalar int64 initializer of the main graph; 0 when there is none.
-  int64_t ConstantScalar(std::string_view name) {
-    onnx_wire::TensorMeta init;
-    for (std::string_view bytes : wire_.initializers) {
-      if (!onnx_wire::ReadTensor(bytes, init) || init.name != name) continue;
-      if (init.has_int64_data) return init.first_int64_data;
-      if (init.data_type == onnx::TensorProto::INT64 && init.raw_data.size() >= 8) {
-        int64_t v;
-        std::memcpy(&v, init.raw_data.data(), 8);
-        return v;
-      }
-    }
-    return 0;
   }
 
   OpFamily FamilyOf(uint32_t op_id, std::string_view op_type) {
@@ -617,6 +613,7 @@ class IrBuilder {
   ImportReport& report_;
   std::string model_dir_;
   bool optimistic_;  // shape inference has not run: a missing shape means it must (NeedsShapeInference)
+  const ShapeInferenceReport* facts_;
   GraphBuilder builder_;
 };
 
@@ -883,7 +880,7 @@ Graph Import(onnx::ModelProto& model, const std::string* bytes, std::future<Atte
   if (!overlapped) rep.infer_seconds += attempt.seconds;
   rep.warnings = std::move(shapes.warnings);
   t0 = Clock::now();
-  Graph graph = IrBuilder(serialized, source, rep, model_dir, /*optimistic=*/false).Build();
+  Graph graph = IrBuilder(serialized, source, rep, model_dir, /*optimistic=*/false, &shapes).Build();
   rep.build_seconds = serialize_seconds + SecondsSince(t0);
   rep.build_exposed_seconds = rep.build_seconds;
   return graph;

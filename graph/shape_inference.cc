@@ -161,7 +161,8 @@ struct ModelScope {
   std::deque<OpInfo> op_infos;
   struct BoundedOp {
     size_t count = 0;
-    std::string example;
+    std::string example;  // preferably one whose bounded output is fully static
+    bool example_static = false;
   };
   std::map<std::string, BoundedOp> bounded_ops;
   ShapeInferenceReport report;
@@ -204,16 +205,20 @@ struct ModelScope {
 // graph's values (types, folded values) as its outer scope: folding and bounds work inside bodies too.
 class BodyInferencer final : public onnx::GraphInferencer {
  public:
-  BodyInferencer(onnx::GraphProto& body, ModelScope& scope, GraphPass& parent)
-      : body_(body), scope_(scope), parent_(parent) {}
+  // `write`: the body's value_info takes what is inferred (false for a what-if pass, as Bound runs for Loop).
+  BodyInferencer(onnx::GraphProto& body, ModelScope& scope, GraphPass& parent, bool write = true)
+      : body_(body), scope_(scope), parent_(parent), write_(write) {}
   std::vector<const TypeProto*> doInferencing(const std::vector<const TypeProto*>& input_types,
                                               const std::vector<const onnx::TensorProto*>& input_data) override;
+  const std::vector<const TypeProto*>& outputs() const { return outputs_; }
 
  private:
   onnx::GraphProto& body_;
   ModelScope& scope_;
   GraphPass& parent_;
+  bool write_;
   std::unique_ptr<GraphPass> pass_;  // holds the types returned
+  std::vector<const TypeProto*> outputs_;
 };
 
 // One node's view for ONNX's inference functions: input types and values resolved by the pass, output types
@@ -240,6 +245,19 @@ class NodeContext final : public onnx::InferenceContext {
   std::vector<const onnx::TensorProto*> data;
   TypeProto& output(size_t k) { return outputs_[k]; }
   bool inferred_bodies() const { return !bodies_.empty(); }
+  // The output types of the body inferred first for this node (Loop's body), or null.
+  const BodyInferencer* first_body() const { return bodies_.empty() ? nullptr : bodies_.front().get(); }
+  // Infers the body held by attribute `name` again, on other input types, without writing into it.
+  std::vector<TypeProto> WhatIf(const std::string& name, const std::vector<const TypeProto*>& input_types) {
+    for (auto& a : *node_->mutable_attribute())
+      if (a.name() == name && a.has_g()) {
+        BodyInferencer body(*a.mutable_g(), scope_, pass_, /*write=*/false);
+        std::vector<TypeProto> out;
+        for (const TypeProto* t : body.doInferencing(input_types, {})) out.push_back(t ? *t : TypeProto());
+        return out;
+      }
+    return {};
+  }
 
   const onnx::AttributeProto* getAttribute(const std::string& name) const override {
     for (const auto& a : node_->attribute())
@@ -276,8 +294,10 @@ class NodeContext final : public onnx::InferenceContext {
 // The pass over one graph: the main graph, or a control-flow body whose outer scope is `parent`.
 class GraphPass {
  public:
-  GraphPass(onnx::GraphProto& graph, ModelScope& scope, GraphPass* parent)
-      : g_(graph), scope_(scope), parent_(parent), ctx_(scope, *this) {}
+  // `trust_declared`: check and use the types the graph declares; a what-if pass over a body (a later Loop
+  // iteration) ignores them, since an exporter declares what one traced iteration saw.
+  GraphPass(onnx::GraphProto& graph, ModelScope& scope, GraphPass* parent, bool trust_declared = true)
+      : g_(graph), scope_(scope), parent_(parent), trust_declared_(trust_declared), ctx_(scope, *this) {}
 
   // The main graph; `write` puts what was inferred into the model.
   void Run(bool write) {
@@ -291,7 +311,7 @@ class GraphPass {
 
   // A body: its inputs typed by the control-flow op (where it gives them); returns its outputs' types.
   std::vector<const TypeProto*> RunBody(const std::vector<const TypeProto*>& input_types,
-                                        const std::vector<const onnx::TensorProto*>& input_data) {
+                                        const std::vector<const onnx::TensorProto*>& input_data, bool write) {
     Declare();
     for (int i = 0; i < g_.input_size() && static_cast<size_t>(i) < input_types.size(); ++i) {
       Value& v = values_[Intern(g_.input(i).name())];
@@ -307,7 +327,7 @@ class GraphPass {
       }
     }
     for (int n : Order()) InferNode(n);
-    WriteBack();
+    if (write) WriteBack();
     std::vector<const TypeProto*> outputs;
     for (const auto& out : g_.output()) {
       const uint32_t id = Resolve(out.name());
@@ -331,6 +351,7 @@ class GraphPass {
     v.value = value;
     v.decode_tried = true;
     v.outer = true;
+    v.approx = o.approx;
     return static_cast<uint32_t>(values_.size() - 1);
   }
 
@@ -359,14 +380,15 @@ class GraphPass {
     bool decode_tried = false;                // an initializer's value was looked for
     bool graph_input = false;
     bool outer = false;                       // from an enclosing graph
+    bool approx = false;                      // its type or value derives from a bounded dim (an upper bound)
   };
   // The types the file declares for a value: as a graph input or in value_info, and as a graph output.
   const TypeProto* Declared(const Value& v) const {
-    if (v.declared < 0) return nullptr;
+    if (v.declared < 0 || (!trust_declared_ && !v.graph_input)) return nullptr;
     return v.graph_input ? &g_.input(v.declared).type() : &g_.value_info(v.declared).type();
   }
   const TypeProto* DeclaredOutput(const Value& v) const {
-    return v.output >= 0 && v.initializer < 0 && !v.graph_input ? &g_.output(v.output).type() : nullptr;
+    return trust_declared_ && v.output >= 0 && v.initializer < 0 && !v.graph_input ? &g_.output(v.output).type() : nullptr;
   }
   struct Folded {
     ConstTensor value;
@@ -533,8 +555,9 @@ class GraphPass {
   void InferNode(int n) {
     onnx::NodeProto& node = *g_.mutable_node(n);
     const ModelScope::OpInfo& info = scope_.Info(node);
+    current_node_ = n;
     ctx_.Reset(node);
-    bool inputs_static = true;
+    bool inputs_static = true, approx_inputs = false;
     input_ids_ = InputIds(n);
     for (int i = 0; i < node.input_size(); ++i) {
       if (node.input(i).empty()) continue;
@@ -547,6 +570,7 @@ class GraphPass {
       ctx_.types[i] = v.type;
       ctx_.data[i] = v.data;
       inputs_static &= v.type && (IsStatic(*v.type) || !IsTensor(*v.type));
+      approx_inputs |= v.approx;
     }
 
     try {
@@ -576,6 +600,10 @@ class GraphPass {
     }
     scope_.report.changed |= ctx_.inferred_bodies();  // bodies gained value_info
 
+    if (!parent_ && node.op_type() == "Loop" && !input_ids_.empty() && input_ids_[0] != NameTable::kMissing)
+      if (const ConstTensor* m = ValueOf(input_ids_[0]); m && m->size() == 1 && !m->is_real())
+        scope_.report.loop_trips[n] = m->ints[0];
+
     folded_out_.clear();
     if (info.foldable) Fold(node, n, info.opset);
 
@@ -598,20 +626,28 @@ class GraphPass {
         ++scope_.report.folded;
       }
       const bool inferred_something = !IsEmpty(t);
+      // A data-dependent dim is bounded before the file's types are read: where an exporter declares one, it
+      // declares what one traced run saw, not what any run may see. Types derived from a bound may exceed what
+      // the file declares; elsewhere a contradiction is the model's fault.
+      const bool approx = (!IsStatic(t) && IsTensor(t) && Bound(node, n, static_cast<size_t>(k), t)) || approx_inputs;
       const TypeProto* declared_types[] = {Declared(v), DeclaredOutput(v)};
-      for (const TypeProto* declared : declared_types) {
+      for (const TypeProto*& declared : declared_types) {
         if (!declared) continue;
-        if (const auto c = Contradiction(*declared, t); !c.first.empty())
-          throw Error(Where(n) + ": output '" + node.output(k) + "' is declared " + c.first + " but the op implies " +
-                      c.second);
+        if (const auto c = Contradiction(*declared, t); !c.first.empty()) {
+          if (!approx)
+            throw Error(Where(n) + ": output '" + node.output(k) + "' is declared " + c.first +
+                        " but the op implies " + c.second);
+          declared = nullptr;
+          continue;
+        }
         Fill(*declared, t);
       }
-      const bool bounded = !IsStatic(t) && IsTensor(t) && inputs_static && Bound(node, n, static_cast<size_t>(k), t);
+      v.approx = approx;
       if (IsEmpty(t)) continue;
       // Consumers read the file's type where it says everything the op implies; otherwise the inferred one.
       const TypeProto* same = nullptr;
       for (const TypeProto* declared : declared_types)
-        if (declared && IsStatic(*declared) && !bounded) same = declared;
+        if (declared && IsStatic(*declared) && !approx) same = declared;
       if (same) {
         v.type = same;
       } else {
@@ -631,6 +667,7 @@ class GraphPass {
     const ConstTensor* cond = ValueOf(input_ids_[0]);
     if (!cond || cond->size() != 1) return false;
     const bool taken = cond->is_real() ? cond->reals[0] != 0 : cond->ints[0] != 0;
+    if (!parent_) scope_.report.if_branches[current_node_] = taken;
     onnx::GraphInferencer* branch = ctx_.getGraphAttributeInferencer(taken ? "then_branch" : "else_branch");
     const std::vector<const TypeProto*> outs = branch->doInferencing({}, {});
     if (outs.size() != static_cast<size_t>(node.output_size()))
@@ -708,14 +745,22 @@ class GraphPass {
         bound = op == "Compress" || k == 0 ? *x : std::vector<int64_t>{(*x)[a]};
       }
       why = op == "Unique" ? "every element unique" : "every condition true";
+    } else if (op == "Slice" && scope_.Info(node).opset >= 10) {
+      if (!SliceBound(t, bound)) return false;
+      why = "the sliced extent";
     } else if (op == "Loop" && node.input_size() >= 2) {
       const size_t carried = static_cast<size_t>(node.input_size() - 2);
       const auto trips = node.input(0).empty() ? std::nullopt : scalar_input(0);
-      if (k < carried || !trips || !t.tensor_type().has_shape() || t.tensor_type().shape().dim_size() == 0)
-        return false;
-      bound.assign(static_cast<size_t>(t.tensor_type().shape().dim_size()), -1);
-      bound[0] = *trips;
-      why = "all M iterations";
+      if (!trips) return false;
+      if (k < carried) {
+        if (!GrowthBound(k, *trips, bound)) return false;
+        why = "all M iterations, growing as the first two do";
+      } else {
+        if (!t.tensor_type().has_shape() || t.tensor_type().shape().dim_size() == 0) return false;
+        bound.assign(static_cast<size_t>(t.tensor_type().shape().dim_size()), -1);
+        bound[0] = *trips;
+        why = "all M iterations";
+      }
     }
     if (bound.empty() || std::any_of(bound.begin(), bound.end(), [](int64_t d) { return d < -1; })) return false;
     auto* shape = t.mutable_tensor_type()->mutable_shape();
@@ -730,8 +775,83 @@ class GraphPass {
       dim->set_denotation(kUpperBoundDenotation);
     }
     auto& b = scope_.bounded_ops[op];
-    if (b.count++ == 0) b.example = "node '" + NodeName(n) + "': " + DescribeShape(t) + ", " + why;
+    if (b.count++ == 0 || (!b.example_static && IsStatic(t))) {
+      b.example = "node '" + NodeName(n) + "': " + DescribeShape(t) + ", " + why;
+      b.example_static = IsStatic(t);
+    }
     return true;
+  }
+
+  // A Slice's extents where inference has none: at most the input's dim, and at most end - start where both are
+  // known and non-negative (so independent of the input's size): the end of a paste into a fixed-size image.
+  bool SliceBound(TypeProto& t, std::vector<int64_t>& bound) {
+    const TypeProto* x = ctx_.types.empty() ? nullptr : ctx_.types[0];
+    if (!x || !IsTensor(*x) || !x->tensor_type().has_shape()) return false;
+    const int rank = x->tensor_type().shape().dim_size();
+    if (t.tensor_type().has_shape() && t.tensor_type().shape().dim_size() != rank) return false;
+    if (!t.tensor_type().has_shape())  // ONNX's Slice inference drops the rank when starts or ends are unknown
+      for (int a = 0; a < rank; ++a) t.mutable_tensor_type()->mutable_shape()->add_dim();
+    bound.assign(static_cast<size_t>(rank), -1);
+    for (int a = 0; a < rank; ++a)
+      if (x->tensor_type().shape().dim(a).has_dim_value()) bound[a] = x->tensor_type().shape().dim(a).dim_value();
+    const auto ints = [&](size_t i) -> const ConstTensor* {
+      if (i >= input_ids_.size() || input_ids_[i] == NameTable::kMissing) return nullptr;
+      const ConstTensor* c = ValueOf(input_ids_[i]);
+      return c && !c->is_real() ? c : nullptr;
+    };
+    const ConstTensor *starts = ints(1), *ends = ints(2), *axes = ints(3), *steps = ints(4);
+    if (starts && ends && starts->size() == ends->size()) {
+      for (size_t i = 0; i < starts->size(); ++i) {
+        int64_t a = axes && i < axes->size() ? axes->ints[i] : static_cast<int64_t>(i);
+        if (a < 0) a += rank;
+        const int64_t step = steps && i < steps->size() ? steps->ints[i] : 1;
+        const int64_t b = starts->ints[i], e = ends->ints[i];
+        if (a < 0 || a >= rank || step <= 0 || b < 0 || e < 0 || e > (int64_t{1} << 40)) continue;
+        const int64_t extent = e > b ? (e - b + step - 1) / step : 0;
+        bound[a] = bound[a] < 0 ? extent : std::min(bound[a], extent);
+      }
+    }
+    return std::any_of(bound.begin(), bound.end(), [](int64_t d) { return d >= 0; });
+  }
+
+  // A Loop's carried value that grows by the same amount in its first two iterations (a result appended to
+  // once per iteration, as torchvision's mask pasting does) is bounded by its size after M iterations. A body
+  // that grows otherwise (doubling, say) gets no bound.
+  bool GrowthBound(size_t k, int64_t trips, std::vector<int64_t>& bound) {
+    const BodyInferencer* body = ctx_.first_body();
+    const size_t carried_in = 2 + k, carried_out = 1 + k;
+    if (!body || body->outputs().size() <= carried_out || ctx_.types.size() <= carried_in || !ctx_.types[carried_in])
+      return false;
+    const TypeProto* in = ctx_.types[carried_in];
+    const TypeProto* first = body->outputs()[carried_out];
+    if (!first || !IsTensor(*first) || !first->tensor_type().has_shape()) return false;
+    // The second iteration: the body again, on the first iteration's carried outputs.
+    TypeProto iteration, condition;
+    iteration.mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT64);
+    iteration.mutable_tensor_type()->mutable_shape();
+    condition.mutable_tensor_type()->set_elem_type(onnx::TensorProto::BOOL);
+    condition.mutable_tensor_type()->mutable_shape();
+    std::vector<const TypeProto*> inputs = {&iteration, &condition};
+    for (size_t c = 1; c < body->outputs().size() && inputs.size() < ctx_.types.size(); ++c)
+      inputs.push_back(body->outputs()[c]);
+    const std::vector<TypeProto> second = ctx_.WhatIf("body", inputs);
+    if (second.size() <= carried_out || !IsTensor(second[carried_out])) return false;
+    const auto dims = [](const TypeProto& t) {
+      std::vector<int64_t> d;
+      if (IsTensor(t) && t.tensor_type().has_shape())
+        for (const auto& x : t.tensor_type().shape().dim()) d.push_back(x.has_dim_value() ? x.dim_value() : -1);
+      return d;
+    };
+    const std::vector<int64_t> d0 = dims(*in), d1 = dims(*first), d2 = dims(second[carried_out]);
+    if (d0.size() != d1.size() || d1.size() != d2.size()) return false;
+    bound.assign(d0.size(), -1);
+    bool any = false;
+    for (size_t a = 0; a < d0.size(); ++a) {
+      if (d0[a] < 0 || d1[a] < 0 || d2[a] < 0 || d1[a] - d0[a] != d2[a] - d1[a] || d1[a] < d0[a]) continue;
+      bound[a] = d0[a] + trips * (d1[a] - d0[a]);
+      any = true;
+    }
+    return any;
   }
 
   // ---- what stays unknown ----
@@ -829,6 +949,8 @@ class GraphPass {
   onnx::GraphProto& g_;
   ModelScope& scope_;
   GraphPass* parent_;
+  bool trust_declared_;
+  int current_node_ = -1;  // the node InferNode is at
   NameTable index_;
   std::vector<std::string_view> names_;  // into the model's strings, which the pass does not change
   std::vector<Value> values_;
@@ -844,8 +966,9 @@ class GraphPass {
 
 std::vector<const TypeProto*> BodyInferencer::doInferencing(const std::vector<const TypeProto*>& input_types,
                                                             const std::vector<const onnx::TensorProto*>& input_data) {
-  pass_ = std::make_unique<GraphPass>(body_, scope_, &parent_);
-  return pass_->RunBody(input_types, input_data);
+  pass_ = std::make_unique<GraphPass>(body_, scope_, &parent_, /*trust_declared=*/write_);
+  outputs_ = pass_->RunBody(input_types, input_data, write_);
+  return outputs_;
 }
 
 ShapeInferenceReport Run(onnx::GraphProto& graph, const onnx::ModelProto& model, const std::string& source, bool write) {

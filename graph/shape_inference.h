@@ -20,6 +20,8 @@
 // Whatever stays without a static shape is an Error naming the first node in order that has such an output, and
 // why: the run-time data it depends on (the node that computes it), a symbolic dim to bind with --dim, or an op
 // that ONNX cannot infer and the file does not declare.
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -36,6 +38,10 @@ struct ShapeInferenceReport {
   size_t folded = 0;      // node outputs evaluated at import time
   size_t inferred = 0;    // node outputs whose type came from inference, not from the file
   std::vector<std::string> warnings;  // data-dependent dims set to their bounds, one line per op type
+  // What the pass evaluated of the main graph's control flow, by node index, for the cost model: a Loop's trip
+  // count M, and the branch an If takes (true: then_branch).
+  std::map<int, int64_t> loop_trips;
+  std::map<int, bool> if_branches;
 };
 
 // Infers, checks and bounds every node output's type in the model's main graph and its control-flow bodies, and

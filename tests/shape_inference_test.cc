@@ -221,6 +221,43 @@ TEST(ShapeInferenceTest, LoopScanOutputsAreBoundedByAConstantTripCount) {
   ExpectContains(report.warnings[0], {"1 Loop node", "all M iterations"});
 }
 
+// torchvision's mask pasting: a result appended to once per iteration. Its size after M iterations bounds it;
+// what the exporter declared (one traced iteration) does not contradict that bound.
+TEST(ShapeInferenceTest, LoopCarriedValuesThatGrowEachIterationAreBounded) {
+  onnx::ModelProto m = test::NewModel();
+  auto* g = m.mutable_graph();
+  test::SetType(g->add_input(), "x", {3});
+  AddInts(g, "trips", {5}, /*scalar=*/true);
+  AddInts(g, "axis0", {0});
+  test::AddInitializer(g, "empty", {0, 3});
+  auto* loop = test::AddNode(g, "Loop", "loop", {"trips", "", "empty"}, {"rows"});
+  auto* a = loop->add_attribute();
+  a->set_name("body");
+  a->set_type(onnx::AttributeProto::GRAPH);
+  auto* body = a->mutable_g();
+  body->set_name("body");
+  test::SetType(body->add_input(), "i", {}, onnx::TensorProto::INT64);
+  test::SetType(body->add_input(), "cond_in", {}, onnx::TensorProto::BOOL);
+  auto* carried = body->add_input();
+  carried->set_name("acc");
+  carried->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  test::AddNode(body, "Identity", "keep_going", {"cond_in"}, {"cond_out"});
+  test::AddNode(body, "Unsqueeze", "row", {"x", "axis0"}, {"r"});
+  test::AddNode(body, "Concat", "append", {"acc", "r"}, {"acc_out"})->add_attribute()->set_name("axis");
+  body->mutable_node(2)->mutable_attribute(0)->set_type(onnx::AttributeProto::INT);
+  test::SetType(body->add_value_info(), "acc_out", {1, 3});  // what the traced first iteration saw
+  AddUntypedOutput(body, "cond_out", onnx::TensorProto::BOOL, 0);
+  AddUntypedOutput(body, "acc_out");
+  AddUntypedOutput(g, "rows");
+  ImportReport report;
+  const Graph graph = ImportModel(m, "grow", ImportOptions{}, &report);
+  EXPECT_EQ(ShapeOf(graph, "rows"), (std::vector<int64_t>{5, 3}));
+  ASSERT_EQ(report.warnings.size(), 1u);
+  ExpectContains(report.warnings[0], {"1 Loop node", "node 'loop': 5x3", "growing as the first two do"});
+  // The cost model runs the body M = 5 times.
+  EXPECT_EQ(graph.node(graph.FindNode("loop")).attrs.trip_count, 5);
+}
+
 TEST(ShapeInferenceTest, CheckingAModelThatCarriesItsShapesWritesNothing) {
   const onnx::ModelProto m = test::Mlp(4);
   std::string before, after;
