@@ -24,6 +24,8 @@ std::string PlacementToJson(const Graph& g, const Cluster& cluster, const std::v
   j["model"] = info.model;
   j["graph_hash"] = g.hash_hex();
   j["mode"] = info.mode;
+  if (info.mode == "training" && !info.optimizer.empty()) j["optimizer"] = info.optimizer;
+  if (!info.bindings.empty()) j["bindings"] = nlohmann::ordered_json::parse(BindingsToJson(info.bindings));
   j["cluster"] = cluster.name();
   j["devices"] = nlohmann::ordered_json::array();
   for (const Device& d : cluster.devices()) j["devices"].push_back(d.name);
@@ -81,9 +83,24 @@ std::vector<DeviceId> ParsePlacementJson(const std::string& text, const std::str
   return placement;
 }
 
-std::string PlacementCluster(const std::string& path) {
+PlacementContext ReadPlacementContext(const std::string& path) {
   const nlohmann::json j = ParseJsonText(ReadPlacementText(path), path);
-  return j.is_object() && j.contains("cluster") && j["cluster"].is_string() ? j["cluster"].get<std::string>() : "";
+  PlacementContext c;
+  if (!j.is_object()) return c;  // ParsePlacementJson says what is wrong
+  const auto text = [&](const char* field, std::string& out) {
+    if (!j.contains(field)) return;
+    if (!j[field].is_string()) throw Error(path + ": field '" + std::string(field) + "' must be a string");
+    out = j[field].get<std::string>();
+  };
+  text("cluster", c.cluster);
+  text("mode", c.mode);
+  text("optimizer", c.optimizer);
+  if (!c.mode.empty() && c.mode != "inference" && c.mode != "training")
+    throw Error(path + ": field 'mode' is '" + c.mode + "'; expected inference or training");
+  if (!c.optimizer.empty() && c.optimizer != "sgd" && c.optimizer != "momentum" && c.optimizer != "adam")
+    throw Error(path + ": field 'optimizer' is '" + c.optimizer + "'; expected sgd, momentum or adam");
+  if (j.contains("bindings")) c.bindings = BindingsFromJson(j["bindings"].dump(), path + ": field 'bindings'");
+  return c;
 }
 
 std::vector<DeviceId> ReadPlacementFile(const std::string& path, const Graph& g, const Cluster& cluster) {

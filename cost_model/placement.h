@@ -3,7 +3,8 @@
 //
 // A placement names forward ops only; gradient and update ops always run with their forward op (the papers'
 // setting), so ExpandPlacement derives them. The file (README "Placement files"):
-//   {"version": 1, "model": "nmt4.onnx", "graph_hash": "89ab...", "mode": "training",
+//   {"version": 1, "model": "nmt4.onnx", "graph_hash": "89ab...", "mode": "training", "optimizer": "momentum",
+//    "bindings": {"batch": 8, "seq": 50, "dims": {"N": 8}},            (those the command line gave)
 //    "cluster": "p100x4", "devices": ["cpu:0", "cuda:0", ...],
 //    "placer": {"name": "metis", "options": {"seed": 1}},
 //    "placement": {"<onnx node name>": "cuda:0", ...},            (every forward op, graph order)
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "cost_model/cluster.h"
+#include "graph/dim_bindings.h"
 #include "graph/graph.h"
 
 namespace allot {
@@ -25,6 +27,8 @@ void ExpandPlacement(const Graph& graph, std::vector<DeviceId>& placement);
 struct PlacementInfo {
   std::string model;
   std::string mode;
+  std::string optimizer;  // training only
+  DimBindings bindings;  // as the command line gave them
   std::string placer;
   std::string placer_options_json = "{}";  // a JSON object
   double lower_bound = 0;                  // seconds
@@ -34,11 +38,18 @@ struct PlacementInfo {
 std::string PlacementToJson(const Graph& graph, const Cluster& cluster, const std::vector<DeviceId>& placement,
                             const PlacementInfo& info, const SimResult* result);
 
+// What a placement file (or a model annotated by `allot export --format onnx`) says it was made for: the
+// cluster, mode, optimizer and dim bindings, each empty (0) when absent. Commands that read a placement take
+// these where their own options do not say (tools/placement_args.h). Errors name the file and the field.
+struct PlacementContext {
+  std::string cluster, mode, optimizer;
+  DimBindings bindings;
+};
+PlacementContext ReadPlacementContext(const std::string& path);
+
 // Reads a placement file for this graph and cluster (a placement JSON, or an ONNX model annotated by `allot
 // export --format onnx`); errors name the file and the field (another model's hash,
 // an unknown node, an unknown device, a missing node, malformed JSON). Returns one device per node.
-// The "cluster" field of a placement file ("" when absent): the cluster to read it against by default.
-std::string PlacementCluster(const std::string& path);
 
 std::vector<DeviceId> ReadPlacementFile(const std::string& path, const Graph& graph, const Cluster& cluster);
 std::vector<DeviceId> ParsePlacementJson(const std::string& text, const std::string& source, const Graph& graph,

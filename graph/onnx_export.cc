@@ -14,6 +14,7 @@
 #include <unordered_set>
 
 #include "graph/file_io.h"
+#include "graph/json_io.h"
 #include "graph/onnx_import.h"
 #include "graph/onnx_reads.h"
 
@@ -278,6 +279,8 @@ void AnnotateModel(onnx::ModelProto& model, const std::vector<std::string>& devi
   SetMetadata(model, kGraphHashMetadataKey, info.graph_hash);
   SetMetadata(model, kClusterMetadataKey, info.cluster);
   SetMetadata(model, kModeMetadataKey, info.mode);
+  SetMetadata(model, kOptimizerMetadataKey, info.optimizer);
+  SetMetadata(model, kBindingsMetadataKey, info.bindings);
 }
 
 bool HasPlacementAnnotation(const onnx::ModelProto& model) {
@@ -296,6 +299,8 @@ ModelPlacement ReadPlacementFromModel(const onnx::ModelProto& model, const std::
   if (const std::string* v = FindMetadata(model, kGraphHashMetadataKey)) out.info.graph_hash = *v;
   if (const std::string* v = FindMetadata(model, kClusterMetadataKey)) out.info.cluster = *v;
   if (const std::string* v = FindMetadata(model, kModeMetadataKey)) out.info.mode = *v;
+  if (const std::string* v = FindMetadata(model, kOptimizerMetadataKey)) out.info.optimizer = *v;
+  if (const std::string* v = FindMetadata(model, kBindingsMetadataKey)) out.info.bindings = *v;
   const std::string field = std::string("metadata '") + kPlacementMetadataKey + "'";
   if (const std::string* text = FindMetadata(model, kPlacementMetadataKey)) {
     Json j;
@@ -342,6 +347,9 @@ std::string PlacementJsonFromModel(const onnx::ModelProto& model, const std::str
   j["model"] = source;
   if (!p.info.graph_hash.empty()) j["graph_hash"] = p.info.graph_hash;
   if (!p.info.mode.empty()) j["mode"] = p.info.mode;
+  if (!p.info.optimizer.empty()) j["optimizer"] = p.info.optimizer;
+  if (!p.info.bindings.empty())
+    j["bindings"] = ParseJsonText(p.info.bindings, source + ": metadata '" + kBindingsMetadataKey + "'");
   if (!p.info.cluster.empty()) j["cluster"] = p.info.cluster;
   Json map = Json::object();
   for (size_t i = 0; i < p.node_names.size(); ++i) map[p.node_names[i]] = p.device_of_node[i];

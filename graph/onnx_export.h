@@ -10,7 +10,8 @@
 // ONNX-domain op's schema does not declare, so the placement is stored where ONNX allows free data:
 //   - ModelProto.metadata_props["allot.placement"]: a JSON object {node name: device}, in graph order (plus
 //     forward IR nodes that are not in the ONNX graph, such as a training graph's "allot/loss");
-//   - metadata_props "allot.graph_hash", "allot.cluster", "allot.mode" when known (the placement file's fields);
+//   - metadata_props "allot.graph_hash", "allot.cluster", "allot.mode", "allot.optimizer" and "allot.bindings"
+//     (graph/dim_bindings.h) when known (the placement file's fields);
 //   - each NodeProto.doc_string gets a line "allot.device=<device>" (an existing such line is replaced), for
 //     humans and tools that look at one node (Netron shows doc_string).
 // The annotated model still passes onnx::checker::check_model and hashes to the same IR graph (doc strings and
@@ -64,12 +65,16 @@ inline constexpr const char* kPlacementMetadataKey = "allot.placement";
 inline constexpr const char* kGraphHashMetadataKey = "allot.graph_hash";
 inline constexpr const char* kClusterMetadataKey = "allot.cluster";
 inline constexpr const char* kModeMetadataKey = "allot.mode";
+inline constexpr const char* kOptimizerMetadataKey = "allot.optimizer";
+inline constexpr const char* kBindingsMetadataKey = "allot.bindings";
 inline constexpr const char* kDeviceDocPrefix = "allot.device=";
 
 struct PlacementAnnotation {
   std::string graph_hash;  // the placement's "graph_hash" ("" to leave out)
   std::string cluster;     // the placement's "cluster" ("" to leave out)
   std::string mode;        // "inference" or "training" ("" to leave out)
+  std::string optimizer;   // training's optimizer ("" to leave out)
+  std::string bindings;    // the dim bindings as JSON (graph/dim_bindings.h; "" to leave out)
   // Forward IR nodes that have no ONNX node (a training graph's "allot/loss"), with their devices, so that the
   // annotation is a complete placement of the IR graph.
   std::vector<std::pair<std::string, std::string>> extra_nodes;

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "graph/dim_bindings.h"
 #include "graph/graph.h"
 
 namespace onnx {
@@ -28,11 +29,8 @@ class ModelProto;
 
 namespace allot {
 
-struct ImportOptions {
-  int64_t batch = 0;  // binds symbolic batch dims (dim 0 of inputs, or names like "batch", "N"); 0: leave
-  int64_t seq = 0;    // binds symbolic sequence dims (names containing "seq", "len", "time", "step", "token")
-  std::vector<std::pair<std::string, int64_t>> dims;  // explicit bindings by dim_param name; win over the above
-  bool check = true;  // run onnx::checker (structural errors are reported by allot's own messages either way)
+struct ImportOptions : DimBindings {
+  bool check = true;  // run onnx::checker and check declared shapes (structural errors are reported either way)
 };
 
 struct ImportReport {

@@ -109,3 +109,60 @@ TEST(CliTest, RunFeedsInputsAndWritesOutputs) {
 }
 
 }  // namespace
+
+namespace {
+
+std::string StepTime(const std::string& json) {
+  const size_t at = json.find("\"step_time_ms\": ");
+  return at == std::string::npos ? std::string() : json.substr(at, json.find(',', at) - at);
+}
+
+// A placement file says what it was made for: mode, optimizer, cluster and dim bindings stand in for options not
+// given, and a conflicting option is one line naming both.
+TEST(CliTest, PlacementFilesCarryModeOptimizerAndBindings) {
+  const std::string placement = Temp("mlp_training.json");
+  const Outcome placed = RunAllot("place gen:mlp --mode training --optimizer adam --cluster p100x2 --placer etf -o " +
+                                  placement + " --json");
+  ASSERT_EQ(placed.exit_code, 0) << placed.out;
+  const Outcome simulated = RunAllot("simulate gen:mlp --placement " + placement + " --json");
+  ASSERT_EQ(simulated.exit_code, 0) << simulated.out;
+  EXPECT_EQ(StepTime(placed.out), StepTime(simulated.out));
+  ExpectOneLineError(RunAllot("simulate gen:mlp --mode inference --placement " + placement),
+                     "field 'mode' is training but the command line gives --mode inference");
+  ExpectOneLineError(RunAllot("simulate gen:mlp --optimizer sgd --placement " + placement),
+                     "field 'optimizer' is adam but the command line gives --optimizer sgd");
+  const std::string annotated = Temp("mlp_training.onnx");
+  ASSERT_EQ(RunAllot("export " + placement + " --model gen:mlp -o " + annotated).exit_code, 0);
+  const Outcome from_model = RunAllot("simulate gen:mlp --placement " + annotated + " --json");
+  ASSERT_EQ(from_model.exit_code, 0) << from_model.out;
+  EXPECT_EQ(StepTime(placed.out), StepTime(from_model.out));
+
+  // A model with a symbolic dim, placed with it bound.
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(14);
+  auto* g = m.mutable_graph();
+  g->set_name("symbolic");
+  for (const char* name : {"x", "y"}) {
+    auto* vi = name[0] == 'x' ? g->add_input() : g->add_output();
+    vi->set_name(name);
+    auto* tt = vi->mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(onnx::TensorProto::FLOAT);
+    tt->mutable_shape()->add_dim()->set_dim_param("rows");
+    tt->mutable_shape()->add_dim()->set_dim_value(64);
+  }
+  auto* relu = g->add_node();
+  relu->set_op_type("Relu");
+  relu->add_input("x");
+  relu->add_output("y");
+  const std::string model = Temp("symbolic.onnx");
+  std::ofstream(model, std::ios::binary) << m.SerializeAsString();
+  const std::string bound = Temp("symbolic_place.json");
+  ASSERT_EQ(RunAllot("place " + model + " --dim rows=32 --cluster cpu2 --placer single -o " + bound).exit_code, 0);
+  EXPECT_EQ(RunAllot("simulate " + model + " --placement " + bound).exit_code, 0);
+  EXPECT_EQ(RunAllot("run " + model + " --placement " + bound + " --steps 1 --warmup 0").exit_code, 0);
+  ExpectOneLineError(RunAllot("simulate " + model + " --dim rows=8 --placement " + bound),
+                     "field 'bindings.dims.rows' is 32 but the command line gives --dim rows=8");
+}
+
+}  // namespace

@@ -5,7 +5,7 @@
 namespace allot::tools {
 
 void AddClusterOptions(CLI::App& app, ClusterArgs& args) {
-  app.add_option("--cluster", args.cluster, "preset (see `allot clusters`) or a cluster JSON file");
+  args.cluster_option = app.add_option("--cluster", args.cluster, "preset (see `allot clusters`) or a cluster JSON file");
   app.add_option("--profile", args.profile, "measured op times and links (from `allot profile`)");
 }
 

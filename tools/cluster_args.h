@@ -10,6 +10,7 @@
 
 namespace CLI {
 class App;
+class Option;
 }
 
 namespace allot::tools {
@@ -17,6 +18,7 @@ namespace allot::tools {
 struct ClusterArgs {
   std::string cluster = "p100x4";
   std::string profile;  // optional profile JSON
+  const CLI::Option* cluster_option = nullptr;  // as added, to tell a given --cluster from the default
 };
 void AddClusterOptions(CLI::App& app, ClusterArgs& args);
 

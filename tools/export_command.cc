@@ -24,6 +24,7 @@
 #include "models/model_zoo.h"
 #include "tools/cluster_args.h"
 #include "tools/commands.h"
+#include "tools/placement_args.h"
 #include "tools/simulation_report.h"
 
 namespace allot::tools {
@@ -35,22 +36,7 @@ struct ExportArgs {
   ModelArgs model;
   ClusterArgs cluster;
   std::string placement, format = "onnx", out, order = "fifo";
-  CLI::Option* cluster_option = nullptr;
-  CLI::Option* mode_option = nullptr;
 };
-
-// The placement file's "cluster" field as something LoadCluster takes: a preset, a path as written, or a path
-// relative to the placement file. (`allot place` records a JSON spec's "name", which may be neither.)
-std::string ResolveCluster(const std::string& field, const std::string& placement_path) {
-  for (const ClusterPreset& p : ListClusterPresets())
-    if (p.name == field) return field;
-  std::error_code ec;
-  if (fs::is_regular_file(field, ec)) return field;
-  const fs::path relative = fs::path(placement_path).parent_path() / field;
-  if (fs::is_regular_file(relative, ec)) return relative.string();
-  throw Error(placement_path + ": field 'cluster' is '" + field +
-              "', which is neither a preset (see `allot clusters`) nor a cluster file; pass --cluster");
-}
 
 // The ModelProto behind MODEL, made the way LoadModel makes it (before binding and shape inference).
 onnx::ModelProto LoadModelProto(const ModelArgs& args) {
@@ -144,21 +130,11 @@ void WarnAboutExternalData(const onnx::ModelProto& model, const std::string& sou
 }
 
 void RunExport(const ExportArgs& args) {
-  // The placement file's "cluster" and "mode" stand in for options not given.
+  // What the placement file says it was made for stands in for options not given.
   const std::string text = ReadFile(args.placement);
   ModelArgs model_args = args.model;
   ClusterArgs cluster_args = args.cluster;
-  {
-    const nlohmann::json head = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (head.is_object()) {
-      if (args.cluster_option->count() == 0 && head.contains("cluster") && head["cluster"].is_string())
-        cluster_args.cluster = ResolveCluster(head["cluster"].get<std::string>(), args.placement);
-      if (args.mode_option->count() == 0 && head.contains("mode") && head["mode"].is_string()) {
-        const std::string mode = head["mode"].get<std::string>();
-        if (mode == "inference" || mode == "training") model_args.mode = mode;
-      }
-    }
-  }
+  TakePlacementContext(args.placement, model_args, &cluster_args.cluster, cluster_args.cluster_option);
   if (args.format != "trace" && LooksLikeCostGraph(model_args.model))
     throw Error(model_args.model + ": --format " + args.format +
                 " needs an ONNX model or gen:SPEC; a cost graph has no ONNX to export (use --format trace)");
@@ -201,6 +177,8 @@ void RunExport(const ExportArgs& args) {
     info.graph_hash = graph.hash_hex();
     info.cluster = cluster_args.cluster;
     info.mode = model_args.mode;
+    if (model_args.mode == "training") info.optimizer = model_args.optimizer;
+    if (const DimBindings b = ParseBindings(model_args); !b.empty()) info.bindings = BindingsToJson(b);
     for (NodeId v = static_cast<NodeId>(n); v < graph.num_nodes(); ++v)
       if (graph.node(v).role == NodeRole::kForward)
         info.extra_nodes.emplace_back(graph.node(v).name, m.cluster.device(placement[v]).name);
@@ -241,20 +219,8 @@ void RegisterExport(CLI::App& app) {
       "the forward ops only (the ONNX model has no backward ops; gradient and update ops run with their forward "
       "op).");
   cmd->add_option("placement", args->placement, "placement JSON (from `allot place`)")->required();
-  cmd->add_option("--model", args->model.model, "ONNX file, or gen:SPEC for a generated model (e.g. gen:nmt,layers=4)")
-      ->required();
-  args->mode_option = cmd->add_option("--mode", args->model.mode,
-                                      "inference, or training (default: the placement file's \"mode\")")
-                          ->check(CLI::IsMember({"inference", "training"}));
-  cmd->add_option("--optimizer", args->model.optimizer, "training optimizer: sgd, momentum, adam")
-      ->check(CLI::IsMember({"sgd", "momentum", "adam"}));
-  cmd->add_option("--batch", args->model.batch, "bind symbolic batch dims (gen: the generator's batch)");
-  cmd->add_option("--seq", args->model.seq, "bind symbolic sequence dims (gen: the generator's sequence length)");
-  cmd->add_option("--dim", args->model.dims, "bind a symbolic dim by name: NAME=N (repeatable)");
-  cmd->add_flag("--no-check", args->model.no_check, "skip the ONNX checker");
-  args->cluster_option = cmd->add_option("--cluster", args->cluster.cluster,
-                                         "preset or cluster JSON file (default: the placement file's \"cluster\")");
-  cmd->add_option("--profile", args->cluster.profile, "measured op times and links (from `allot profile`; trace)");
+  AddModelOptions(*cmd, args->model, /*model_option=*/true);
+  AddClusterOptions(*cmd, args->cluster);
   cmd->add_option("--format", args->format,
                   "onnx: the model with each node's device (metadata_props \"allot.placement\" and doc_string "
                   "\"allot.device=\" lines); submodels: directory OUT with one ONNX model per device (per stage "

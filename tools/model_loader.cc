@@ -18,11 +18,12 @@ double Since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-ImportOptions ToImportOptions(const ModelArgs& args) {
-  ImportOptions opt;
-  opt.batch = args.batch;
-  opt.seq = args.seq;
-  opt.check = !args.no_check;
+}  // namespace
+
+DimBindings ParseBindings(const ModelArgs& args) {
+  DimBindings b;
+  b.batch = args.batch;
+  b.seq = args.seq;
   for (const std::string& d : args.dims) {
     const size_t eq = d.find('=');
     int64_t value = 0;
@@ -34,29 +35,30 @@ ImportOptions ToImportOptions(const ModelArgs& args) {
     } catch (const std::exception&) {
       throw Error("--dim '" + d + "': expected NAME=N with N a positive integer");
     }
-    opt.dims.emplace_back(d.substr(0, eq), value);
+    b.dims.emplace_back(d.substr(0, eq), value);
   }
-  return opt;
+  return b;
 }
 
-}  // namespace
-
-void AddModelOptions(CLI::App& app, ModelArgs& args) {
-  app.add_option("model", args.model, "ONNX file, or gen:SPEC for a generated model (e.g. gen:nmt,layers=4)")
-      ->required();
-  app.add_option("--mode", args.mode, "inference, or training (adds backward and optimizer ops)")
-      ->check(CLI::IsMember({"inference", "training"}));
-  app.add_option("--optimizer", args.optimizer, "training optimizer: sgd, momentum, adam")
-      ->check(CLI::IsMember({"sgd", "momentum", "adam"}));
-  app.add_option("--batch", args.batch, "bind symbolic batch dims (gen: the generator's batch)");
-  app.add_option("--seq", args.seq, "bind symbolic sequence dims (gen: the generator's sequence length)");
-  app.add_option("--dim", args.dims, "bind a symbolic dim by name: NAME=N (repeatable)");
-  app.add_flag("--no-check", args.no_check, "skip the ONNX checker");
+void AddModelOptions(CLI::App& app, ModelArgs& args, bool model_option) {
+  const char* help = "ONNX file, or gen:SPEC for a generated model (e.g. gen:nmt,layers=4)";
+  app.add_option(model_option ? "--model" : "model", args.model, help)->required();
+  args.mode_option = app.add_option("--mode", args.mode, "inference, or training (adds backward and optimizer ops)")
+                         ->check(CLI::IsMember({"inference", "training"}));
+  args.optimizer_option = app.add_option("--optimizer", args.optimizer, "training optimizer: sgd, momentum, adam")
+                              ->check(CLI::IsMember({"sgd", "momentum", "adam"}));
+  args.batch_option = app.add_option("--batch", args.batch, "bind symbolic batch dims (gen: the generator's batch)");
+  args.seq_option =
+      app.add_option("--seq", args.seq, "bind symbolic sequence dims (gen: the generator's sequence length)");
+  args.dim_option = app.add_option("--dim", args.dims, "bind a symbolic dim by name: NAME=N (repeatable)");
+  app.add_flag("--no-check", args.no_check, "skip the ONNX checker and the check of declared shapes");
 }
 
 LoadedModel LoadModel(const ModelArgs& args) {
   LoadedModel out;
-  const ImportOptions options = ToImportOptions(args);
+  ImportOptions options;
+  static_cast<DimBindings&>(options) = ParseBindings(args);
+  options.check = !args.no_check;
   const auto t0 = std::chrono::steady_clock::now();
   onnx::ModelProto proto;
   std::string bytes;  // a file's: parsed and read by the IR build at once (ParseAndImport)

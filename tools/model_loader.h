@@ -12,6 +12,7 @@
 
 namespace CLI {
 class App;
+class Option;
 }
 namespace onnx {
 class ModelProto;
@@ -27,10 +28,17 @@ struct ModelArgs {
   int64_t seq = 0;
   std::vector<std::string> dims;  // NAME=N
   bool no_check = false;
+  // The options as added to the command line, so that a placement file can tell given values from defaults
+  // (tools/placement_args.h).
+  const CLI::Option *mode_option = nullptr, *optimizer_option = nullptr, *batch_option = nullptr,
+                    *seq_option = nullptr, *dim_option = nullptr;
 };
 
-// Adds MODEL and the options above to a subcommand.
-void AddModelOptions(CLI::App& app, ModelArgs& args);
+// Adds MODEL (a positional argument, or `--model` with model_option) and the options above to a subcommand.
+void AddModelOptions(CLI::App& app, ModelArgs& args, bool model_option = false);
+
+// --batch, --seq and --dim as bindings; an ill-formed --dim is an Error.
+DimBindings ParseBindings(const ModelArgs& args);
 
 struct LoadedModel {
   Graph graph;

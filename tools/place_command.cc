@@ -36,6 +36,8 @@ void RunPlace(const PlaceArgs& args) {
   PlacementInfo info;
   info.model = args.model.model;
   info.mode = args.model.mode;
+  info.optimizer = args.model.optimizer;
+  info.bindings = ParseBindings(args.model);
   info.placer = run.placer;
   info.placer_options_json = run.options_json;
   info.lower_bound = run.lower_bound.value();

@@ -14,6 +14,7 @@
 #include "tools/cluster_args.h"
 #include "tools/commands.h"
 #include "tools/format.h"
+#include "tools/placement_args.h"
 
 namespace allot::tools {
 namespace {
@@ -28,10 +29,12 @@ struct RunArgs {
 };
 
 void RunRun(const RunArgs& args) {
-  const LoadedModel m = LoadModel(args.model);
-  if (!m.proto) throw Error(args.model.model + ": a cost graph cannot be executed; run an ONNX model");
-  std::string cluster_name = args.cluster.empty() ? PlacementCluster(args.placement) : args.cluster;
+  ModelArgs model = args.model;
+  std::string cluster_name = args.cluster;
+  TakePlacementContext(args.placement, model, args.cluster.empty() ? &cluster_name : nullptr);
   if (cluster_name.empty()) cluster_name = "cpu2";
+  const LoadedModel m = LoadModel(model);
+  if (!m.proto) throw Error(model.model + ": a cost graph cannot be executed; run an ONNX model");
   const Cluster cluster = LoadCluster(cluster_name);
   const std::vector<DeviceId> placement = ReadPlacementFile(args.placement, m.graph, cluster);
   runtime::MeasureOptions options;
@@ -56,7 +59,7 @@ void RunRun(const RunArgs& args) {
     for (DeviceId d = 0; d < cluster.num_devices(); ++d) j["busy_ms"][cluster.device(d).name] = r.busy[d] * 1e3;
     j["bytes_copied"] = r.bytes_copied;
     j["copies"] = r.copies;
-    if (args.model.mode == "training") j["losses"] = r.losses;
+    if (model.mode == "training") j["losses"] = r.losses;
     std::cout << j.dump(2) << "\n";
     return;
   }
@@ -67,7 +70,7 @@ void RunRun(const RunArgs& args) {
   for (DeviceId d = 0; d < cluster.num_devices(); ++d)
     std::printf("%-14s busy %s (%.0f%%)\n", cluster.device(d).name.c_str(), FormatSeconds(r.busy[d]).c_str(),
                 r.median() > 0 ? 100 * r.busy[d] / r.median() : 0.0);
-  if (args.model.mode == "training" && !r.losses.empty())
+  if (model.mode == "training" && !r.losses.empty())
     std::printf("loss           %.6g -> %.6g over %zu steps (SGD, lr %g)\n", r.losses.front(), r.losses.back(),
                 r.losses.size(), args.lr);
 }

@@ -13,6 +13,7 @@
 #include "tools/cluster_args.h"
 #include "tools/commands.h"
 #include "tools/format.h"
+#include "tools/placement_args.h"
 #include "tools/simulation_report.h"
 
 namespace allot::tools {
@@ -26,7 +27,10 @@ struct SimulateArgs {
 };
 
 void RunSimulate(const SimulateArgs& args) {
-  CostedModel m = LoadCostedModel(args.model, args.cluster);
+  ModelArgs model = args.model;
+  ClusterArgs cluster = args.cluster;
+  TakePlacementContext(args.placement, model, &cluster.cluster, cluster.cluster_option);
+  CostedModel m = LoadCostedModel(model, cluster);
   const std::vector<DeviceId> placement = ReadPlacementFile(args.placement, m.model.graph, m.cluster);
   SimOptions options;
   options.order = ParseDispatchOrder(args.order);

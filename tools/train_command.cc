@@ -147,6 +147,8 @@ void RunTrain(const TrainArgs& args) {
   PlacementInfo info;
   info.model = args.model.model;
   info.mode = args.model.mode;
+  info.optimizer = args.model.optimizer;
+  info.bindings = ParseBindings(args.model);
   info.placer = "seq2seq";
   info.placer_options_json = options.ToJson();
   info.lower_bound = ComputeLowerBound(m.model.graph, m.costs).value();
