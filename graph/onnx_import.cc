@@ -22,6 +22,7 @@
 #include <unordered_set>
 
 #include "graph/error.h"
+#include "graph/external_data.h"
 #include "graph/file_io.h"
 #include "graph/graph_builder.h"
 #include "graph/name_table.h"
@@ -325,34 +326,10 @@ class IrBuilder {
   }
 
   void CheckExternal(const onnx_wire::TensorMeta& init, uint64_t bytes) {
-    const std::string name(init.name);
-    std::string location;
-    uint64_t offset = 0, length = bytes;
-    for (const auto& [key, value] : init.external_data) {
-      if (key == "location") {
-        location = value;
-      } else if (key == "offset" || key == "length") {
-        uint64_t& field = key == "offset" ? offset : length;
-        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), field);
-        if (ec != std::errc() || end != value.data() + value.size())
-          throw Error(source_ + ": initializer '" + name + "': external data " + std::string(key) + " '" +
-                      std::string(value) + "' is not a byte count");
-      }
-    }
-    if (location.empty())
-      throw Error(source_ + ": initializer '" + name + "' has external data without a location");
-    if (model_dir_.empty()) return;
-    const std::filesystem::path file = std::filesystem::path(model_dir_) / location;
-    std::error_code ec;
-    const uintmax_t size = std::filesystem::file_size(file, ec);
-    if (ec)
-      throw Error(source_ + ": initializer '" + name + "': external data file '" + file.string() +
-                  "' cannot be read");
-    if (offset > size || length > size - offset)
-      throw Error(source_ + ": initializer '" + name + "': external data file '" + file.string() +
-                  "' is shorter than offset + length (" + std::to_string(offset + length) + " > " +
-                  std::to_string(size) + " bytes)");
+    ResolveExternalData(init.external_data, bytes, model_dir_,
+                        source_ + ": initializer '" + std::string(init.name) + "'");
   }
+
 
   void DeclareInputs() {
     onnx_wire::ValueInfo vi;

@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "graph/error.h"
+#include "runtime/external_tensors.h"
 #include "runtime/graph_runner.h"
 #include "runtime/kernels.h"
 #include "runtime/tensor_proto.h"
@@ -261,7 +262,10 @@ class Executor::Impl {
     }
     for (const auto& [name, proto] : initializers) {
       const TensorId t = g_.FindTensor(name);
-      if (t != kNone && !g_.consumers(t).empty()) shared_[t] = TensorFromProto(*proto);
+      if (t == kNone || g_.consumers(t).empty()) continue;
+      if (proto->data_location() == onnx::TensorProto::EXTERNAL && !external_)
+        external_ = std::make_unique<ExternalTensors>(options_.model_dir, options_.model_dir);
+      shared_[t] = TensorFromProto(*proto, external_.get());
     }
   }
 
@@ -475,6 +479,7 @@ class Executor::Impl {
   const Cluster& cluster_;
   std::vector<DeviceId> place_;
   RunOptions options_;
+  std::unique_ptr<ExternalTensors> external_;  // maps external-data files, when the model has any
   size_t N_ = 0, T_ = 0, D_ = 0;
   bool training_ = false;
   NodeId loss_node_ = kNone;

@@ -35,6 +35,7 @@ struct RunOptions {
   double learning_rate = 1e-3;  // SGD
   uint64_t seed = 1;            // parameters marked "allot:parameter" and default inputs
   bool record = false;          // per-op and per-copy timings (for traces and profiles)
+  std::string model_dir;        // the folder external-data initializers are relative to ("" when none)
 };
 
 struct OpTiming {

@@ -65,6 +65,7 @@ Measurement MeasurePlacement(const onnx::ModelProto& model, const Graph& graph, 
   run.intra_op_threads = options.intra_op_threads;
   run.learning_rate = options.learning_rate;
   run.seed = options.seed;
+  run.model_dir = options.model_dir;
   Executor exec(model, graph, cluster, placement, run);
   if (!options.inputs_dir.empty()) exec.SetInputs(ReadInputs(options.inputs_dir, exec.num_inputs()));
   Measurement m;
@@ -106,6 +107,7 @@ Profile ProfileModel(const onnx::ModelProto& model, const Graph& graph, const Cl
   run.intra_op_threads = options.intra_op_threads;
   run.seed = options.seed;
   run.record = true;
+  run.model_dir = options.model_dir;
   for (DeviceId d : devices) {
     const Device& device = cluster.device(d);
     Executor exec(model, graph, cluster, std::vector<DeviceId>(graph.num_nodes(), d), run);

@@ -25,6 +25,7 @@ struct MeasureOptions {
   std::string inputs_dir;   // input_K.pb TensorProtos (libonnx-testdata layout); empty: seeded random inputs
   std::string outputs_dir;  // writes output_K.pb after the last step; empty: none
   bool record = false;      // keep the last step's measured schedule
+  std::string model_dir;    // the folder external-data initializers are relative to ("" when none)
 };
 
 struct Measurement {
@@ -47,6 +48,7 @@ struct ProfileOptions {
   int warmup = 1;
   int intra_op_threads = 1;
   uint64_t seed = 1;
+  std::string model_dir;  // as MeasureOptions'
 };
 
 // Measures every op of `graph` on each of `devices` (the whole graph placed there), and the transfer bandwidth

@@ -9,6 +9,7 @@
 
 #include "graph/error.h"
 #include "graph/file_io.h"
+#include "runtime/external_tensors.h"
 
 namespace allot::runtime {
 namespace {
@@ -51,13 +52,12 @@ at::Tensor WidenUnsigned(const U* data, int64_t n, at::ScalarType wide, const Te
   return t;
 }
 
-at::Tensor FromRaw(const TensorProto& proto, int64_t n, at::ScalarType type) {
-  const std::string& raw = proto.raw_data();
+at::Tensor FromRaw(std::string_view raw, const TensorProto& proto, int64_t n, at::ScalarType type) {
   const int32_t dt = proto.data_type();
   const size_t width = dt == TensorProto::UINT16 ? 2 : dt == TensorProto::UINT32 ? 4 : dt == TensorProto::UINT64
                            ? 8 : at::elementSize(type);
   if (raw.size() != static_cast<size_t>(n) * width)
-    throw Error(Describe(proto) + ": raw_data holds " + std::to_string(raw.size()) + " bytes, dims need " +
+    throw Error(Describe(proto) + ": its data holds " + std::to_string(raw.size()) + " bytes, dims need " +
                 std::to_string(static_cast<size_t>(n) * width));
   switch (dt) {
     case TensorProto::UINT16: {
@@ -184,15 +184,26 @@ int32_t OnnxTypeFromScalarType(c10::ScalarType type) {
   }
 }
 
-at::Tensor TensorFromProto(const TensorProto& proto) {
-  if (proto.data_location() == TensorProto::EXTERNAL)
-    throw Error(Describe(proto) + ": external data is not supported by the runtime");
+at::Tensor TensorFromProto(const TensorProto& proto, ExternalTensors* external) {
+  if (proto.data_location() == TensorProto::EXTERNAL) {
+    if (!external)
+      throw Error(Describe(proto) + ": external data needs the model's folder (a model read from a file)");
+    return external->Load(proto);
+  }
   const at::ScalarType type = ScalarTypeFromOnnx(proto.data_type(), Describe(proto));
   const std::vector<int64_t> dims = Dims(proto);
   int64_t n = 1;
   for (int64_t d : dims) n *= d;
-  at::Tensor flat = proto.has_raw_data() ? FromRaw(proto, n, type) : FromTypedFields(proto, n, type);
+  at::Tensor flat = proto.has_raw_data() ? FromRaw(proto.raw_data(), proto, n, type) : FromTypedFields(proto, n, type);
   return flat.reshape(dims);
+}
+
+at::Tensor TensorFromBytes(std::string_view bytes, const TensorProto& proto) {
+  const at::ScalarType type = ScalarTypeFromOnnx(proto.data_type(), Describe(proto));
+  const std::vector<int64_t> dims = Dims(proto);
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  return FromRaw(bytes, proto, n, type).reshape(dims);
 }
 
 TensorProto TensorToProto(const at::Tensor& tensor, const std::string& name, int32_t data_type) {

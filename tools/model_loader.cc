@@ -88,6 +88,7 @@ LoadedModel LoadModel(const ModelArgs& args) {
   out.graph = file ? ParseAndImport(bytes, args.model, options, proto, &out.report, dir)
                    : ImportModel(proto, args.model, options, &out.report, dir);
   std::string().swap(bytes);  // the parsed model has its own copy of the weights
+  out.model_dir = dir;
   out.proto = std::make_shared<const onnx::ModelProto>(std::move(proto));
   if (args.mode == "training") {
     TrainingOptions training;

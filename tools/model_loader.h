@@ -45,6 +45,7 @@ struct LoadedModel {
   std::shared_ptr<const onnx::ModelProto> proto;  // the ONNX model (null for cost graphs): the runtime executes it
   NodeTimes times;  // per-node times given by a cost graph (empty for ONNX models)
   ImportReport report;
+  std::string model_dir;  // an ONNX file's folder (external data is relative to it); "" for gen: and cost graphs
   double parse_seconds = 0;   // reading + protobuf parsing (generation for gen:)
   double import_seconds = 0;  // checker + shape inference + IR build (+ training synthesis)
 };

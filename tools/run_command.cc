@@ -45,6 +45,7 @@ void RunRun(const RunArgs& args) {
   options.seed = args.seed;
   options.inputs_dir = args.inputs;
   options.outputs_dir = args.outputs;
+  options.model_dir = m.model_dir;
   options.record = !args.trace.empty();
   const runtime::Measurement r = runtime::MeasurePlacement(*m.proto, m.graph, cluster, placement, options);
   if (!args.trace.empty()) WriteFileAtomic(args.trace, ChromeTrace(m.graph, cluster, r.schedule));
@@ -98,6 +99,7 @@ void RunProfile(const ProfileArgs& args) {
   options.repeats = args.repeats;
   options.warmup = args.warmup;
   options.intra_op_threads = args.threads;
+  options.model_dir = m.model_dir;
   const Profile profile = runtime::ProfileModel(*m.proto, m.graph, cluster, devices, options);
   WriteFileAtomic(args.output, profile.ToJson() + "\n");
   std::printf("wrote %s: %zu op signatures on %zu device(s), %zu links\n", args.output.c_str(), profile.size(),
