@@ -60,6 +60,21 @@ CostGraph ParseCostGraph(const std::string& text, const std::string& source) {
         else throw Error(where + ": time_us['" + kind + "']: device kinds are \"cpu\" and \"gpu\"");
       }
     }
+    if (n.contains("colocation")) {
+      if (!n["colocation"].is_string() || n["colocation"].get<std::string>().empty())
+        throw Error(where + ": 'colocation' must be a non-empty string (a class name)");
+      cg.constraints.colocation.resize(nodes.size());
+      cg.constraints.colocation[i] = n["colocation"].get<std::string>();
+    }
+    if (n.contains("devices")) {
+      if (!n["devices"].is_array() || n["devices"].empty())
+        throw Error(where + ": 'devices' must be a non-empty array of device names or kinds");
+      cg.constraints.devices.resize(nodes.size());
+      for (const auto& d : n["devices"]) {
+        if (!d.is_string()) throw Error(where + ": 'devices' must hold strings (\"cpu\", \"gpu\", \"cuda:1\")");
+        cg.constraints.devices[i].push_back(d.get<std::string>());
+      }
+    }
     output[i] = b.Tensor(node.name + ":out");
     b.SetType(output[i], DType::kUInt8, {static_cast<int64_t>(output_bytes[i])});
     node.outputs.push_back(output[i]);

@@ -8,12 +8,16 @@
 //               "time_us": {"gpu": 120.5, "cpu": 2400},      (per device kind; a missing kind is estimated)
 //               "output_bytes": 1048576,                      (the op's output, sent once per consuming device)
 //               "memory_bytes": 37632,                        (resident: parameters and state)
-//               "flops": 1.2e9},                              (optional, for roofline estimates and reports)
+//               "flops": 1.2e9,                               (optional, for roofline estimates and reports)
+//               "colocation": "embedding",                    (optional: nodes of one class share a device)
+//               "devices": ["cpu"]},                          (optional: where it may run, names or kinds;
+//                                                              one device pins it)
 //              ...],
 //    "edges": [{"from": "conv1", "to": "relu1", "bytes": 1048576}, ...]}   (bytes default to output_bytes)
 // An edge whose bytes differ from its producer's output_bytes carries its own tensor.
 #include <string>
 
+#include "cost_model/node_constraints.h"
 #include "cost_model/op_costs.h"
 #include "graph/graph.h"
 
@@ -22,6 +26,7 @@ namespace allot {
 struct CostGraph {
   Graph graph;
   NodeTimes times;
+  NodeConstraints constraints;  // empty unless some node has "colocation" or "devices"
 };
 
 bool LooksLikeCostGraph(const std::string& path);  // a *.json path

@@ -62,6 +62,16 @@ CoarseGraph Coarsen(const Graph& g, const CoarsenOptions& options) {
   UnionFind uf(n);
   for (NodeId v = 0; v < n; ++v)
     if (g.node(v).role != NodeRole::kForward && g.node(v).forward != kNone) uf.Union(v, g.node(v).forward);
+  {
+    std::vector<NodeId> first_of_class;
+    for (NodeId v = 0; v < options.classes.size() && v < n; ++v) {
+      const uint32_t c = options.classes[v];
+      if (c == kNone) continue;
+      if (c >= first_of_class.size()) first_of_class.resize(c + 1, kNone);
+      if (first_of_class[c] == kNone) first_of_class[c] = v;
+      else uf.Union(v, first_of_class[c]);
+    }
+  }
   auto forward_only = [&](NodeId v) { return g.node(v).role == NodeRole::kForward; };
   std::vector<std::pair<NodeId, NodeId>> chain_links;  // (op, its only producer), fused below
   for (NodeId v = 0; v < n; ++v) {

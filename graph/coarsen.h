@@ -2,7 +2,8 @@
 // Coarsening: merges ops into groups that are placed as one, so placers decide over hundreds of groups rather
 // than tens of thousands of ops (ColocRL's co-location groups, HDP's groups, Baechi's and Placeto's fusion).
 //
-// 1. Forced co-location (always): a gradient or update op joins its forward op's group.
+// 1. Forced co-location (always): a gradient or update op joins its forward op's group, and the members of one
+//    co-location class (`classes`, a model's own constraints) share a group.
 // 2. Optional fusion: `fuse_chains` merges an op into its only producer when it is that producer's only consumer
 //    (with `max_groups`, only until the count reaches the cap, cheapest links first); `fuse_elementwise` merges
 //    element-wise and view ops into their first producer (Baechi's and Placeto's co-placement of cheap ops with
@@ -24,6 +25,7 @@
 namespace allot {
 
 struct CoarsenOptions {
+  std::vector<uint32_t> classes;  // per node (or empty): nodes of one class share a group; kNone: no class
   bool fuse_chains = false;
   bool fuse_elementwise = false;
   size_t max_groups = 0;  // 0: no cap

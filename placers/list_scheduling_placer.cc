@@ -300,13 +300,15 @@ class ListScheduler {
       f(fixed);
       return;
     }
-    for (DeviceId d : allowed_) f(d);
+    for (DeviceId d : allowed_)
+      if (p_.Allows(p_.groups.group_of[n], d)) f(d);
   }
 
   bool Valid(NodeId n, DeviceId d) const {
     if (node_dev_[n] != kNoDev || blocked_flag_[static_cast<size_t>(n) * D_ + d]) return false;
-    const DeviceId fixed = group_dev_[p_.groups.group_of[n]];
-    return fixed == kNoDev || fixed == d;
+    const uint32_t group = p_.groups.group_of[n];
+    const DeviceId fixed = group_dev_[group];
+    return fixed == kNoDev ? p_.Allows(group, d) : fixed == d;
   }
 
   double StartOn(NodeId n, DeviceId d) const { return std::max(free_[d], ready_time_[static_cast<size_t>(n) * D_ + d]); }

@@ -31,6 +31,7 @@ class RefinePlacer : public Placer {
     if (options_.Int("groups") > 0) {
       CoarsenOptions co;
       co.fuse_chains = true;
+      co.classes = p.classes;
       co.max_groups = static_cast<size_t>(options_.Int("groups"));
       coarse = Coarsen(*p.graph, co);
     }
@@ -39,6 +40,12 @@ class RefinePlacer : public Placer {
     std::vector<DeviceId> gdev(G);
     for (uint32_t g = 0; g < G; ++g) gdev[g] = placement[groups.members[groups.member_offsets[g]]];
     std::vector<char> movable(G, 1);
+    // The devices each group may take: where all its members' forced groups may run.
+    std::vector<uint64_t> allowed(G, ~uint64_t{0});
+    for (uint32_t g = 0; g < G; ++g)
+      for (uint32_t i = groups.member_offsets[g]; i < groups.member_offsets[g + 1]; ++i)
+        allowed[g] &= p.allowed[p.groups.group_of[groups.members[i]]];
+    auto allows = [&](uint32_t g, DeviceId d) { return d < 64 && ((allowed[g] >> d) & 1); };
     for (uint32_t g = 0; g < G; ++g)
       for (uint32_t i = groups.member_offsets[g]; i < groups.member_offsets[g + 1]; ++i)
         if (p.pinned[groups.members[i]] != Cluster::kNoDevice) movable[g] = 0;
@@ -106,7 +113,7 @@ class RefinePlacer : public Placer {
         if (!movable[g]) continue;
         const DeviceId old = gdev[g];
         const DeviceId target = other >= 0 && (rng() & 1) ? gdev[other] : candidates[rng() % candidates.size()];
-        if (target == old) continue;
+        if (target == old || !allows(g, target)) continue;
         // Move a connected region of 1..128 groups that share g's device: single-op moves cannot change an
         // unrolled RNN's placement for the better (each one adds transfers both ways), whole stripes can.
         const size_t want = size_t{1} << (rng() % 8);
@@ -116,7 +123,7 @@ class RefinePlacer : public Placer {
         seen[g] = stamp;
         for (size_t head = 0; head < region.size() && region.size() < want; ++head)
           for (uint32_t nb : neighbours[region[head]])
-            if (seen[nb] != stamp && gdev[nb] == old && movable[nb] && region.size() < want) {
+            if (seen[nb] != stamp && gdev[nb] == old && movable[nb] && allows(nb, target) && region.size() < want) {
               seen[nb] = stamp;
               region.push_back(nb);
             }

@@ -105,8 +105,10 @@ GroupFeatures ComputeGroupFeatures(const Graph& graph, const CoarseGraph& cg) {
   return f;
 }
 
-CoarseGraph DecisionGroups(const Graph& graph, size_t max_groups, bool fuse_chains) {
+CoarseGraph DecisionGroups(const Graph& graph, size_t max_groups, bool fuse_chains,
+                           const std::vector<uint32_t>& classes) {
   CoarsenOptions options;
+  options.classes = classes;
   options.fuse_chains = fuse_chains;
   options.max_groups = max_groups;
   return Coarsen(graph, options);

@@ -46,7 +46,8 @@ GroupFeatures ComputeGroupFeatures(const Graph& graph, const CoarseGraph& groups
 // The groups the policy decides over: ColocRL's co-location groups, i.e. the problem's forced groups (gradient and
 // update ops with their forward op), plus, with `fuse_chains`, "an op whose output feeds a single consumer is
 // merged with it", cut to at most `max_groups` contiguous runs (graph/coarsen.h; 0: no cap).
-CoarseGraph DecisionGroups(const Graph& graph, size_t max_groups, bool fuse_chains);
+CoarseGraph DecisionGroups(const Graph& graph, size_t max_groups, bool fuse_chains,
+                           const std::vector<uint32_t>& classes = {});
 
 // How decisions become a placement. Each problem group (the forced co-location groups) takes the device of the
 // decision group of its first member, so forced co-location holds whatever the decision groups are. A decision

@@ -102,7 +102,7 @@ class Seq2SeqPlacer : public Placer {
     if (m.graph_hash != p.graph->hash_hex())
       throw Error("seq2seq: the policy in " + dir + " was trained on another graph (hash " + m.graph_hash +
                   ", this one " + p.graph->hash_hex() + "; same model, mode and sizes needed)");
-    const CoarseGraph decision = DecisionGroups(*p.graph, m.max_groups, m.fuse_chains);
+    const CoarseGraph decision = DecisionGroups(*p.graph, m.max_groups, m.fuse_chains, p.classes);
     if (static_cast<int64_t>(decision.num_groups()) != m.num_groups)
       throw Error("seq2seq: the policy in " + dir + " decides " + std::to_string(m.num_groups) +
                   " groups, this graph gives " + std::to_string(decision.num_groups()));

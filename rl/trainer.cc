@@ -104,7 +104,7 @@ Trainer::Trainer(const PlacementProblem& problem, TrainerConfig config)
     throw Error("seq2seq: measured rewards need a scorer that runs placements (allot train --reward measured)");
   if ((config_.resume || config_.checkpoint_every > 0) && config_.out_dir.empty())
     throw Error("seq2seq: checkpoints need an output directory");
-  decision_ = DecisionGroups(*problem.graph, config_.max_groups, config_.fuse_chains);
+  decision_ = DecisionGroups(*problem.graph, config_.max_groups, config_.fuse_chains, problem.classes);
   decision_map_ = MapDecision(problem, decision_, config_.gpu_only);
   config_.policy.num_devices = static_cast<int64_t>(decision_map_.devices.size());
   input_ = PolicyInput::From(ComputeGroupFeatures(*problem.graph, decision_));

@@ -3,6 +3,7 @@
 
 #include <set>
 
+#include "cost_model/cost_graph.h"
 #include "cost_model/placement.h"
 #include "graph/coarsen.h"
 #include "graph/error.h"
@@ -150,6 +151,75 @@ TEST(PlacersTest, RefineOverCoarseGroupsKeepsEachGroupOnOneDevice) {
     for (uint32_t i = groups.member_offsets[g]; i < groups.member_offsets[g + 1]; ++i)
       EXPECT_EQ(placed[groups.members[i]], placed[groups.members[groups.member_offsets[g]]]);
   StepTime(*f, placed);  // valid
+}
+
+}  // namespace
+}  // namespace allot
+
+namespace allot {
+namespace {
+
+// A cost graph's own constraints (co-location classes, allowed and pinned devices) hold in every registered
+// placer's result. Most placers search within them; `cpu` and `expert` place by rule, and the final Legalize
+// (which `allot place` runs after every placer) moves what they put where it may not run.
+TEST(PlacerConstraintsTest, EveryPlacerHonoursClassesAndAllowedDevices) {
+  // a -> b -> c -> d, a -> e -> d; b and d share a class; e runs on the CPU only; c on the GPUs only.
+  const std::string text = R"({"format": "allot-cost-graph", "version": 1, "name": "constrained",
+    "nodes": [{"name": "a", "time_us": {"gpu": 100, "cpu": 900}, "output_bytes": 4096},
+              {"name": "b", "time_us": {"gpu": 300, "cpu": 2000}, "output_bytes": 4096, "colocation": "bd"},
+              {"name": "c", "time_us": {"gpu": 300, "cpu": 2000}, "output_bytes": 4096, "devices": ["gpu"]},
+              {"name": "d", "time_us": {"gpu": 100, "cpu": 900}, "output_bytes": 4096, "colocation": "bd"},
+              {"name": "e", "time_us": {"gpu": 50, "cpu": 60}, "output_bytes": 4096, "devices": ["cpu"]}],
+    "edges": [{"from": "a", "to": "b"}, {"from": "b", "to": "c"}, {"from": "c", "to": "d"},
+              {"from": "a", "to": "e"}, {"from": "e", "to": "d"}]})";
+  const CostGraph cg = ParseCostGraph(text, "constrained.json");
+  const Cluster cluster = MakePreset("p100x2");
+  const CostTable costs = ComputeCosts(cg.graph, cluster, nullptr, &cg.times);
+  const PlacementProblem problem = PlacementProblem::Make(cg.graph, cluster, costs, &cg.constraints);
+  const auto node = [&](const char* name) { return cg.graph.FindNode(name); };
+  EXPECT_EQ(problem.pinned[node("e")], cluster.FindDevice("cpu:0"));  // one allowed device: a pin
+  PlacerRegistry registry = Registry();
+  for (const PlacerInfo& info : registry.List()) {
+    std::vector<DeviceId> placement = registry.Create(info.name)->place(problem);
+    const bool searched = placement[node("e")] == cluster.FindDevice("cpu:0") &&
+                          placement[node("b")] == placement[node("d")] &&
+                          cluster.device(placement[node("c")]).kind == DeviceKind::kGpu;
+    if (info.name != "cpu" && info.name != "expert") EXPECT_TRUE(searched) << info.name;
+    problem.Legalize(placement);
+    EXPECT_EQ(placement[node("b")], placement[node("d")]) << info.name;
+    EXPECT_EQ(placement[node("e")], cluster.FindDevice("cpu:0")) << info.name;
+    EXPECT_EQ(cluster.device(placement[node("c")]).kind, DeviceKind::kGpu) << info.name;
+  }
+}
+
+TEST(PlacerConstraintsTest, ContradictoryConstraintsAreOneLineErrors) {
+  const Cluster cluster = MakePreset("p100x2");
+  auto problem_error = [&](const std::string& nodes, const std::string& edges) {
+    const CostGraph cg = ParseCostGraph(R"({"format": "allot-cost-graph", "version": 1, "nodes": [)" + nodes +
+                                            R"(], "edges": [)" + edges + "]}",
+                                        "c.json");
+    const CostTable costs = ComputeCosts(cg.graph, cluster, nullptr, &cg.times);
+    try {
+      PlacementProblem::Make(cg.graph, cluster, costs, &cg.constraints);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  // A class whose members allow no common device.
+  EXPECT_NE(problem_error(R"({"name": "x", "colocation": "k", "devices": ["cpu"]},
+                             {"name": "y", "colocation": "k", "devices": ["cuda:1"]})", "")
+                .find("node 'y' may run on cuda:1 only, but its co-location class 'k' may run on cpu:0 only"),
+            std::string::npos);
+  // A class on cuda:0 whose members' data would pass through a node pinned to the CPU: a cycle.
+  EXPECT_NE(problem_error(R"({"name": "x", "colocation": "k", "devices": ["cuda:0"]},
+                             {"name": "mid", "devices": ["cpu"]}, {"name": "y", "colocation": "k"})",
+                          R"({"from": "x", "to": "mid"}, {"from": "mid", "to": "y"})")
+                .find("co-location class 'k' (on cuda:0) would form a cycle with node 'mid', pinned to cpu:0"),
+            std::string::npos);
+  // A device the cluster lacks.
+  EXPECT_NE(problem_error(R"({"name": "x", "devices": ["tpu:0"]})", "").find("node 'x': device 'tpu:0' is not in"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -56,6 +56,7 @@ void AddModelOptions(CLI::App& app, ModelArgs& args, bool model_option) {
 
 LoadedModel LoadModel(const ModelArgs& args) {
   LoadedModel out;
+  out.source = args.model;
   ImportOptions options;
   static_cast<DimBindings&>(options) = ParseBindings(args);
   options.check = !args.no_check;
@@ -70,6 +71,7 @@ LoadedModel LoadModel(const ModelArgs& args) {
     CostGraph cg = ReadCostGraph(args.model);
     out.graph = std::move(cg.graph);
     out.times = std::move(cg.times);
+    out.constraints = std::move(cg.constraints);
     out.parse_seconds = Since(t0);
     return out;
   }

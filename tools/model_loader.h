@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "cost_model/node_constraints.h"
 #include "cost_model/op_costs.h"
 #include "graph/graph.h"
 #include "graph/onnx_import.h"
@@ -41,9 +42,11 @@ void AddModelOptions(CLI::App& app, ModelArgs& args, bool model_option = false);
 DimBindings ParseBindings(const ModelArgs& args);
 
 struct LoadedModel {
+  std::string source;  // the MODEL argument, naming the model in errors
   Graph graph;
   std::shared_ptr<const onnx::ModelProto> proto;  // the ONNX model (null for cost graphs): the runtime executes it
   NodeTimes times;  // per-node times given by a cost graph (empty for ONNX models)
+  NodeConstraints constraints;  // co-location classes and allowed devices a cost graph gives (none for ONNX)
   ImportReport report;
   std::string model_dir;  // an ONNX file's folder (external data is relative to it); "" for gen: and cost graphs
   double parse_seconds = 0;   // reading + protobuf parsing (generation for gen:)

@@ -8,13 +8,21 @@
 
 namespace allot::tools {
 
+PlacementProblem MakeProblem(const CostedModel& m) {
+  try {
+    return PlacementProblem::Make(m.model.graph, m.cluster, m.costs, &m.model.constraints);
+  } catch (const Error& e) {
+    throw Error(m.model.source + ": " + e.what());
+  }
+}
+
 PlaceRun RunPlacer(const CostedModel& m, const std::string& spec, int64_t seed, DispatchOrder order) {
   PlaceRun run;
   run.placer = spec.substr(0, spec.find(':'));
-  PlacementProblem problem = PlacementProblem::Make(m.model.graph, m.cluster, m.costs);
-  problem.order = order;
   run.lower_bound = ComputeLowerBound(m.model.graph, m.costs);
   try {
+    PlacementProblem problem = MakeProblem(m);
+    problem.order = order;
     OptionValues options = AllPlacers().ParseOptions(spec);
     if (seed >= 0 && options.Has("seed")) options.Set("seed", std::to_string(seed));
     run.options_spec = options.ToSpec();
@@ -22,6 +30,7 @@ PlaceRun RunPlacer(const CostedModel& m, const std::string& spec, int64_t seed, 
     std::unique_ptr<Placer> placer = AllPlacers().Find(run.placer)->create(options);
     const auto t0 = std::chrono::steady_clock::now();
     run.placement = placer->place(problem);
+    problem.Legalize(run.placement);  // a placer that does not search within allowed devices is corrected here
     run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   } catch (const Error& e) {
     run.error = e.what();

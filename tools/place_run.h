@@ -5,6 +5,7 @@
 
 #include "cost_model/bounds.h"
 #include "cost_model/simulator.h"
+#include "placers/placer.h"
 #include "tools/cluster_args.h"
 
 namespace allot::tools {
@@ -19,6 +20,9 @@ struct PlaceRun {
   double seconds = 0;  // placement time
   std::string error;   // non-empty: the placer failed or produced an invalid placement
 };
+
+// The placement problem of a costed model, with the model's own constraints; errors name the model.
+PlacementProblem MakeProblem(const CostedModel& model);
 
 // `seed` >= 0 overrides the placer's "seed" option when it has one.
 PlaceRun RunPlacer(const CostedModel& model, const std::string& spec, int64_t seed, DispatchOrder order);

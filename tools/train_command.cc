@@ -96,7 +96,7 @@ void RunTrain(const TrainArgs& args) {
   if (args.threads >= 0) options.Set("threads", std::to_string(args.threads));
 
   const CostedModel m = LoadCostedModel(args.model, args.cluster);
-  PlacementProblem problem = PlacementProblem::Make(m.model.graph, m.cluster, m.costs);
+  PlacementProblem problem = MakeProblem(m);
   problem.mode = args.model.mode;
   problem.order = ParseDispatchOrder(args.order);
 
