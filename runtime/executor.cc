@@ -192,6 +192,9 @@ class Executor::Impl {
     pending_ = std::vector<std::atomic<int64_t>>(N_);
     islands_.resize(N_);
     wants_grad_.resize(N_);
+    // Every op without a kernel is named in the one error, so a user sees the whole gap at once.
+    std::vector<std::string> missing;
+    std::string first_missing;
     for (NodeId n = 0; n < N_; ++n) {
       const Node& node = g_.node(n);
       std::vector<TensorId> distinct;
@@ -211,16 +214,24 @@ class Executor::Impl {
       proto_[n] = &proto;
       ForEachNode(proto, [&](const onnx::NodeProto& inner) {
         if (FindKernel(inner.op_type(), inner.domain())) return;
-        throw Error("node '" + std::string(node.name) + "': " +
-                    (&inner == &proto ? "" : "its body's " + NodeLabel(inner) + ": ") + "op " +
-                    (inner.domain().empty() ? "" : inner.domain() + "::") + inner.op_type() +
-                    " has no runtime kernel (see runtime/OPS.md)");
+        const std::string op = (inner.domain().empty() ? "" : inner.domain() + "::") + inner.op_type();
+        if (missing.empty())
+          first_missing = "node '" + std::string(node.name) + "': " +
+                          (&inner == &proto ? "" : "its body's " + NodeLabel(inner) + ": ") + "op " + op +
+                          " has no runtime kernel (see runtime/OPS.md)";
+        if (std::find(missing.begin(), missing.end(), op) == missing.end()) missing.push_back(op);
       });
+      if (!missing.empty()) continue;
       kernel_[n] = FindKernel(proto.op_type(), proto.domain());
       // Its IR inputs are the ONNX inputs and what its bodies read from the main graph (graph/onnx_import.cc).
       if (HasBodies(proto)) outer_reads_[n] = node.inputs.vec();
       for (const auto& name : proto.input()) positional_inputs_[n].push_back(name.empty() ? kNone : g_.FindTensor(name));
       for (const auto& name : proto.output()) positional_outputs_[n].push_back(name.empty() ? kNone : g_.FindTensor(name));
+    }
+    if (!missing.empty()) {
+      std::string others;
+      for (size_t i = 1; i < missing.size(); ++i) others += (i > 1 ? ", " : "") + missing[i];
+      throw Error(first_missing + (others.empty() ? "" : "; nor have " + others));
     }
     // A gradient op's outputs name the forward inputs its island must differentiate.
     for (NodeId n = 0; n < N_; ++n) {

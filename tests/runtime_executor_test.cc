@@ -90,19 +90,23 @@ TEST(RuntimeExecutorTest, RefusesUnsupportedOpsAndDevicesBeforeRunning) {
   test::SetType(g->add_input(), "x", {2});
   auto* node = test::AddNode(g, "MadeUpOp", "weird", {"x"}, {"y"});
   node->set_domain("com.example");
-  test::SetType(g->add_output(), "y", {2});
+  test::AddNode(g, "OtherOp", "other", {"y"}, {"z"})->set_domain("com.example");  // the error names every op
+  test::SetType(g->add_output(), "z", {2});
   test::SetType(g->add_value_info(), "y", {2});
+  test::SetType(g->add_value_info(), "z", {2});
   onnx::ModelProto copy = proto;
   ImportOptions no_check;
   no_check.check = false;
   const Graph graph = ImportModel(copy, "weird", no_check);
   const Cluster cluster = MakePreset("cpu2");
   try {
-    runtime::Executor exec(proto, graph, cluster, {0});
+    runtime::Executor exec(proto, graph, cluster, {0, 0});
     FAIL() << "ran an unknown op";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("'weird'"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("MadeUpOp"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("op com.example::MadeUpOp has no runtime kernel"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("; nor have com.example::OtherOp"), std::string::npos) << e.what();
   }
   const Model mlp = Generated("mlp,batch=2,hidden=4", false);
   const Cluster gpus = MakePreset("p100x2");
