@@ -17,6 +17,7 @@
 #include "graph/json_io.h"
 #include "graph/onnx_import.h"
 #include "graph/onnx_reads.h"
+#include "graph/shape_inference.h"
 
 namespace allot {
 namespace {
@@ -470,11 +471,12 @@ SplitModelResult SplitModel(const onnx::ModelProto& model, const std::vector<std
   if (missing) {
     inferred = model;
     try {
-      onnx::shape_inference::InferShapes(inferred, onnx::OpSchemaRegistry::Instance(),
-                                         onnx::ShapeInferenceOptions(false, 0, true));
-    } catch (const std::exception&) {
+      // allot's pass (it folds the shape computations real exports carry), keeping symbolic dims symbolic.
+      InferShapes(inferred, "<split>", /*require_static=*/false);
+    } catch (const Error&) {
       // Keep whatever it inferred; a type still missing is reported below.
     }
+    UnboundDims(*inferred.mutable_graph());  // the submodels' sizes are the run's, not allot's cost bounds
     typed.clear();
     collect(inferred.graph());
   }

@@ -300,11 +300,12 @@ class GraphPass {
       : g_(graph), scope_(scope), parent_(parent), trust_declared_(trust_declared), ctx_(scope, *this) {}
 
   // The main graph; `write` puts what was inferred into the model.
-  void Run(bool write) {
+  void Run(bool write, bool require_static = true) {
     Declare();
     const std::vector<int> order = Order();
     for (int n : order) InferNode(n);
-    for (int n : order) RequireStatic(n);
+    if (require_static)
+      for (int n : order) RequireStatic(n);
     if (write) WriteBack();
     else scope_.report.changed |= std::any_of(values_.begin(), values_.end(), [](const Value& v) { return v.stored; });
   }
@@ -971,9 +972,10 @@ std::vector<const TypeProto*> BodyInferencer::doInferencing(const std::vector<co
   return outputs_;
 }
 
-ShapeInferenceReport Run(onnx::GraphProto& graph, const onnx::ModelProto& model, const std::string& source, bool write) {
+ShapeInferenceReport Run(onnx::GraphProto& graph, const onnx::ModelProto& model, const std::string& source, bool write,
+                         bool require_static = true) {
   ModelScope scope(model, source);
-  GraphPass(graph, scope, nullptr).Run(write);
+  GraphPass(graph, scope, nullptr).Run(write, require_static);
   for (const auto& [op, b] : scope.bounded_ops)
     scope.report.warnings.push_back(std::to_string(b.count) + " " + op + " node" + (b.count > 1 ? "s have" : " has") +
                                     " outputs whose size depends on run-time data; costed at their upper bounds (e.g. " +
@@ -983,8 +985,22 @@ ShapeInferenceReport Run(onnx::GraphProto& graph, const onnx::ModelProto& model,
 
 }  // namespace
 
-ShapeInferenceReport InferShapes(onnx::ModelProto& model, const std::string& source) {
-  return Run(*model.mutable_graph(), model, source, /*write=*/true);
+ShapeInferenceReport InferShapes(onnx::ModelProto& model, const std::string& source, bool require_static) {
+  return Run(*model.mutable_graph(), model, source, /*write=*/true, require_static);
+}
+
+void UnboundDims(onnx::GraphProto& graph) {
+  for (auto* values : {graph.mutable_value_info(), graph.mutable_input(), graph.mutable_output()})
+    for (auto& vi : *values) {
+      if (!vi.type().has_tensor_type() || !vi.type().tensor_type().has_shape()) continue;
+      auto* shape = vi.mutable_type()->mutable_tensor_type()->mutable_shape();
+      for (int d = 0; d < shape->dim_size(); ++d) {
+        auto* dim = shape->mutable_dim(d);
+        if (dim->denotation() != kUpperBoundDenotation) continue;
+        dim->clear_denotation();
+        dim->set_dim_param(vi.name() + "_dim_" + std::to_string(d));
+      }
+    }
 }
 
 ShapeInferenceReport CheckShapes(const onnx::ModelProto& model, const std::string& source) {

@@ -26,12 +26,17 @@
 #include <vector>
 
 namespace onnx {
+class GraphProto;
 class ModelProto;
-}
+}  // namespace onnx
 
 namespace allot {
 
 inline constexpr const char* kUpperBoundDenotation = "allot:upper_bound";
+
+// Turns every bounded dim (kUpperBoundDenotation) of a graph's value_info, inputs and outputs back into a
+// symbolic one, for models written for other runtimes, whose sizes are the run's, not the bound.
+void UnboundDims(onnx::GraphProto& graph);
 
 struct ShapeInferenceReport {
   bool changed = false;   // value_info was (CheckShapes: would have been) added or refined: rebuild the IR
@@ -45,9 +50,10 @@ struct ShapeInferenceReport {
 };
 
 // Infers, checks and bounds every node output's type in the model's main graph and its control-flow bodies, and
-// writes what it learned into their value_info and graph outputs. `source` names the model in errors. An output
-// left without a static shape is an Error.
-ShapeInferenceReport InferShapes(onnx::ModelProto& model, const std::string& source);
+// writes what it learned into their value_info and graph outputs. `source` names the model in errors. With
+// require_static, an output left without a static shape is an Error (the importer's case); without, it keeps
+// what could be inferred (an exporter typing a model whose dims stay symbolic).
+ShapeInferenceReport InferShapes(onnx::ModelProto& model, const std::string& source, bool require_static = true);
 
 // The same pass for a model that declares every node output's static shape (as a completed IR build confirms):
 // it checks those shapes against what each op implies and writes nothing, so it may run beside onnx::checker on
