@@ -507,6 +507,15 @@ void ForEachIndex(const Dims& dims, F f) {
   }
 }
 
+// The tensor of `dims` whose element at each position `pos` is x's element at linear index index_of(pos): what
+// Gather, Slice, Split, Tile and Transpose have in common.
+template <typename IndexOf>
+ConstTensor Rearranged(const ConstTensor& x, Dims dims, IndexOf index_of) {
+  std::vector<size_t> from(static_cast<size_t>(CappedCount(dims)));
+  ForEachIndex(dims, [&](size_t i, const Dims& pos) { from[i] = index_of(pos); });
+  return Take(x, std::move(dims), from);
+}
+
 bool Gather(Ctx& c) {
   if (!c.has(0) || !c.has(1) || c.v(1).is_real()) return false;
   const ConstTensor &x = c.v(0), &idx = c.v(1);
@@ -519,14 +528,10 @@ bool Gather(Ctx& c) {
   if (CappedCount(dims) < 0) return false;
   const int64_t extent = x.dims[axis];
   const auto xs = Strides(x.dims);
-  std::vector<size_t> from(static_cast<size_t>(CappedCount(dims)));
   const size_t q = idx.dims.size();
-  ForEachIndex(dims, [&](size_t i, const Dims& pos) {
-    const size_t flat_idx = [&] {
-      size_t f = 0;
-      for (size_t k = 0; k < q; ++k) f = f * static_cast<size_t>(idx.dims[k]) + static_cast<size_t>(pos[axis + k]);
-      return f;
-    }();
+  c.Emit(Rearranged(x, dims, [&](const Dims& pos) {
+    size_t flat_idx = 0;
+    for (size_t k = 0; k < q; ++k) flat_idx = flat_idx * static_cast<size_t>(idx.dims[k]) + static_cast<size_t>(pos[axis + k]);
     int64_t j = idx.ints[flat_idx];
     if (j < -extent || j >= extent)
       c.Fail("index " + std::to_string(j) + " is out of range for a dimension of " + std::to_string(extent));
@@ -534,9 +539,8 @@ bool Gather(Ctx& c) {
     size_t at = static_cast<size_t>(j) * xs[axis];
     for (size_t k = 0; k < axis; ++k) at += static_cast<size_t>(pos[k]) * xs[k];
     for (size_t k = axis + 1; k < x.dims.size(); ++k) at += static_cast<size_t>(pos[k + q - 1]) * xs[k];
-    from[i] = at;
-  });
-  c.Emit(Take(x, dims, from));
+    return at;
+  }));
   return true;
 }
 
@@ -679,13 +683,11 @@ bool Slice(Ctx& c) {
   }
   if (CappedCount(dims) < 0) return false;
   const auto xs = Strides(x.dims);
-  std::vector<size_t> from(static_cast<size_t>(CappedCount(dims)));
-  ForEachIndex(dims, [&](size_t i, const Dims& pos) {
+  c.Emit(Rearranged(x, dims, [&](const Dims& pos) {
     size_t at = 0;
-    for (size_t k = 0; k < dims.size(); ++k) at += static_cast<size_t>(begin[k] + pos[k] * step[k]) * xs[k];
-    from[i] = at;
-  });
-  c.Emit(Take(x, dims, from));
+    for (size_t k = 0; k < pos.size(); ++k) at += static_cast<size_t>(begin[k] + pos[k] * step[k]) * xs[k];
+    return at;
+  }));
   return true;
 }
 
@@ -712,13 +714,11 @@ bool Split(Ctx& c) {
   for (int64_t len : split) {
     Dims dims = x.dims;
     dims[axis] = len;
-    std::vector<size_t> from(static_cast<size_t>(CappedCount(dims)));
-    ForEachIndex(dims, [&](size_t i, const Dims& pos) {
+    c.Emit(Rearranged(x, dims, [&](const Dims& pos) {
       size_t at = 0;
-      for (size_t k = 0; k < dims.size(); ++k) at += static_cast<size_t>(pos[k] + (k == axis ? offset : 0)) * xs[k];
-      from[i] = at;
-    });
-    c.Emit(Take(x, dims, from));
+      for (size_t k = 0; k < pos.size(); ++k) at += static_cast<size_t>(pos[k] + (k == axis ? offset : 0)) * xs[k];
+      return at;
+    }));
     offset += len;
   }
   return true;
@@ -779,13 +779,11 @@ bool Tile(Ctx& c) {
   }
   if (CappedCount(dims) < 0) return false;
   const auto xs = Strides(x.dims);
-  std::vector<size_t> from(static_cast<size_t>(CappedCount(dims)));
-  ForEachIndex(dims, [&](size_t i, const Dims& pos) {
+  c.Emit(Rearranged(x, dims, [&](const Dims& pos) {
     size_t at = 0;
-    for (size_t k = 0; k < dims.size(); ++k) at += static_cast<size_t>(pos[k] % x.dims[k]) * xs[k];
-    from[i] = at;
-  });
-  c.Emit(Take(x, dims, from));
+    for (size_t k = 0; k < pos.size(); ++k) at += static_cast<size_t>(pos[k] % x.dims[k]) * xs[k];
+    return at;
+  }));
   return true;
 }
 
@@ -805,13 +803,11 @@ bool Transpose(Ctx& c) {
     dims[k] = x.dims[perm[k]];
   }
   const auto xs = Strides(x.dims);
-  std::vector<size_t> from(x.size());
-  ForEachIndex(dims, [&](size_t i, const Dims& pos) {
+  c.Emit(Rearranged(x, dims, [&](const Dims& pos) {
     size_t at = 0;
     for (size_t k = 0; k < rank; ++k) at += static_cast<size_t>(pos[k]) * xs[perm[k]];
-    from[i] = at;
-  });
-  c.Emit(Take(x, dims, from));
+    return at;
+  }));
   return true;
 }
 

@@ -33,6 +33,26 @@ void AddUntypedOutput(onnx::GraphProto* g, const std::string& name, int elem_typ
   for (int d = 0; d < rank; ++d) shape->add_dim()->set_dim_param(name + "_dim_" + std::to_string(d));
 }
 
+// A Loop node reading `inputs` (M, cond, carried...) into `outputs`, whose body takes the iteration number and
+// the condition, passes the condition on, and is returned for the test to add its own nodes, carried inputs
+// (after those two) and outputs (after the condition).
+onnx::GraphProto* AddLoop(onnx::GraphProto* g, std::vector<std::string> inputs, std::vector<std::string> outputs) {
+  auto* loop = test::AddNode(g, "Loop", "loop", std::move(inputs), std::move(outputs));
+  auto* a = loop->add_attribute();
+  a->set_name("body");
+  a->set_type(onnx::AttributeProto::GRAPH);
+  auto* body = a->mutable_g();
+  body->set_name("body");
+  test::SetType(body->add_input(), "i", {}, onnx::TensorProto::INT64);
+  test::SetType(body->add_input(), "cond_in", {}, onnx::TensorProto::BOOL);
+  test::AddNode(body, "Identity", "keep_going", {"cond_in"}, {"cond_out"});
+  auto* cond = body->add_output();
+  cond->set_name("cond_out");
+  cond->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::BOOL);
+  cond->mutable_type()->mutable_tensor_type()->mutable_shape();
+  return body;
+}
+
 std::vector<int64_t> ShapeOf(const Graph& g, const std::string& tensor) {
   const TensorId t = g.FindTensor(tensor);
   EXPECT_NE(t, kNone) << tensor;
@@ -201,17 +221,8 @@ TEST(ShapeInferenceTest, LoopScanOutputsAreBoundedByAConstantTripCount) {
   auto* g = m.mutable_graph();
   test::SetType(g->add_input(), "x", {3});
   AddInts(g, "trips", {5}, /*scalar=*/true);
-  auto* loop = test::AddNode(g, "Loop", "loop", {"trips", ""}, {"stacked"});
-  auto* a = loop->add_attribute();
-  a->set_name("body");
-  a->set_type(onnx::AttributeProto::GRAPH);
-  auto* body = a->mutable_g();
-  body->set_name("body");
-  test::SetType(body->add_input(), "i", {}, onnx::TensorProto::INT64);
-  test::SetType(body->add_input(), "cond_in", {}, onnx::TensorProto::BOOL);
-  test::AddNode(body, "Identity", "keep_going", {"cond_in"}, {"cond_out"});
+  auto* body = AddLoop(g, {"trips", ""}, {"stacked"});
   test::AddNode(body, "Neg", "neg", {"x"}, {"step"});  // reads x from the main graph
-  AddUntypedOutput(body, "cond_out", onnx::TensorProto::BOOL, 0);
   AddUntypedOutput(body, "step", onnx::TensorProto::FLOAT, 1);
   AddUntypedOutput(g, "stacked");
   ImportReport report;
@@ -230,23 +241,15 @@ TEST(ShapeInferenceTest, LoopCarriedValuesThatGrowEachIterationAreBounded) {
   AddInts(g, "trips", {5}, /*scalar=*/true);
   AddInts(g, "axis0", {0});
   test::AddInitializer(g, "empty", {0, 3});
-  auto* loop = test::AddNode(g, "Loop", "loop", {"trips", "", "empty"}, {"rows"});
-  auto* a = loop->add_attribute();
-  a->set_name("body");
-  a->set_type(onnx::AttributeProto::GRAPH);
-  auto* body = a->mutable_g();
-  body->set_name("body");
-  test::SetType(body->add_input(), "i", {}, onnx::TensorProto::INT64);
-  test::SetType(body->add_input(), "cond_in", {}, onnx::TensorProto::BOOL);
+  auto* body = AddLoop(g, {"trips", "", "empty"}, {"rows"});
   auto* carried = body->add_input();
   carried->set_name("acc");
   carried->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
-  test::AddNode(body, "Identity", "keep_going", {"cond_in"}, {"cond_out"});
   test::AddNode(body, "Unsqueeze", "row", {"x", "axis0"}, {"r"});
-  test::AddNode(body, "Concat", "append", {"acc", "r"}, {"acc_out"})->add_attribute()->set_name("axis");
-  body->mutable_node(2)->mutable_attribute(0)->set_type(onnx::AttributeProto::INT);
+  auto* axis = test::AddNode(body, "Concat", "append", {"acc", "r"}, {"acc_out"})->add_attribute();
+  axis->set_name("axis");
+  axis->set_type(onnx::AttributeProto::INT);
   test::SetType(body->add_value_info(), "acc_out", {1, 3});  // what the traced first iteration saw
-  AddUntypedOutput(body, "cond_out", onnx::TensorProto::BOOL, 0);
   AddUntypedOutput(body, "acc_out");
   AddUntypedOutput(g, "rows");
   ImportReport report;
