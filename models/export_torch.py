@@ -32,12 +32,13 @@ class LstmLanguageModel(nn.Module):
     """The RNNLM family at a CPU-friendly size (Zaremba et al.'s "medium" PTB model: 2 layers, 650 -> 512 here).
 
     nn.LSTM exports as one ONNX LSTM op per layer, the fused form allot's importer must also handle (the
-    generators' rnnlm is the unrolled form)."""
+    generators' rnnlm is the unrolled form). `cell=nn.GRU` gives the GRU language model (the ONNX GRU op has its
+    own gate layout and linear_before_reset)."""
 
-    def __init__(self, vocab=10000, hidden=512, layers=2):
+    def __init__(self, vocab=10000, hidden=512, layers=2, cell=nn.LSTM):
         super().__init__()
         self.embedding = nn.Embedding(vocab, hidden)
-        self.lstm = nn.LSTM(hidden, hidden, num_layers=layers, batch_first=True)
+        self.lstm = cell(hidden, hidden, num_layers=layers, batch_first=True)
         self.decoder = nn.Linear(hidden, vocab)
 
     def forward(self, tokens):

@@ -60,20 +60,6 @@ EXTERNAL_DATA_FILE = "weights.bin"
 
 # ---- model definitions --------------------------------------------------------------------------------------------
 
-class GruLanguageModel(nn.Module):
-    """LstmLanguageModel with a GRU: the ONNX GRU op has its own gate layout and linear_before_reset attribute."""
-
-    def __init__(self, vocab=10000, hidden=512, layers=2):
-        super().__init__()
-        self.embedding = nn.Embedding(vocab, hidden)
-        self.gru = nn.GRU(hidden, hidden, num_layers=layers, batch_first=True)
-        self.decoder = nn.Linear(hidden, vocab)
-
-    def forward(self, tokens):
-        output, _ = self.gru(self.embedding(tokens))
-        return self.decoder(output)
-
-
 class SelfAttention(nn.Module):
     """nn.MultiheadAttention as self-attention; the averaged attention weights are not a model output anyone
     uses, and asking for them (need_weights) adds a ReduceMean branch to the graph."""
@@ -226,7 +212,7 @@ def sequence_models():
              lambda: (torch.randn(1, TRANSFORMER_SEQ, 512), torch.randn(1, TGT_SEQ, 512)), ("src", "tgt")),
         Spec("multihead_attention", "nn", SelfAttention, lambda: (torch.randn(1, TRANSFORMER_SEQ, 512),)),
         Spec("lstm_lm", "nn", LstmLanguageModel, tokens, ("tokens",)),
-        Spec("gru_lm", "nn", GruLanguageModel, tokens, ("tokens",)),
+        Spec("gru_lm", "nn", lambda: LstmLanguageModel(cell=nn.GRU), tokens, ("tokens",)),
     ]
 
 
