@@ -17,6 +17,7 @@
 #include "graph/error.h"
 #include "graph/graph.h"
 #include "graph/name_table.h"
+#include "graph/op_validation.h"
 
 namespace allot {
 namespace {
@@ -98,6 +99,7 @@ void Fill(const TypeProto& known, TypeProto& inferred) {
     *i->mutable_shape() = k.shape();
     return;
   }
+  if (i->shape().dim_size() != k.shape().dim_size()) return;  // a rank the bounds contradict
   for (int d = 0; d < k.shape().dim_size(); ++d) {
     const auto& a = k.shape().dim(d);
     auto* b = i->mutable_shape()->mutable_dim(d);
@@ -211,6 +213,8 @@ class BodyInferencer final : public onnx::GraphInferencer {
   std::vector<const TypeProto*> doInferencing(const std::vector<const TypeProto*>& input_types,
                                               const std::vector<const onnx::TensorProto*>& input_data) override;
   const std::vector<const TypeProto*>& outputs() const { return outputs_; }
+  // Whether an output's type derives from a bounded dim (so the node's outputs are bounds too).
+  bool approx() const;
 
  private:
   onnx::GraphProto& body_;
@@ -245,6 +249,9 @@ class NodeContext final : public onnx::InferenceContext {
   std::vector<const onnx::TensorProto*> data;
   TypeProto& output(size_t k) { return outputs_[k]; }
   bool inferred_bodies() const { return !bodies_.empty(); }
+  bool approx_bodies() const {
+    return std::any_of(bodies_.begin(), bodies_.end(), [](const auto& b) { return b->approx(); });
+  }
   // The output types of the body inferred first for this node (Loop's body), or null.
   const BodyInferencer* first_body() const { return bodies_.empty() ? nullptr : bodies_.front().get(); }
   // Infers the body held by attribute `name` again, on other input types, without writing into it.
@@ -333,10 +340,13 @@ class GraphPass {
     for (const auto& out : g_.output()) {
       const uint32_t id = Resolve(out.name());
       const TypeProto* t = id == NameTable::kMissing ? nullptr : values_[id].type;
+      outputs_approx_ |= id != NameTable::kMissing && values_[id].approx;
       outputs.push_back(t ? t : &out.type());
     }
     return outputs;
   }
+
+  bool outputs_approx() const { return outputs_approx_; }
 
   // The id of a name visible here, importing it from the enclosing graphs on first use; kMissing if none has it.
   uint32_t Resolve(std::string_view name) {
@@ -574,6 +584,7 @@ class GraphPass {
       approx_inputs |= v.approx;
     }
 
+    if (const std::string fault = ValidateNode(node, ctx_.types); !fault.empty()) throw Error(Where(n) + ": " + fault);
     try {
       if (!InferTakenBranch(node)) {
         if (info.infer) {
@@ -600,6 +611,7 @@ class GraphPass {
       for (int k = 0; k < node.output_size(); ++k) ctx_.output(k).Clear();
     }
     scope_.report.changed |= ctx_.inferred_bodies();  // bodies gained value_info
+    approx_inputs |= ctx_.approx_bodies();
 
     if (!parent_ && node.op_type() == "Loop" && !input_ids_.empty() && input_ids_[0] != NameTable::kMissing)
       if (const ConstTensor* m = ValueOf(input_ids_[0]); m && m->size() == 1 && !m->is_real())
@@ -632,14 +644,14 @@ class GraphPass {
       // the file declares; elsewhere a contradiction is the model's fault.
       const bool approx = (!IsStatic(t) && IsTensor(t) && Bound(node, n, static_cast<size_t>(k), t)) || approx_inputs;
       const TypeProto* declared_types[] = {Declared(v), DeclaredOutput(v)};
-      for (const TypeProto*& declared : declared_types) {
+      bool contradicted = false;  // by bounds: the declared type is not the consumers' then
+      for (const TypeProto* declared : declared_types) {
         if (!declared) continue;
         if (const auto c = Contradiction(*declared, t); !c.first.empty()) {
           if (!approx)
             throw Error(Where(n) + ": output '" + node.output(k) + "' is declared " + c.first +
                         " but the op implies " + c.second);
-          declared = nullptr;
-          continue;
+          contradicted = true;  // the bounds stand; the file still says what they leave open
         }
         Fill(*declared, t);
       }
@@ -648,7 +660,7 @@ class GraphPass {
       // Consumers read the file's type where it says everything the op implies; otherwise the inferred one.
       const TypeProto* same = nullptr;
       for (const TypeProto* declared : declared_types)
-        if (declared && IsStatic(*declared) && !approx) same = declared;
+        if (declared && IsStatic(*declared) && !approx && !contradicted) same = declared;
       if (same) {
         v.type = same;
       } else {
@@ -952,6 +964,7 @@ class GraphPass {
   GraphPass* parent_;
   bool trust_declared_;
   int current_node_ = -1;  // the node InferNode is at
+  bool outputs_approx_ = false;  // RunBody: an output derives from a bounded dim
   NameTable index_;
   std::vector<std::string_view> names_;  // into the model's strings, which the pass does not change
   std::vector<Value> values_;
@@ -971,6 +984,8 @@ std::vector<const TypeProto*> BodyInferencer::doInferencing(const std::vector<co
   outputs_ = pass_->RunBody(input_types, input_data, write_);
   return outputs_;
 }
+
+bool BodyInferencer::approx() const { return pass_ && pass_->outputs_approx(); }
 
 ShapeInferenceReport Run(onnx::GraphProto& graph, const onnx::ModelProto& model, const std::string& source, bool write,
                          bool require_static = true) {

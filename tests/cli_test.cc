@@ -7,7 +7,9 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <cstdlib>
 #include <fstream>
+#include <iterator>
 
 #include <onnx/onnx_pb.h>
 
@@ -163,6 +165,39 @@ TEST(CliTest, PlacementFilesCarryModeOptimizerAndBindings) {
   EXPECT_EQ(RunAllot("run " + model + " --placement " + bound + " --steps 1 --warmup 0").exit_code, 0);
   ExpectOneLineError(RunAllot("simulate " + model + " --dim rows=8 --placement " + bound),
                      "field 'bindings.dims.rows' is 32 but the command line gives --dim rows=8");
+}
+
+}  // namespace
+
+namespace {
+
+// Another group's cost graph (msr-fiddle/dnn-partitioning's format) converts, keeping its co-location classes
+// and CPU-only nodes, and places with them honoured.
+TEST(CliTest, FiddleCostGraphsConvertAndPlaceWithTheirConstraints) {
+  if (std::system("/usr/bin/python3 -c 'import json' > /dev/null 2>&1") != 0) GTEST_SKIP() << "no /usr/bin/python3";
+  const std::string in = Temp("fiddle.json"), out = Temp("fiddle_allot.json"), placement = Temp("fiddle_place.json");
+  std::ofstream(in) << R"({"maxSizePerFPGA": 17179869184, "maxFPGAs": 2, "maxCPUs": 1,
+    "nodes": [{"id": 1, "name": "embed", "supportedOnFpga": 0, "cpuLatency": 2.0, "fpgaLatency": 0.5, "size": 1e6},
+              {"id": 2, "name": "layer", "supportedOnFpga": 1, "cpuLatency": 9.0, "fpgaLatency": 1.0, "size": 1e6,
+               "colorClass": 7},
+              {"id": 3, "name": "head", "supportedOnFpga": 1, "cpuLatency": 9.0, "fpgaLatency": 1.0, "size": 1e6,
+               "colorClass": 7}],
+    "edges": [{"sourceId": 1, "destId": 2, "cost": 0.1, "size": 4096},
+              {"sourceId": 2, "destId": 3, "cost": 0.1}]})";
+  const std::string convert = "/usr/bin/python3 " + std::string(ALLOT_SOURCE_DIR) + "/models/convert_fiddle.py " +
+                              in + " " + out + " > /dev/null";
+  ASSERT_EQ(std::system(convert.c_str()), 0);
+  const Outcome placed = RunAllot("place " + out + " --cluster p100x2 --placer refine -o " + placement);
+  ASSERT_EQ(placed.exit_code, 0) << placed.out;
+  std::ifstream file(placement);
+  const std::string text((std::istreambuf_iterator<char>(file)), {});
+  EXPECT_NE(text.find("\"embed\": \"cpu:0\""), std::string::npos) << text;  // CPU-only
+  const auto device_of = [&](const std::string& node) {
+    const size_t at = text.find("\"" + node + "\": \"");
+    return at == std::string::npos ? std::string() : text.substr(at + node.size() + 5, 6);
+  };
+  EXPECT_EQ(device_of("layer"), device_of("head"));  // one co-location class
+  ExpectOneLineError(RunAllot("place " + in + " --cluster p100x2 --placer etf"), "not an allot cost graph");
 }
 
 }  // namespace

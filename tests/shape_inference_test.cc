@@ -281,3 +281,54 @@ TEST(ShapeInferenceTest, CheckingAModelThatCarriesItsShapesWritesNothing) {
 
 }  // namespace
 }  // namespace allot
+
+namespace allot {
+namespace {
+
+// Attributes and operand shapes the checker lets through are refused before anything divides by them (a zero
+// stride killed `allot inspect` with SIGFPE inside ONNX's Conv inference).
+TEST(ShapeInferenceTest, UnsoundConvAndPoolAttributesAreOneLineErrors) {
+  auto conv = [](const std::string& op, std::vector<int64_t> weight, const std::string& attr,
+                 std::vector<int64_t> values) {
+    onnx::ModelProto m = test::NewModel();
+    auto* g = m.mutable_graph();
+    test::SetType(g->add_input(), "x", {1, 4, 8, 8});
+    std::vector<std::string> inputs = {"x"};
+    if (!weight.empty()) {
+      test::AddInitializer(g, "w", weight);
+      inputs.push_back("w");
+    }
+    auto* node = test::AddNode(g, op, "op", inputs, {"y"});
+    if (op != "Conv") {
+      auto* k = node->add_attribute();
+      k->set_name("kernel_shape");
+      k->set_type(onnx::AttributeProto::INTS);
+      k->add_ints(2);
+      k->add_ints(2);
+    }
+    auto* a = node->add_attribute();
+    a->set_name(attr);
+    if (attr == "group") {
+      a->set_type(onnx::AttributeProto::INT);
+      a->set_i(values[0]);
+    } else {
+      a->set_type(onnx::AttributeProto::INTS);
+      for (int64_t v : values) a->add_ints(v);
+    }
+    AddUntypedOutput(g, "y", onnx::TensorProto::FLOAT, 4);
+    return ImportError(m);
+  };
+  ExpectContains(conv("Conv", {4, 4, 3, 3}, "strides", {0, 0}),
+                 {"node 'op' (Conv): attribute 'strides' has 0; strides must be positive"});
+  ExpectContains(conv("MaxPool", {}, "strides", {1, 0}), {"node 'op' (MaxPool): attribute 'strides' has 0"});
+  ExpectContains(conv("Conv", {4, 4, 3, 3}, "dilations", {0, 1}), {"attribute 'dilations' has 0"});
+  ExpectContains(conv("AveragePool", {}, "pads", {0, -1, 0, 0}), {"attribute 'pads' has -1"});
+  ExpectContains(conv("Conv", {4, 4, 3, 3}, "group", {0}), {"attribute 'group' is 0; it must be positive"});
+  ExpectContains(conv("Conv", {4, 1, 3, 3}, "group", {3}), {"group 3 does not divide the input's 4 channels"});
+  ExpectContains(conv("Conv", {4, 2, 3, 3}, "group", {1}),
+                 {"the weight's 2 channels per group times group 1 is not the input's 4 channels"});
+  EXPECT_EQ(conv("Conv", {4, 2, 3, 3}, "group", {2}), "");  // a sound grouped convolution
+}
+
+}  // namespace
+}  // namespace allot
