@@ -5,6 +5,7 @@
 #include <onnx/shape_inference/implementation.h>
 
 #include <algorithm>
+#include <cctype>
 #include <deque>
 #include <functional>
 #include <map>
@@ -224,6 +225,77 @@ class BodyInferencer final : public onnx::GraphInferencer {
   std::unique_ptr<GraphPass> pass_;  // holds the types returned
   std::vector<const TypeProto*> outputs_;
 };
+
+// The output dims of an Einsum `equation` ("bij,bjk->bik", "...ij,...jk", implicit outputs included) over
+// inputs of these dims; nullopt for an equation it cannot read or dims that disagree.
+std::optional<std::vector<int64_t>> EinsumShape(std::string equation,
+                                                const std::vector<std::vector<int64_t>>& inputs) {
+  equation.erase(std::remove(equation.begin(), equation.end(), ' '), equation.end());
+  const size_t arrow = equation.find("->");
+  const std::string lhs = equation.substr(0, arrow);
+  std::vector<std::string> terms;
+  for (size_t start = 0;;) {
+    const size_t comma = lhs.find(',', start);
+    terms.push_back(lhs.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (terms.size() != inputs.size()) return std::nullopt;
+  std::map<char, int64_t> size;
+  std::map<char, int> count;
+  std::vector<int64_t> ellipsis;  // broadcast over the inputs' ellipsis dims
+  for (size_t i = 0; i < terms.size(); ++i) {
+    const std::string& term = terms[i];
+    const size_t dots = term.find("...");
+    const size_t letters = term.size() - (dots == std::string::npos ? 0 : 3);
+    if (letters > inputs[i].size() || (dots == std::string::npos && letters != inputs[i].size())) return std::nullopt;
+    const size_t covered = inputs[i].size() - letters;
+    size_t dim = 0;
+    for (size_t c = 0; c < term.size(); ++c) {
+      if (c == dots) {
+        std::vector<int64_t> here(inputs[i].begin() + dim, inputs[i].begin() + dim + covered);
+        if (here.size() > ellipsis.size()) ellipsis.insert(ellipsis.begin(), here.size() - ellipsis.size(), 1);
+        for (size_t e = 0; e < here.size(); ++e) {
+          int64_t& o = ellipsis[ellipsis.size() - here.size() + e];
+          if (here[e] != 1 && o != 1 && here[e] != o) return std::nullopt;
+          if (o == 1) o = here[e];
+        }
+        dim += covered;
+        c += 2;
+        continue;
+      }
+      const char l = term[c];
+      if (!std::isalpha(static_cast<unsigned char>(l))) return std::nullopt;
+      const int64_t d = inputs[i][dim++];
+      const auto [it, fresh] = size.emplace(l, d);
+      if (!fresh && it->second != d) {
+        if (it->second == 1) it->second = d;
+        else if (d != 1) return std::nullopt;
+      }
+      ++count[l];
+    }
+  }
+  std::string out;
+  if (arrow != std::string::npos) {
+    out = equation.substr(arrow + 2);
+  } else {
+    out = "...";
+    for (const auto& [l, c] : count)
+      if (c == 1) out += l;
+  }
+  std::vector<int64_t> dims;
+  for (size_t c = 0; c < out.size(); ++c) {
+    if (out.compare(c, 3, "...") == 0) {
+      dims.insert(dims.end(), ellipsis.begin(), ellipsis.end());
+      c += 2;
+      continue;
+    }
+    const auto it = size.find(out[c]);
+    if (it == size.end()) return std::nullopt;
+    dims.push_back(it->second);
+  }
+  return dims;
+}
 
 // One node's view for ONNX's inference functions: input types and values resolved by the pass, output types
 // written into reusable scratch messages. (onnx's own InferenceContextImpl builds maps of names per node.)
@@ -642,6 +714,7 @@ class GraphPass {
       // A data-dependent dim is bounded before the file's types are read: where an exporter declares one, it
       // declares what one traced run saw, not what any run may see. Types derived from a bound may exceed what
       // the file declares; elsewhere a contradiction is the model's fault.
+      if (!IsStatic(t) && IsTensor(t) && inputs_static) CompleteShape(node, k, t);
       const bool approx = (!IsStatic(t) && IsTensor(t) && Bound(node, n, static_cast<size_t>(k), t)) || approx_inputs;
       const TypeProto* declared_types[] = {Declared(v), DeclaredOutput(v)};
       bool contradicted = false;  // by bounds: the declared type is not the consumers' then
@@ -793,6 +866,26 @@ class GraphPass {
       b.example_static = IsStatic(t);
     }
     return true;
+  }
+
+  // Exact shapes ONNX 1.12's inference leaves open although its inputs decide them: Einsum (it gives the rank
+  // only).
+  void CompleteShape(const onnx::NodeProto& node, size_t k, TypeProto& t) {
+    if (node.op_type() != "Einsum" || k != 0 || !(node.domain().empty() || node.domain() == "ai.onnx")) return;
+    std::string equation;
+    for (const auto& a : node.attribute())
+      if (a.name() == "equation") equation = a.s();
+    std::vector<std::vector<int64_t>> inputs;
+    for (const TypeProto* type : ctx_.types) {
+      const auto dims = StaticDims(type);
+      if (!dims) return;
+      inputs.push_back(*dims);
+    }
+    const auto dims = EinsumShape(equation, inputs);
+    if (!dims) return;
+    auto* shape = t.mutable_tensor_type()->mutable_shape();
+    shape->Clear();
+    for (int64_t d : *dims) shape->add_dim()->set_dim_value(d);
   }
 
   // A Slice's extents where inference has none: at most the input's dim, and at most end - start where both are

@@ -332,3 +332,32 @@ TEST(ShapeInferenceTest, UnsoundConvAndPoolAttributesAreOneLineErrors) {
 
 }  // namespace
 }  // namespace allot
+
+namespace allot {
+namespace {
+
+// ONNX 1.12's Einsum inference gives the rank only (MaxViT's attention); the pass reads the equation.
+TEST(ShapeInferenceTest, EinsumOutputsGetTheirShapesFromTheEquation) {
+  auto einsum = [](const std::string& equation, std::vector<std::vector<int64_t>> inputs, int rank) {
+    onnx::ModelProto m = test::NewModel();
+    auto* g = m.mutable_graph();
+    std::vector<std::string> names;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      names.push_back("x" + std::to_string(i));
+      test::SetType(g->add_input(), names.back(), inputs[i]);
+    }
+    auto* a = test::AddNode(g, "Einsum", "einsum", names, {"y"})->add_attribute();
+    a->set_name("equation");
+    a->set_type(onnx::AttributeProto::STRING);
+    a->set_s(equation);
+    AddUntypedOutput(g, "y", onnx::TensorProto::FLOAT, rank);
+    return ShapeOf(ImportModel(m, "einsum", ImportOptions{}), "y");
+  };
+  EXPECT_EQ(einsum("bij,bjk->bik", {{2, 3, 4}, {2, 4, 5}}, 3), (std::vector<int64_t>{2, 3, 5}));
+  EXPECT_EQ(einsum("...ij,...jk->...ik", {{7, 2, 3, 4}, {7, 2, 4, 5}}, 4), (std::vector<int64_t>{7, 2, 3, 5}));
+  EXPECT_EQ(einsum("ij,jk", {{3, 4}, {4, 5}}, 2), (std::vector<int64_t>{3, 5}));  // implicit: i, k
+  EXPECT_EQ(einsum("b h w c, b h k c -> b h w k", {{1, 2, 3, 8}, {1, 2, 5, 8}}, 4), (std::vector<int64_t>{1, 2, 3, 5}));
+}
+
+}  // namespace
+}  // namespace allot
