@@ -21,11 +21,11 @@ using Dims = std::vector<int64_t>;
 int64_t CappedCount(const Dims& dims) {
   int64_t n = 1;
   for (int64_t d : dims) {
-    if (d < 0) return -1;
+    if (d < 0 || d > kMaxFoldedElements) return -1;  // even beside a 0: no folded tensor has such a dim
     if (d == 0) return 0;
   }
   for (int64_t d : dims) {
-    if (d > kMaxFoldedElements || n * d > kMaxFoldedElements) return -1;
+    if (n * d > kMaxFoldedElements) return -1;  // both <= the cap: the product fits
     n *= d;
   }
   return n;
@@ -669,14 +669,18 @@ bool Slice(Ctx& c) {
     int64_t b = starts[i], e = ends[i];
     if (b < 0) b += d;
     if (e < 0) e += d;
+    // Counts as (distance - 1) / |step| + 1: no sum near INT64_MAX, and |INT64_MIN| is never formed.
     if (s > 0) {
       b = std::clamp<int64_t>(b, 0, d);
       e = std::clamp<int64_t>(e, 0, d);
-      dims[k] = e > b ? (e - b + s - 1) / s : 0;
+      dims[k] = e > b ? (e - b - 1) / s + 1 : 0;
+    } else if (d == 0) {
+      b = 0;
+      dims[k] = 0;
     } else {
       b = std::clamp<int64_t>(b, 0, d - 1);
       e = std::clamp<int64_t>(e, -1, d - 1);
-      dims[k] = b > e ? (b - e + (-s) - 1) / (-s) : 0;
+      dims[k] = b > e ? (s == INT64_MIN ? 1 : (b - e - 1) / -s + 1) : 0;
     }
     begin[k] = b;
     step[k] = s;
@@ -707,7 +711,10 @@ bool Split(Ctx& c) {
     if (parts == 0 || x.dims[axis] % static_cast<int64_t>(parts) != 0) return false;
     split.assign(parts, x.dims[axis] / static_cast<int64_t>(parts));
   }
-  if (split.size() != parts || std::accumulate(split.begin(), split.end(), int64_t{0}) != x.dims[axis])
+  int64_t total = 0;
+  for (int64_t len : split)
+    if (len < 0 || __builtin_add_overflow(total, len, &total)) c.Fail("a split size is " + std::to_string(len));
+  if (split.size() != parts || total != x.dims[axis])
     c.Fail("split sizes do not add up to dimension " + std::to_string(x.dims[axis]));
   const auto xs = Strides(x.dims);
   int64_t offset = 0;
@@ -740,8 +747,8 @@ bool Reshape(Ctx& c) {
       infer = static_cast<int64_t>(k);
     } else if (shape[k] < 0) {
       c.Fail("the shape has a dim of " + std::to_string(shape[k]));
-    } else {
-      known *= shape[k];
+    } else if (__builtin_mul_overflow(known, shape[k], &known)) {
+      c.Fail("the shape " + FormatDims(shape) + " has more elements than int64 counts");
     }
   }
   const int64_t n = static_cast<int64_t>(x.size());
@@ -819,7 +826,8 @@ bool Flatten(Ctx& c) {
   if (axis < -rank || axis > rank) c.Fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
   if (axis < 0) axis += rank;
   int64_t a = 1, b = 1;
-  for (int64_t k = 0; k < rank; ++k) (k < axis ? a : b) *= x.dims[k];
+  for (int64_t k = 0; k < rank; ++k)  // an empty tensor's other dims may multiply past int64
+    if (__builtin_mul_overflow(k < axis ? a : b, x.dims[k], k < axis ? &a : &b)) return false;
   ConstTensor r = x;
   r.dims = {a, b};
   c.Emit(std::move(r));
@@ -833,7 +841,14 @@ bool Range(Ctx& c) {
     return false;
   const double start = AsReal(s, 0), limit = AsReal(c.v(1), 0), delta = AsReal(c.v(2), 0);
   if (delta == 0) c.Fail("delta is 0");
-  const double count = std::max(std::ceil((limit - start) / delta), 0.0);
+  double count = std::max(std::ceil((limit - start) / delta), 0.0);
+  if (!s.is_real()) {  // exactly: a double loses int64 digits past 2^53
+    const int64_t step = c.v(2).ints[0];
+    int64_t span;
+    if (__builtin_sub_overflow(c.v(1).ints[0], s.ints[0], &span) || (span == INT64_MIN && step == -1)) return false;
+    const int64_t q = span / step + (span % step != 0 && (span < 0) == (step < 0) ? 1 : 0);
+    count = static_cast<double>(std::max<int64_t>(q, 0));
+  }
   if (!(count <= static_cast<double>(kMaxFoldedElements))) return false;
   ConstTensor r = Make(s.dtype, {static_cast<int64_t>(count)});
   for (size_t i = 0; i < r.size(); ++i) {
@@ -878,6 +893,19 @@ bool NonZero(Ctx& c) {
   return true;
 }
 
+// a^b for b >= 0 by squaring; false where it overflows int64 (a double's pow would round, then overflow the cast).
+bool IntPow(int64_t a, int64_t b, int64_t& r) {
+  if (b < 0) return false;
+  int64_t result = 1, base = a;
+  while (b > 0) {
+    if ((b & 1) && __builtin_mul_overflow(result, base, &result)) return false;
+    b >>= 1;
+    if (b > 0 && __builtin_mul_overflow(base, base, &base)) return false;
+  }
+  r = result;
+  return true;
+}
+
 bool Clip(Ctx& c) {
   if (!c.has(0)) return false;
   double lo = -std::numeric_limits<double>::infinity(), hi = std::numeric_limits<double>::infinity();
@@ -889,9 +917,16 @@ bool Clip(Ctx& c) {
     if (c.present(2) && !c.Scalar(2, hi)) return false;
   }
   ConstTensor r = c.v(0);
+  // Integers clip in int64 against saturated bounds: a double holds neither every int64 nor a cast back of 2^63.
+  const auto saturated = [](double x) {
+    constexpr double kEdge = 9.2e18;  // below 2^63
+    return x >= kEdge ? INT64_MAX : x <= -kEdge ? INT64_MIN : static_cast<int64_t>(x);
+  };
+  if (std::isnan(lo) || std::isnan(hi)) return false;
+  const int64_t lo_int = saturated(std::ceil(lo)), hi_int = saturated(std::floor(hi));
   for (size_t i = 0; i < r.size(); ++i) {
     if (r.is_real()) r.reals[i] = std::min(std::max(r.reals[i], lo), hi);
-    else r.ints[i] = static_cast<int64_t>(std::min(std::max(static_cast<double>(r.ints[i]), lo), hi));
+    else r.ints[i] = std::min(std::max(r.ints[i], lo_int), hi_int);
   }
   c.Emit(std::move(r));
   return true;
@@ -977,11 +1012,11 @@ const std::unordered_map<std::string_view, Folder>& Folders() {
            std::vector<FoldInput> in = {c.in[0], {&e, c.in[1].type, true}};
            Ctx same{c.node, c.opset, in, c.out};
            return Binary(
-               same, [](int64_t a, int64_t b, int64_t& r) { return b >= 0 && (r = static_cast<int64_t>(std::pow(a, b)), true); },
+               same, IntPow,
                [](double a, double b) { return std::pow(a, b); });
          }
          return Binary(
-             c, [](int64_t a, int64_t b, int64_t& r) { return b >= 0 && (r = static_cast<int64_t>(std::pow(a, b)), true); },
+             c, IntPow,
              [](double a, double b) { return std::pow(a, b); });
        }},
       {"Equal", [](Ctx& c) { return Binary(c, [](int64_t a, int64_t b, int64_t& r) { return r = a == b, true; }, std::equal_to<double>(), true); }},
@@ -1133,6 +1168,10 @@ bool FoldNode(const onnx::NodeProto& node, int opset, const std::vector<FoldInpu
   outputs.clear();
   const auto it = Folders().find(node.op_type());
   if (it == Folders().end()) return false;
+  // The folders implement the operators as defined up to opset 17 (ONNX 1.12's); a later version may change
+  // what a node means, and a wrong value would give wrong shapes, where no value only leaves them unknown.
+  constexpr int kLastKnownOpset = 17;
+  if (opset > kLastKnownOpset) return false;
   for (const FoldInput& in : inputs)
     if (in.value && !Supported(in.value->dtype)) return false;
   Ctx c{node, opset, inputs, outputs};

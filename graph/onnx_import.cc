@@ -844,7 +844,7 @@ Graph Import(onnx::ModelProto& model, const std::string* bytes, std::future<Atte
   // The file lacks shapes: infer, fold and bound them, and build the IR again from the completed model.
   t0 = Clock::now();
   try {
-    shapes = InferShapes(model, source);
+    shapes = InferShapes(model, source, /*require_static=*/true, /*check_declared=*/options.check);
   } catch (const Error&) {
     if (!options.check) ExplainStructure(model.graph(), source);  // the checker did not vouch for the structure
     throw;

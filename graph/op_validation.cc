@@ -55,7 +55,7 @@ std::string ConvPool(const onnx::NodeProto& node, const std::vector<const onnx::
       return "the weight has " + std::to_string((*w)[0]) + " input channels, the input " + std::to_string(channels);
     return "";
   }
-  if ((*w)[1] * group != channels)
+  if ((*w)[1] != channels / group)  // channels % group == 0 above; a product could overflow
     return "the weight's " + std::to_string((*w)[1]) + " channels per group times group " + std::to_string(group) +
            " is not the input's " + std::to_string(channels) + " channels";
   if ((*w)[0] % group != 0)

@@ -25,6 +25,8 @@ namespace {
 
 using onnx::TypeProto;
 
+std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
+
 bool IsTensor(const TypeProto& t) { return t.value_case() == TypeProto::kTensorType; }
 
 // Nothing known: no type, or a tensor type without element type or shape (as NodeContext leaves an output).
@@ -137,6 +139,15 @@ int64_t AttrInt(const onnx::NodeProto& node, const std::string& name, int64_t fa
 
 class GraphPass;
 
+// How a pass treats its graph, inherited by the passes over its bodies.
+struct PassMode {
+  bool write = true;           // the graph's value_info takes what is inferred
+  bool trust_declared = true;  // the graph's declared types are checked and used (a what-if pass ignores them:
+                               // an exporter declares what one traced iteration saw)
+  bool strict = true;          // a declared type the op contradicts is an Error (--no-check: inference wins)
+  bool what_if = false;        // a later Loop iteration's types: no warnings, no facts for the cost model
+};
+
 // What every graph of one model shares: its opsets and functions, the op lookups, and the report.
 struct ModelScope {
   const std::string& source;
@@ -208,9 +219,8 @@ struct ModelScope {
 // graph's values (types, folded values) as its outer scope: folding and bounds work inside bodies too.
 class BodyInferencer final : public onnx::GraphInferencer {
  public:
-  // `write`: the body's value_info takes what is inferred (false for a what-if pass, as Bound runs for Loop).
-  BodyInferencer(onnx::GraphProto& body, ModelScope& scope, GraphPass& parent, bool write = true)
-      : body_(body), scope_(scope), parent_(parent), write_(write) {}
+  BodyInferencer(onnx::GraphProto& body, ModelScope& scope, GraphPass& parent, PassMode mode)
+      : body_(body), scope_(scope), parent_(parent), mode_(mode) {}
   std::vector<const TypeProto*> doInferencing(const std::vector<const TypeProto*>& input_types,
                                               const std::vector<const onnx::TensorProto*>& input_data) override;
   const std::vector<const TypeProto*>& outputs() const { return outputs_; }
@@ -221,7 +231,7 @@ class BodyInferencer final : public onnx::GraphInferencer {
   onnx::GraphProto& body_;
   ModelScope& scope_;
   GraphPass& parent_;
-  bool write_;
+  PassMode mode_;
   std::unique_ptr<GraphPass> pass_;  // holds the types returned
   std::vector<const TypeProto*> outputs_;
 };
@@ -297,6 +307,8 @@ std::optional<std::vector<int64_t>> EinsumShape(std::string equation,
   return dims;
 }
 
+PassMode PassModeOf(const GraphPass& pass);
+
 // One node's view for ONNX's inference functions: input types and values resolved by the pass, output types
 // written into reusable scratch messages. (onnx's own InferenceContextImpl builds maps of names per node.)
 class NodeContext final : public onnx::InferenceContext {
@@ -324,13 +336,17 @@ class NodeContext final : public onnx::InferenceContext {
   bool approx_bodies() const {
     return std::any_of(bodies_.begin(), bodies_.end(), [](const auto& b) { return b->approx(); });
   }
-  // The output types of the body inferred first for this node (Loop's body), or null.
+  // The bodies inferred for this node, in the order its inference asked for them (If: then, else; Loop: body).
+  const std::vector<std::unique_ptr<BodyInferencer>>& bodies() const { return bodies_; }
   const BodyInferencer* first_body() const { return bodies_.empty() ? nullptr : bodies_.front().get(); }
   // Infers the body held by attribute `name` again, on other input types, without writing into it.
   std::vector<TypeProto> WhatIf(const std::string& name, const std::vector<const TypeProto*>& input_types) {
     for (auto& a : *node_->mutable_attribute())
       if (a.name() == name && a.has_g()) {
-        BodyInferencer body(*a.mutable_g(), scope_, pass_, /*write=*/false);
+        PassMode what_if;
+        what_if.write = what_if.trust_declared = false;
+        what_if.what_if = true;
+        BodyInferencer body(*a.mutable_g(), scope_, pass_, what_if);
         std::vector<TypeProto> out;
         for (const TypeProto* t : body.doInferencing(input_types, {})) out.push_back(t ? *t : TypeProto());
         return out;
@@ -354,7 +370,7 @@ class NodeContext final : public onnx::InferenceContext {
   onnx::GraphInferencer* getGraphAttributeInferencer(const std::string& name) override {
     for (auto& a : *node_->mutable_attribute())
       if (a.name() == name && a.has_g()) {
-        bodies_.push_back(std::make_unique<BodyInferencer>(*a.mutable_g(), scope_, pass_));
+        bodies_.push_back(std::make_unique<BodyInferencer>(*a.mutable_g(), scope_, pass_, PassModeOf(pass_)));
         return bodies_.back().get();
       }
     fail_type_inference("attribute ", name, " holds no graph");
@@ -373,25 +389,25 @@ class NodeContext final : public onnx::InferenceContext {
 // The pass over one graph: the main graph, or a control-flow body whose outer scope is `parent`.
 class GraphPass {
  public:
-  // `trust_declared`: check and use the types the graph declares; a what-if pass over a body (a later Loop
-  // iteration) ignores them, since an exporter declares what one traced iteration saw.
-  GraphPass(onnx::GraphProto& graph, ModelScope& scope, GraphPass* parent, bool trust_declared = true)
-      : g_(graph), scope_(scope), parent_(parent), trust_declared_(trust_declared), ctx_(scope, *this) {}
+  GraphPass(onnx::GraphProto& graph, ModelScope& scope, GraphPass* parent, PassMode mode)
+      : g_(graph), scope_(scope), parent_(parent), mode_(mode), ctx_(scope, *this) {}
+  const PassMode& mode() const { return mode_; }
 
-  // The main graph; `write` puts what was inferred into the model.
-  void Run(bool write, bool require_static = true) {
+  // The main graph.
+  void Run(bool require_static) {
     Declare();
     const std::vector<int> order = Order();
     for (int n : order) InferNode(n);
     if (require_static)
       for (int n : order) RequireStatic(n);
-    if (write) WriteBack();
+    if (mode_.write) WriteBack();
     else scope_.report.changed |= std::any_of(values_.begin(), values_.end(), [](const Value& v) { return v.stored; });
   }
 
-  // A body: its inputs typed by the control-flow op (where it gives them); returns its outputs' types.
-  std::vector<const TypeProto*> RunBody(const std::vector<const TypeProto*>& input_types,
-                                        const std::vector<const onnx::TensorProto*>& input_data, bool write) {
+  // A body: its inputs typed by the control-flow op (where it gives them); returns its outputs' types. The values
+  // ONNX's Loop inference passes for the inputs are the first iteration's only (a carried counter's 0): a body's
+  // inputs are never folded.
+  std::vector<const TypeProto*> RunBody(const std::vector<const TypeProto*>& input_types) {
     Declare();
     for (int i = 0; i < g_.input_size() && static_cast<size_t>(i) < input_types.size(); ++i) {
       Value& v = values_[Intern(g_.input(i).name())];
@@ -400,14 +416,9 @@ class GraphPass {
         if (const TypeProto* declared = Declared(v)) Fill(*declared, t);
         v.type = &t;
       }
-      if (static_cast<size_t>(i) < input_data.size() && input_data[i]) {
-        v.data = input_data[i];
-        if (auto c = ConstFromProto(*input_data[i], scope_.source + ": body input '" + g_.input(i).name() + "'"))
-          v.value = &folded_.emplace_back(Folded{std::move(*c), {}}).value;
-      }
     }
     for (int n : Order()) InferNode(n);
-    if (write) WriteBack();
+    if (mode_.write) WriteBack();
     std::vector<const TypeProto*> outputs;
     for (const auto& out : g_.output()) {
       const uint32_t id = Resolve(out.name());
@@ -467,11 +478,11 @@ class GraphPass {
   };
   // The types the file declares for a value: as a graph input or in value_info, and as a graph output.
   const TypeProto* Declared(const Value& v) const {
-    if (v.declared < 0 || (!trust_declared_ && !v.graph_input)) return nullptr;
+    if (v.declared < 0 || (!mode_.trust_declared && !v.graph_input)) return nullptr;
     return v.graph_input ? &g_.input(v.declared).type() : &g_.value_info(v.declared).type();
   }
   const TypeProto* DeclaredOutput(const Value& v) const {
-    return trust_declared_ && v.output >= 0 && v.initializer < 0 && !v.graph_input ? &g_.output(v.output).type() : nullptr;
+    return mode_.trust_declared && v.output >= 0 && v.initializer < 0 && !v.graph_input ? &g_.output(v.output).type() : nullptr;
   }
   struct Folded {
     ConstTensor value;
@@ -510,7 +521,6 @@ class GraphPass {
     for (const auto& node : g_.node()) names += static_cast<size_t>(node.output_size());
     index_.Reserve(names);
     names_.reserve(names);
-    values_.reserve(names);
     for (int i = 0; i < g_.initializer_size(); ++i) {
       const auto& init = g_.initializer(i);
       Value& v = values_[Intern(init.name())];
@@ -679,18 +689,18 @@ class GraphPass {
     } catch (const std::exception& e) {
       // With every input known, a failing inference is the model's fault (mismatched channels, an impossible
       // reshape, ...); with an input unknown the fault lies upstream, and RequireStatic names it there.
-      if (inputs_static) throw Error(Where(n) + ": " + CleanInferenceMessage(e.what()));
+      // Inputs sized by bounds may disagree where the run's sizes agree: not the model's fault either.
+      if (inputs_static && !approx_inputs) throw Error(Where(n) + ": " + CleanInferenceMessage(e.what()));
       for (int k = 0; k < node.output_size(); ++k) ctx_.output(k).Clear();
     }
     scope_.report.changed |= ctx_.inferred_bodies();  // bodies gained value_info
     approx_inputs |= ctx_.approx_bodies();
 
-    if (!parent_ && node.op_type() == "Loop" && !input_ids_.empty() && input_ids_[0] != NameTable::kMissing)
-      if (const ConstTensor* m = ValueOf(input_ids_[0]); m && m->size() == 1 && !m->is_real())
-        scope_.report.loop_trips[n] = m->ints[0];
+    if (!parent_ && node.op_type() == "Loop")
+      if (const auto trips = LoopTrips(node)) scope_.report.loop_trips[n] = *trips;
 
     folded_out_.clear();
-    if (info.foldable) Fold(node, n, info.opset);
+    if (info.foldable) Fold(node, n, info.opset, approx_inputs);
 
     for (int k = 0; k < node.output_size(); ++k) {
       if (node.output(k).empty()) continue;
@@ -715,13 +725,15 @@ class GraphPass {
       // declares what one traced run saw, not what any run may see. Types derived from a bound may exceed what
       // the file declares; elsewhere a contradiction is the model's fault.
       if (!IsStatic(t) && IsTensor(t) && inputs_static) CompleteShape(node, k, t);
-      const bool approx = (!IsStatic(t) && IsTensor(t) && Bound(node, n, static_cast<size_t>(k), t)) || approx_inputs;
+      // (An If whose branches disagree in rank or type leaves t empty: Bound sees both branches.)
+      const bool approx =
+          (!IsStatic(t) && (IsTensor(t) || IsEmpty(t)) && Bound(node, n, static_cast<size_t>(k), t)) || approx_inputs;
       const TypeProto* declared_types[] = {Declared(v), DeclaredOutput(v)};
       bool contradicted = false;  // by bounds: the declared type is not the consumers' then
       for (const TypeProto* declared : declared_types) {
         if (!declared) continue;
         if (const auto c = Contradiction(*declared, t); !c.first.empty()) {
-          if (!approx)
+          if (!approx && mode_.strict)
             throw Error(Where(n) + ": output '" + node.output(k) + "' is declared " + c.first +
                         " but the op implies " + c.second);
           contradicted = true;  // the bounds stand; the file still says what they leave open
@@ -750,6 +762,7 @@ class GraphPass {
     if (node.op_type() != "If" || !(node.domain().empty() || node.domain() == "ai.onnx") || node.input_size() < 1 ||
         input_ids_[0] == NameTable::kMissing)
       return false;
+    if (values_[input_ids_[0]].approx) return false;  // a bound decides nothing about which branch runs
     const ConstTensor* cond = ValueOf(input_ids_[0]);
     if (!cond || cond->size() != 1) return false;
     const bool taken = cond->is_real() ? cond->reals[0] != 0 : cond->ints[0] != 0;
@@ -764,7 +777,19 @@ class GraphPass {
     return true;
   }
 
-  void Fold(const onnx::NodeProto& node, int n, int opset) {
+  // A Loop's trip count M where it folds to a plausible one: torch's while-loops give M = INT64_MAX and stop on
+  // their condition, which is no count to cost or bound by.
+  std::optional<int64_t> LoopTrips(const onnx::NodeProto& node) {
+    constexpr int64_t kMaxTrips = int64_t{1} << 20;
+    if (node.input_size() < 1 || node.input(0).empty() || input_ids_.empty() || input_ids_[0] == NameTable::kMissing)
+      return std::nullopt;
+    const ConstTensor* m = ValueOf(input_ids_[0]);
+    if (!m || m->size() != 1 || m->is_real() || m->ints[0] < 0 || m->ints[0] > kMaxTrips) return std::nullopt;
+    return m->ints[0];
+  }
+
+  // `approx`: an input derives from a bound, so values invalid for the op may be the bound's, not the model's.
+  void Fold(const onnx::NodeProto& node, int n, int opset, bool approx) {
     fold_in_.assign(static_cast<size_t>(node.input_size()), FoldInput());
     const bool reads_shape_only = node.op_type() == "Shape" || node.op_type() == "Size";
     for (int i = 0; i < node.input_size(); ++i) {
@@ -780,7 +805,10 @@ class GraphPass {
     try {
       if (!FoldNode(node, opset, fold_in_, folded_out_)) folded_out_.clear();
     } catch (const FoldError& e) {
-      throw Error(Where(n) + ": " + e.message);
+      folded_out_.clear();
+      if (!approx) throw Error(Where(n) + ": " + e.message);
+    } catch (const std::exception& e) {  // an Error from a malformed Constant's payload, or an allocation
+      throw Error(Where(n) + ": " + FirstLine(e.what()));
     }
   }
 
@@ -815,7 +843,10 @@ class GraphPass {
       int64_t per_class = 0;  // max_output_boxes_per_class defaults to 0
       if (node.input_size() > 2 && !node.input(2).empty())
         per_class = std::clamp<int64_t>(scalar_input(2).value_or(boxes), 0, boxes);
-      bound = {batches * classes * per_class, 3};
+      int64_t selected;
+      if (__builtin_mul_overflow(batches, classes, &selected) || __builtin_mul_overflow(selected, per_class, &selected))
+        return false;
+      bound = {selected, 3};
       why = "max_output_boxes_per_class boxes of every class";
     } else if (op == "TopK" && x && !x->empty()) {
       bound = *x;  // k <= the axis' length
@@ -834,9 +865,12 @@ class GraphPass {
     } else if (op == "Slice" && scope_.Info(node).opset >= 10) {
       if (!SliceBound(t, bound)) return false;
       why = "the sliced extent";
+    } else if (op == "If") {
+      if (!BranchesBound(k, t, bound)) return false;
+      why = "the larger branch's";
     } else if (op == "Loop" && node.input_size() >= 2) {
       const size_t carried = static_cast<size_t>(node.input_size() - 2);
-      const auto trips = node.input(0).empty() ? std::nullopt : scalar_input(0);
+      const auto trips = LoopTrips(node);
       if (!trips) return false;
       if (k < carried) {
         if (!GrowthBound(k, *trips, bound)) return false;
@@ -860,10 +894,35 @@ class GraphPass {
       dim->set_dim_value(bound[d]);
       dim->set_denotation(kUpperBoundDenotation);
     }
+    if (mode_.what_if) return true;  // counted once, by the pass that writes
     auto& b = scope_.bounded_ops[op];
     if (b.count++ == 0 || (!b.example_static && IsStatic(t))) {
       b.example = "node '" + NodeName(n) + "': " + DescribeShape(t) + ", " + why;
       b.example_static = IsStatic(t);
+    }
+    return true;
+  }
+
+  // An If whose condition is known at run time only: output k's dims where both branches give a size, the larger
+  // one (ONNX's If inference keeps only the dims the branches agree on). Detection models choose between an empty
+  // and a full result this way.
+  bool BranchesBound(size_t k, TypeProto& t, std::vector<int64_t>& bound) {
+    const auto& bodies = ctx_.bodies();
+    if (bodies.size() != 2) return false;
+    const TypeProto* branch[2];
+    for (int b = 0; b < 2; ++b) {
+      const auto& outs = bodies[b]->outputs();
+      branch[b] = k < outs.size() ? outs[k] : nullptr;
+      if (!branch[b] || !IsTensor(*branch[b]) || !branch[b]->tensor_type().has_shape()) return false;
+    }
+    const auto &then_shape = branch[0]->tensor_type().shape(), &else_shape = branch[1]->tensor_type().shape();
+    if (then_shape.dim_size() != else_shape.dim_size() ||
+        branch[0]->tensor_type().elem_type() != branch[1]->tensor_type().elem_type())
+      return false;
+    if (!IsTensor(t)) t.mutable_tensor_type()->set_elem_type(branch[0]->tensor_type().elem_type());
+    for (int d = 0; d < then_shape.dim_size(); ++d) {
+      const auto &a = then_shape.dim(d), &b = else_shape.dim(d);
+      bound.push_back(a.has_dim_value() && b.has_dim_value() ? std::max(a.dim_value(), b.dim_value()) : -1);
     }
     return true;
   }
@@ -906,14 +965,16 @@ class GraphPass {
       return c && !c->is_real() ? c : nullptr;
     };
     const ConstTensor *starts = ints(1), *ends = ints(2), *axes = ints(3), *steps = ints(4);
-    if (starts && ends && starts->size() == ends->size()) {
+    const auto given = [&](size_t i) { return i < input_ids_.size() && input_ids_[i] != NameTable::kMissing; };
+    const bool axes_known = !given(3) || axes, steps_known = !given(4) || steps;  // else: which axis, which step?
+    if (starts && ends && starts->size() == ends->size() && axes_known && steps_known) {
       for (size_t i = 0; i < starts->size(); ++i) {
         int64_t a = axes && i < axes->size() ? axes->ints[i] : static_cast<int64_t>(i);
         if (a < 0) a += rank;
         const int64_t step = steps && i < steps->size() ? steps->ints[i] : 1;
         const int64_t b = starts->ints[i], e = ends->ints[i];
         if (a < 0 || a >= rank || step <= 0 || b < 0 || e < 0 || e > (int64_t{1} << 40)) continue;
-        const int64_t extent = e > b ? (e - b + step - 1) / step : 0;
+        const int64_t extent = e > b ? (e - b - 1) / step + 1 : 0;
         bound[a] = bound[a] < 0 ? extent : std::min(bound[a], extent);
       }
     }
@@ -954,7 +1015,9 @@ class GraphPass {
     bool any = false;
     for (size_t a = 0; a < d0.size(); ++a) {
       if (d0[a] < 0 || d1[a] < 0 || d2[a] < 0 || d1[a] - d0[a] != d2[a] - d1[a] || d1[a] < d0[a]) continue;
-      bound[a] = d0[a] + trips * (d1[a] - d0[a]);
+      int64_t grown;
+      if (__builtin_mul_overflow(trips, d1[a] - d0[a], &grown) || __builtin_add_overflow(d0[a], grown, &bound[a]))
+        return false;
       any = true;
     }
     return any;
@@ -1055,12 +1118,12 @@ class GraphPass {
   onnx::GraphProto& g_;
   ModelScope& scope_;
   GraphPass* parent_;
-  bool trust_declared_;
+  PassMode mode_;
   int current_node_ = -1;  // the node InferNode is at
   bool outputs_approx_ = false;  // RunBody: an output derives from a bounded dim
   NameTable index_;
   std::vector<std::string_view> names_;  // into the model's strings, which the pass does not change
-  std::vector<Value> values_;
+  std::deque<Value> values_;  // a deque: a nested pass may add outer values while a reference is held here
   std::deque<TypeProto> init_types_, inferred_;
   std::deque<Folded> folded_;
 
@@ -1071,19 +1134,21 @@ class GraphPass {
   std::vector<ConstTensor> folded_out_;
 };
 
+PassMode PassModeOf(const GraphPass& pass) { return pass.mode(); }
+
 std::vector<const TypeProto*> BodyInferencer::doInferencing(const std::vector<const TypeProto*>& input_types,
-                                                            const std::vector<const onnx::TensorProto*>& input_data) {
-  pass_ = std::make_unique<GraphPass>(body_, scope_, &parent_, /*trust_declared=*/write_);
-  outputs_ = pass_->RunBody(input_types, input_data, write_);
+                                                            const std::vector<const onnx::TensorProto*>&) {
+  pass_ = std::make_unique<GraphPass>(body_, scope_, &parent_, mode_);
+  outputs_ = pass_->RunBody(input_types);
   return outputs_;
 }
 
 bool BodyInferencer::approx() const { return pass_ && pass_->outputs_approx(); }
 
-ShapeInferenceReport Run(onnx::GraphProto& graph, const onnx::ModelProto& model, const std::string& source, bool write,
-                         bool require_static = true) {
+ShapeInferenceReport Run(onnx::GraphProto& graph, const onnx::ModelProto& model, const std::string& source,
+                         PassMode mode, bool require_static) {
   ModelScope scope(model, source);
-  GraphPass(graph, scope, nullptr).Run(write, require_static);
+  GraphPass(graph, scope, nullptr, mode).Run(require_static);
   for (const auto& [op, b] : scope.bounded_ops)
     scope.report.warnings.push_back(std::to_string(b.count) + " " + op + " node" + (b.count > 1 ? "s have" : " has") +
                                     " outputs whose size depends on run-time data; costed at their upper bounds (e.g. " +
@@ -1093,8 +1158,11 @@ ShapeInferenceReport Run(onnx::GraphProto& graph, const onnx::ModelProto& model,
 
 }  // namespace
 
-ShapeInferenceReport InferShapes(onnx::ModelProto& model, const std::string& source, bool require_static) {
-  return Run(*model.mutable_graph(), model, source, /*write=*/true, require_static);
+ShapeInferenceReport InferShapes(onnx::ModelProto& model, const std::string& source, bool require_static,
+                                 bool check_declared) {
+  PassMode mode;
+  mode.strict = check_declared;
+  return Run(*model.mutable_graph(), model, source, mode, require_static);
 }
 
 void UnboundDims(onnx::GraphProto& graph) {
@@ -1112,9 +1180,11 @@ void UnboundDims(onnx::GraphProto& graph) {
 }
 
 ShapeInferenceReport CheckShapes(const onnx::ModelProto& model, const std::string& source) {
-  // Without control flow (a completed optimistic build has none) and without writing, the pass reads the graph
-  // only: the mutable reference is GraphPass's interface, shared with InferShapes.
-  return Run(const_cast<onnx::GraphProto&>(model.graph()), model, source, /*write=*/false);
+  // Without writing (nor do the passes over bodies), the pass reads the graph only: the mutable reference is
+  // GraphPass's interface, shared with InferShapes.
+  PassMode mode;
+  mode.write = false;
+  return Run(const_cast<onnx::GraphProto&>(model.graph()), model, source, mode, /*require_static=*/true);
 }
 
 }  // namespace allot

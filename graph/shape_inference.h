@@ -52,8 +52,10 @@ struct ShapeInferenceReport {
 // Infers, checks and bounds every node output's type in the model's main graph and its control-flow bodies, and
 // writes what it learned into their value_info and graph outputs. `source` names the model in errors. With
 // require_static, an output left without a static shape is an Error (the importer's case); without, it keeps
-// what could be inferred (an exporter typing a model whose dims stay symbolic).
-ShapeInferenceReport InferShapes(onnx::ModelProto& model, const std::string& source, bool require_static = true);
+// what could be inferred (an exporter typing a model whose dims stay symbolic). Without check_declared
+// (--no-check), a declared type the op contradicts is not an error: the inferred one wins.
+ShapeInferenceReport InferShapes(onnx::ModelProto& model, const std::string& source, bool require_static = true,
+                                 bool check_declared = true);
 
 // The same pass for a model that declares every node output's static shape (as a completed IR build confirms):
 // it checks those shapes against what each op implies and writes nothing, so it may run beside onnx::checker on

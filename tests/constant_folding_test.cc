@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <string>
 
@@ -108,6 +109,58 @@ TEST(ConstantFolding, MatchesOnnxNodeTestsWhereverItFolds) {
   // Most of the evaluated ops' cases fold; a regression that declines them shows here.
   EXPECT_GE(folded, 200u);
   EXPECT_GE(ops_folded.size(), 40u);
+}
+
+// Integer edge cases the node tests leave out: each folds exactly or not at all (never a wrapped value).
+std::optional<ConstTensor> FoldInts(const std::string& op, std::vector<std::vector<int64_t>> inputs, int opset = 17) {
+  onnx::NodeProto node;
+  node.set_op_type(op);
+  std::vector<ConstTensor> values;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    node.add_input("in" + std::to_string(i));
+    values.push_back(ConstTensor{DType::kInt64, {static_cast<int64_t>(inputs[i].size())}, inputs[i], {}});
+  }
+  node.add_output("out");
+  std::vector<FoldInput> in;
+  for (const ConstTensor& v : values) in.push_back(FoldInput{&v, nullptr, true});
+  std::vector<ConstTensor> out;
+  if (!FoldNode(node, opset, in, out)) return std::nullopt;
+  return out.at(0);
+}
+
+TEST(ConstantFolding, IntegersFoldExactlyOrNotAtAll) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max(), kMin = std::numeric_limits<int64_t>::min();
+  // Range counts in int64: through a double, 2^53 + 3 - 2^53 would count 4.
+  const int64_t big = int64_t{1} << 53;
+  auto r = FoldInts("Range", {{big}, {big + 3}, {1}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->ints, (std::vector<int64_t>{big, big + 1, big + 2}));
+  EXPECT_FALSE(FoldInts("Range", {{kMin}, {kMax}, {1}}));  // the span overflows
+  // Pow: exact where it fits, unfolded where it overflows.
+  EXPECT_EQ(FoldInts("Pow", {{3}, {39}})->ints, (std::vector<int64_t>{4052555153018976267}));
+  EXPECT_FALSE(FoldInts("Pow", {{3}, {40}}));
+  // Clip saturates its bounds instead of casting 2^63 back.
+  auto clipped = FoldInts("Clip", {{kMax, kMin, 5}, {kMin}, {kMax}});
+  ASSERT_TRUE(clipped);
+  EXPECT_EQ(clipped->ints, (std::vector<int64_t>{kMax, kMin, 5}));
+}
+
+TEST(ConstantFolding, InvalidSplitsAndShapesAreFoldErrors) {
+  onnx::NodeProto split;
+  split.set_op_type("Split");
+  split.add_input("x");
+  split.add_input("split");
+  split.add_output("a");
+  split.add_output("b");
+  const ConstTensor x{DType::kInt64, {4}, {1, 2, 3, 4}, {}}, sizes{DType::kInt64, {2}, {6, -2}, {}};
+  std::vector<ConstTensor> out;
+  EXPECT_THROW(FoldNode(split, 17, {{&x, nullptr, true}, {&sizes, nullptr, true}}, out), FoldError);
+  // A Slice with the most negative step counts one element, not |INT64_MIN|.
+  auto one = FoldInts("Slice", {{1, 2, 3}, {2}, {-5}, {0}, {std::numeric_limits<int64_t>::min()}});
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->ints, (std::vector<int64_t>{3}));
+  // Later opsets may redefine an op: nothing is folded past the last one known.
+  EXPECT_FALSE(FoldInts("Add", {{1}, {2}}, /*opset=*/18));
 }
 
 }  // namespace

@@ -185,13 +185,18 @@ TEST(ShapeInferenceTest, AShapeComputedFromRunTimeDataNamesWhereItComesFrom) {
                                   "its input 'c' (input 1) is computed from run-time data: graph input 'x'"});
 }
 
-TEST(ShapeInferenceTest, AnIfWhoseConditionFoldsTakesItsBranchsShapes) {
+// An If choosing between x (2x3) and x twice (4x3); its condition folds (6 == Size(x)) unless run_time_condition.
+onnx::ModelProto IfModel(bool run_time_condition) {
   onnx::ModelProto m = test::NewModel();
   auto* g = m.mutable_graph();
   test::SetType(g->add_input(), "x", {2, 3});
-  AddInts(g, "six", {6}, /*scalar=*/true);
-  test::AddNode(g, "Size", "size", {"x"}, {"n"});
-  test::AddNode(g, "Equal", "equal", {"n", "six"}, {"cond"});
+  if (run_time_condition) {
+    test::SetType(g->add_input(), "cond", {}, onnx::TensorProto::BOOL);
+  } else {
+    AddInts(g, "six", {6}, /*scalar=*/true);
+    test::AddNode(g, "Size", "size", {"x"}, {"n"});
+    test::AddNode(g, "Equal", "equal", {"n", "six"}, {"cond"});
+  }
   auto* node = test::AddNode(g, "If", "if", {"cond"}, {"out"});
   auto branch = [&](const std::string& name, bool doubled) {
     auto* a = node->add_attribute();
@@ -212,8 +217,21 @@ TEST(ShapeInferenceTest, AnIfWhoseConditionFoldsTakesItsBranchsShapes) {
   branch("then_branch", false);
   branch("else_branch", true);
   AddUntypedOutput(g, "out");
+  return m;
+}
+
+TEST(ShapeInferenceTest, AnIfWhoseConditionFoldsTakesItsBranchsShapes) {
   // ONNX merges the branches (2x3 and 4x3) into ?x3; the condition (6 == 6) says which one runs.
+  onnx::ModelProto m = IfModel(false);
   EXPECT_EQ(ShapeOf(ImportModel(m, "if", ImportOptions{}), "out"), (std::vector<int64_t>{2, 3}));
+}
+
+TEST(ShapeInferenceTest, AnIfDecidedAtRunTimeIsBoundedByItsLargerBranch) {
+  onnx::ModelProto m = IfModel(true);
+  ImportReport report;
+  EXPECT_EQ(ShapeOf(ImportModel(m, "if", ImportOptions{}, &report), "out"), (std::vector<int64_t>{4, 3}));
+  ASSERT_EQ(report.warnings.size(), 1u);
+  ExpectContains(report.warnings[0], {"1 If node has outputs whose size depends on run-time data", "node 'if': 4x3"});
 }
 
 TEST(ShapeInferenceTest, LoopScanOutputsAreBoundedByAConstantTripCount) {
