@@ -34,8 +34,8 @@ std::string MaskNames(uint64_t mask, const Cluster& cluster) {
   return s.empty() ? "no device" : s;
 }
 
-// A class pinned to one device must not have a path between two of its members through a node pinned elsewhere:
-// the class's data would leave its device and come back within what the class says is one unit.
+// A class must not have a path between two of its members through a node that may run on none of the class's
+// devices: the class's data would leave its device and come back within what the class says is one unit.
 void CheckClassCycles(const PlacementProblem& p, const std::vector<std::string>& class_names) {
   const Graph& g = *p.graph;
   const size_t n = g.num_nodes();
@@ -43,8 +43,11 @@ void CheckClassCycles(const PlacementProblem& p, const std::vector<std::string>&
   for (NodeId v = 0; v < p.classes.size(); ++v)
     if (p.classes[v] != kNone) members[p.classes[v]].push_back(v);
   for (const auto& [c, nodes] : members) {
-    const DeviceId pin = p.pinned[nodes.front()];
-    if (pin == Cluster::kNoDevice || nodes.size() < 2) continue;
+    // The class's devices: its group's allowed set (a pin is a set of one). A node on a path between members that
+    // may run on none of them takes the data off the class's device and back.
+    const uint64_t mask = p.allowed[p.groups.group_of[nodes.front()]];
+    const uint64_t all = p.cluster->num_devices() >= 64 ? ~uint64_t{0} : (uint64_t{1} << p.cluster->num_devices()) - 1;
+    if (mask == all || nodes.size() < 2) continue;
     // Nodes reachable from a member, and nodes from which a member is reachable: their intersection lies on a
     // path between members.
     auto sweep = [&](bool forward) {
@@ -67,10 +70,12 @@ void CheckClassCycles(const PlacementProblem& p, const std::vector<std::string>&
     };
     const std::vector<char> after = sweep(true), before = sweep(false);
     for (NodeId v = 0; v < n; ++v)
-      if (after[v] && before[v] && p.pinned[v] != Cluster::kNoDevice && p.pinned[v] != pin)
-        throw Error("co-location class '" + class_names[c] + "' (on " + p.cluster->device(pin).name +
-                    ") would form a cycle with node '" + std::string(g.node_name(v)) + "', pinned to " +
-                    p.cluster->device(p.pinned[v]).name + ": data would leave the class's device and come back");
+      if (after[v] && before[v] && (p.allowed[p.groups.group_of[v]] & mask) == 0)
+        throw Error("co-location class '" + class_names[c] + "' (on " + MaskNames(mask, *p.cluster) +
+                    ") would form a cycle with node '" + std::string(g.node_name(v)) + "', " +
+                    (p.pinned[v] != Cluster::kNoDevice ? "pinned to " : "allowed on ") +
+                    MaskNames(p.allowed[p.groups.group_of[v]], *p.cluster) +
+                    ": data would leave the class's device and come back");
   }
 }
 

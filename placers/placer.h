@@ -44,7 +44,10 @@ struct PlacementProblem {
   static PlacementProblem Make(const Graph& graph, const Cluster& cluster, const CostTable& costs,
                                const NodeConstraints* constraints = nullptr);
 
-  bool Allows(uint32_t group, DeviceId d) const { return d < 64 && ((allowed[group] >> d) & 1); }
+  // (A cluster of over 64 devices takes no allowed-device constraints: every group's mask is all bits.)
+  bool Allows(uint32_t group, DeviceId d) const {
+    return allowed[group] == ~uint64_t{0} || (d < 64 && ((allowed[group] >> d) & 1));
+  }
   // One device per group -> one device per node (pins applied on top; a group on a device it may not use moves
   // to its first allowed device).
   std::vector<DeviceId> ExpandGroups(const std::vector<DeviceId>& group_devices) const;

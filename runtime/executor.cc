@@ -275,7 +275,9 @@ class Executor::Impl {
       const TensorId t = g_.FindTensor(name);
       if (t == kNone || g_.consumers(t).empty()) continue;
       if (proto->data_location() == onnx::TensorProto::EXTERNAL && !external_)
-        external_ = std::make_unique<ExternalTensors>(options_.model_dir, options_.model_dir);
+        external_ = std::make_unique<ExternalTensors>(
+            options_.model_dir, options_.model_dir.empty() ? std::string("the model")
+                                                           : "the model in '" + options_.model_dir + "'");
       shared_[t] = TensorFromProto(*proto, external_.get());
     }
   }

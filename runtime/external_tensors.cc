@@ -35,19 +35,21 @@ std::shared_ptr<ExternalTensors::Mapping> ExternalTensors::Map(const std::string
   std::lock_guard<std::mutex> lock(mu_);
   auto& slot = files_[file];
   if (slot) return slot;
-  const int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  // `file` is canonical (ResolveExternalData): no symlink to follow, unless one was put there since the check.
+  const int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) throw Error(what + ": external data file '" + file + "' cannot be opened: " + std::strerror(errno));
   struct stat st;
   auto mapping = std::make_shared<Mapping>();
-  if (fstat(fd, &st) == 0 && st.st_size > 0) {
+  bool failed = fstat(fd, &st) != 0;
+  if (!failed && st.st_size > 0) {  // an empty file maps nothing; Load refuses any bytes read from it
     mapping->size = static_cast<size_t>(st.st_size);
     // Private and writable: pages are shared with the file until a training step updates a weight in place.
     mapping->data = mmap(nullptr, mapping->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    failed = mapping->data == MAP_FAILED;
   }
   const int error = errno;
   close(fd);
-  if (mapping->data == MAP_FAILED)
-    throw Error(what + ": external data file '" + file + "' cannot be mapped: " + std::strerror(error));
+  if (failed) throw Error(what + ": external data file '" + file + "' cannot be mapped: " + std::strerror(error));
   slot = mapping;
   return slot;
 }
@@ -56,10 +58,14 @@ at::Tensor ExternalTensors::Load(const onnx::TensorProto& proto) {
   const std::string what = source_ + ": initializer '" + proto.name() + "'";
   const at::ScalarType type = ScalarTypeFromOnnx(proto.data_type(), what);
   std::vector<int64_t> dims(proto.dims().begin(), proto.dims().end());
+  if (model_dir_.empty())
+    throw Error(what + " keeps its weights in an external file, but the model was not read from a file whose "
+                "folder would locate it");
   uint64_t count = 1;
   for (int64_t d : dims) {
     if (d < 0) throw Error(what + ": negative dimension " + std::to_string(d));
-    count *= static_cast<uint64_t>(d);
+    if (__builtin_mul_overflow(count, static_cast<uint64_t>(d), &count))
+      throw Error(what + ": its dims hold more elements than 64 bits count");
   }
   const int32_t dt = proto.data_type();
   const bool widened = dt == onnx::TensorProto::UINT16 || dt == onnx::TensorProto::UINT32 ||
@@ -68,15 +74,18 @@ at::Tensor ExternalTensors::Load(const onnx::TensorProto& proto) {
                        : dt == onnx::TensorProto::UINT64 ? 8 : at::elementSize(type);
   std::vector<std::pair<std::string_view, std::string_view>> entries;
   for (const auto& e : proto.external_data()) entries.emplace_back(e.key(), e.value());
-  const ExternalRef ref = ResolveExternalData(entries, count * width, model_dir_, what);
+  uint64_t bytes;
+  if (__builtin_mul_overflow(count, width, &bytes)) throw Error(what + ": its size in bytes overflows 64 bits");
+  const ExternalRef ref = ResolveExternalData(entries, bytes, model_dir_, what);
   const std::shared_ptr<Mapping> mapping = Map(ref.file, what);
   if (ref.offset > mapping->size || ref.length > mapping->size - ref.offset)
     throw Error(what + ": external data file '" + ref.file + "' is shorter than offset + length");
-  char* bytes = static_cast<char*>(mapping->data) + ref.offset;
-  if (widened || reinterpret_cast<uintptr_t>(bytes) % width != 0)
-    return TensorFromBytes(std::string_view(bytes, ref.length), proto);
+  if (ref.length == 0) return at::empty(dims, at::TensorOptions().dtype(type));
+  char* data = static_cast<char*>(mapping->data) + ref.offset;
+  if (widened || reinterpret_cast<uintptr_t>(data) % width != 0)
+    return TensorFromBytes(std::string_view(data, ref.length), proto);
   // The tensor holds the mapping: it stays mapped while any tensor over it lives.
-  return at::from_blob(bytes, dims, [mapping](void*) {}, at::TensorOptions().dtype(type));
+  return at::from_blob(data, dims, [mapping](void*) {}, at::TensorOptions().dtype(type));
 }
 
 }  // namespace allot::runtime

@@ -217,6 +217,16 @@ TEST(PlacerConstraintsTest, ContradictoryConstraintsAreOneLineErrors) {
                           R"({"from": "x", "to": "mid"}, {"from": "mid", "to": "y"})")
                 .find("co-location class 'k' (on cuda:0) would form a cycle with node 'mid', pinned to cpu:0"),
             std::string::npos);
+  // The same with sets: a class on the GPUs, a node between its members on the CPU or nowhere it may go.
+  EXPECT_NE(problem_error(R"({"name": "x", "colocation": "k", "devices": ["cuda:0", "cuda:1"]},
+                             {"name": "mid", "devices": ["cpu"]}, {"name": "y", "colocation": "k"})",
+                          R"({"from": "x", "to": "mid"}, {"from": "mid", "to": "y"})")
+                .find("co-location class 'k' (on cuda:0, cuda:1) would form a cycle with node 'mid', pinned to cpu:0"),
+            std::string::npos);
+  EXPECT_EQ(problem_error(R"({"name": "x", "colocation": "k", "devices": ["cuda:0", "cuda:1"]},
+                             {"name": "mid", "devices": ["cpu", "cuda:1"]}, {"name": "y", "colocation": "k"})",
+                          R"({"from": "x", "to": "mid"}, {"from": "mid", "to": "y"})"),
+            "");  // mid may join the class on cuda:1
   // A device the cluster lacks.
   EXPECT_NE(problem_error(R"({"name": "x", "devices": ["tpu:0"]})", "").find("node 'x': device 'tpu:0' is not in"),
             std::string::npos);

@@ -73,6 +73,7 @@ void RunFidelity(const FidelityArgs& args) {
     m.cluster = MakePreset("cpu2");
     runtime::ProfileOptions popts;
     popts.repeats = args.repeats;
+    popts.model_dir = m.model.model_dir;
     m.profile = std::make_unique<Profile>(runtime::ProfileModel(*m.model.proto, m.model.graph, m.cluster, {0, 1}, popts));
     ApplyProfiledLinks(*m.profile, m.cluster);
     m.costs = ComputeCosts(m.model.graph, m.cluster, m.profile.get());
@@ -86,6 +87,7 @@ void RunFidelity(const FidelityArgs& args) {
       mopts.steps = args.steps;
       mopts.warmup = args.warmup;
       mopts.intra_op_threads = 1;
+      mopts.model_dir = m.model.model_dir;
       const double real = runtime::MeasurePlacement(*m.model.proto, m.model.graph, m.cluster, run.placement, mopts).median();
       const double sim = run.result.step_time;
       simulated.push_back(sim);
@@ -123,6 +125,7 @@ void RunOverhead(const OverheadArgs& args) {
     mopts.steps = args.steps;
     mopts.warmup = args.warmup;
     mopts.intra_op_threads = 1;
+    mopts.model_dir = m.model_dir;
     const double exec = runtime::MeasurePlacement(*m.proto, m.graph, cluster, std::vector<DeviceId>(m.graph.num_nodes(), 0), mopts).median();
     const double loop = runtime::MeasurePlainLoop(*m.proto, m.graph, args.steps, args.warmup, 1);
     std::printf("%-62s %12s %12s %7.3fx\n", spec.c_str(), FormatSeconds(exec).c_str(), FormatSeconds(loop).c_str(), exec / loop);

@@ -19,8 +19,11 @@ bool Given(const CLI::Option* option) { return option && option->count() > 0; }
 // The placement file's "cluster" field as something LoadCluster takes: a preset, a path as written, or a path
 // relative to the placement file. (`allot place` records a JSON spec's "name", which may be neither.)
 std::string ResolveCluster(const std::string& field, const std::string& placement_path) {
-  for (const ClusterPreset& p : ListClusterPresets())
-    if (p.name == field) return field;
+  try {
+    MakePreset(field);  // the listed presets and the cpuN family
+    return field;
+  } catch (const Error&) {
+  }
   std::error_code ec;
   if (fs::is_regular_file(field, ec)) return field;
   const fs::path relative = fs::path(placement_path).parent_path() / field;

@@ -46,6 +46,7 @@ class MeasuredScorer : public rl::PlacementScorer {
     if (!model.proto) throw Error("--reward measured: a cost graph cannot be executed; train on an ONNX model");
     options_.warmup = 5;
     options_.steps = 5;
+    options_.model_dir = model.model_dir;
   }
   void ScoreAll(const std::vector<std::vector<DeviceId>>& placements, std::vector<rl::Score>& scores) override {
     scores.assign(placements.size(), rl::Score{});
