@@ -82,22 +82,6 @@ Cluster VirtualCpus(int n) {
   return Cluster("cpu" + std::to_string(n), devices, links);
 }
 
-double Number(const nlohmann::json& j, const char* key, const std::string& where, double fallback = -1) {
-  if (!j.contains(key)) {
-    if (fallback >= 0) return fallback;
-    throw Error(where + ": missing field '" + key + "'");
-  }
-  if (!j[key].is_number()) throw Error(where + ": field '" + key + "' must be a number");
-  const double v = j[key].get<double>();
-  if (v < 0) throw Error(where + ": field '" + key + "' must not be negative");
-  return v;
-}
-
-std::string String(const nlohmann::json& j, const char* key, const std::string& where) {
-  if (!j.contains(key) || !j[key].is_string()) throw Error(where + ": missing string field '" + key + "'");
-  return j[key].get<std::string>();
-}
-
 }  // namespace
 
 Cluster::Cluster(std::string name, std::vector<Device> devices, std::vector<Link> links)
@@ -189,62 +173,67 @@ Cluster ParseClusterJson(const std::string& text, const std::string& source) {
   if (!j.is_object()) throw Error(source + ": a cluster spec must be a JSON object");
   if (!j.contains("devices") || !j["devices"].is_array() || j["devices"].empty())
     throw Error(source + ": field 'devices' must be a non-empty array");
+  // Device and link rates divide the work of every op and copy: each must be finite and positive.
   std::vector<Device> devices;
   for (size_t i = 0; i < j["devices"].size(); ++i) {
     const auto& d = j["devices"][i];
     const std::string where = source + ": devices[" + std::to_string(i) + "]";
     Device dev;
-    dev.name = String(d, "name", where);
-    const std::string kind = d.value("kind", "gpu");
-    if (kind != "cpu" && kind != "gpu") throw Error(where + ": field 'kind' must be \"cpu\" or \"gpu\"");
+    dev.name = JsonString(d, "name", where);
+    const std::string kind = JsonString(d, "kind", where, "gpu");
+    if (kind != "cpu" && kind != "gpu") throw Error(where + ": field 'kind' must be \"cpu\" or \"gpu\", not " + Quote(kind));
     dev.kind = kind == "cpu" ? DeviceKind::kCpu : DeviceKind::kGpu;
-    dev.model = d.value("model", "");
+    dev.model = JsonString(d, "model", where, "");
     if (!d.contains("peak_tflops")) throw Error(where + ": missing field 'peak_tflops'");
-    if (d["peak_tflops"].is_number()) {
-      dev.peak_flops_f32 = d["peak_tflops"].get<double>() * 1e12;
+    if (d["peak_tflops"].is_object()) {
+      dev.peak_flops_f32 = JsonPositive(d["peak_tflops"], "float32", where + ".peak_tflops") * 1e12;
+      dev.peak_flops_f16 = JsonNonNegative(d["peak_tflops"], "float16", where + ".peak_tflops", 0) * 1e12;
     } else {
-      dev.peak_flops_f32 = Number(d["peak_tflops"], "float32", where + ".peak_tflops") * 1e12;
-      dev.peak_flops_f16 = Number(d["peak_tflops"], "float16", where + ".peak_tflops", 0) * 1e12;
+      dev.peak_flops_f32 = JsonPositive(d, "peak_tflops", where) * 1e12;
     }
-    if (dev.peak_flops_f32 <= 0) throw Error(where + ": peak_tflops must be positive");
-    dev.memory_bandwidth = Number(d, "memory_gbps", where) * kGB;
-    dev.memory_capacity = static_cast<uint64_t>(Number(d, "memory_gib", where) * kGiB);
-    dev.launch_overhead = Number(d, "launch_overhead_us", where, 0) * kUs;
+    dev.memory_bandwidth = JsonPositive(d, "memory_gbps", where) * kGB;
+    const double gib = JsonNonNegative(d, "memory_gib", where);
+    if (gib * kGiB >= 1.8e19) throw Error(where + ": field 'memory_gib' is too large to count in bytes");
+    dev.memory_capacity = static_cast<uint64_t>(gib * kGiB);
+    dev.launch_overhead = JsonNonNegative(d, "launch_overhead_us", where, 0) * kUs;
     for (const Device& other : devices)
-      if (other.name == dev.name) throw Error(where + ": duplicate device name '" + dev.name + "'");
+      if (other.name == dev.name) throw Error(where + ": duplicate device name " + Quote(dev.name));
     devices.push_back(dev);
   }
   std::vector<Link> links;
-  if (j.contains("links")) {
-    for (size_t i = 0; i < j["links"].size(); ++i) {
-      const auto& l = j["links"][i];
-      const std::string where = source + ": links[" + std::to_string(i) + "]";
-      Link link{l.value("name", "link" + std::to_string(i)), String(l, "from", where), String(l, "to", where),
-                Number(l, "gbps", where) * kGB, Number(l, "latency_us", where, 0) * kUs};
-      if (link.bandwidth <= 0) throw Error(where + ": gbps must be positive");
-      links.push_back(link);
-    }
+  const auto array = [&](const char* key) {
+    if (j.contains(key) && !j[key].is_array()) throw Error(source + ": field '" + key + "' must be an array");
+    return j.contains(key) ? j[key].size() : size_t{0};
+  };
+  for (size_t i = 0, n = array("links"); i < n; ++i) {
+    const auto& l = j["links"][i];
+    const std::string where = source + ": links[" + std::to_string(i) + "]";
+    Link link{JsonString(l, "name", where, "link" + std::to_string(i)), JsonString(l, "from", where),
+              JsonString(l, "to", where), JsonPositive(l, "gbps", where) * kGB,
+              JsonNonNegative(l, "latency_us", where, 0) * kUs};
+    links.push_back(link);
   }
-  Cluster cluster(j.value("name", source), devices, links);
-  if (j.contains("routes")) {
-    for (size_t i = 0; i < j["routes"].size(); ++i) {
-      const auto& r = j["routes"][i];
-      const std::string where = source + ": routes[" + std::to_string(i) + "]";
-      const DeviceId a = cluster.FindDevice(String(r, "from", where)), b = cluster.FindDevice(String(r, "to", where));
-      if (a == Cluster::kNoDevice || b == Cluster::kNoDevice) throw Error(where + ": unknown device");
-      std::vector<uint32_t> path;
-      for (const auto& name : r.at("links")) {
-        const auto it = std::find_if(links.begin(), links.end(), [&](const Link& l) { return l.name == name; });
-        if (it == links.end()) throw Error(where + ": unknown link " + name.dump());
-        path.push_back(static_cast<uint32_t>(it - links.begin()));
-      }
-      cluster.SetRoute(a, b, std::move(path));
+  Cluster cluster(JsonString(j, "name", source, source), devices, links);
+  for (size_t i = 0, n = array("routes"); i < n; ++i) {
+    const auto& r = j["routes"][i];
+    const std::string where = source + ": routes[" + std::to_string(i) + "]";
+    const std::string from = JsonString(r, "from", where), to = JsonString(r, "to", where);
+    const DeviceId a = cluster.FindDevice(from), b = cluster.FindDevice(to);
+    if (a == Cluster::kNoDevice || b == Cluster::kNoDevice)
+      throw Error(where + ": unknown device " + Quote(a == Cluster::kNoDevice ? from : to));
+    if (!r.contains("links") || !r["links"].is_array()) throw Error(where + ": field 'links' must be an array of link names");
+    std::vector<uint32_t> path;
+    for (const auto& name : r["links"]) {
+      const auto it = std::find_if(links.begin(), links.end(), [&](const Link& l) { return name.is_string() && l.name == name; });
+      if (it == links.end()) throw Error(where + ": unknown link " + Quote(name.dump()));
+      path.push_back(static_cast<uint32_t>(it - links.begin()));
     }
+    cluster.SetRoute(a, b, std::move(path));
   }
   for (DeviceId a = 0; a < cluster.num_devices(); ++a)
     for (DeviceId b = 0; b < cluster.num_devices(); ++b)
       if (a != b && cluster.route(a, b).empty())
-        throw Error(source + ": no route from '" + cluster.device(a).name + "' to '" + cluster.device(b).name + "'");
+        throw Error(source + ": no route from " + Quote(cluster.device(a).name) + " to " + Quote(cluster.device(b).name));
   return cluster;
 }
 
@@ -270,12 +259,15 @@ Cluster MakePreset(const std::string& name) {
   if (name == "h100x8") return DgxH100();
   if (name.size() > 3 && name.rfind("cpu", 0) == 0 &&
       std::all_of(name.begin() + 3, name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    const int n = std::stoi(name.substr(3));
-    if (n >= 1 && n <= 64) return VirtualCpus(n);
+    if (name.size() <= 5) {  // at most 64 devices: cpu1 .. cpu64, and no stoi overflow
+      const int n = std::stoi(name.substr(3));
+      if (n >= 1 && n <= 64) return VirtualCpus(n);
+    }
+    throw Error("cluster " + Quote(name) + ": cpuN takes 1 to 64 devices");
   }
   std::string known;
   for (const auto& p : ListClusterPresets()) known += (known.empty() ? "" : ", ") + p.name;
-  throw Error("unknown cluster '" + name + "' (presets: " + known + "; or a path to a JSON spec)");
+  throw Error("unknown cluster " + Quote(name) + " (presets: " + known + "; or a path to a JSON spec)");
 }
 
 Cluster LoadCluster(const std::string& name_or_path) {

@@ -52,12 +52,23 @@ std::vector<DeviceId> ParsePlacementJson(const std::string& text, const std::str
   if (!j.is_object()) throw Error(source + ": a placement file must be a JSON object");
   if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int>() != 1)
     throw Error(source + ": field 'version' must be 1");
-  if (j.contains("graph_hash")) {
-    if (!j["graph_hash"].is_string()) throw Error(source + ": field 'graph_hash' must be a string");
-    const std::string hash = j["graph_hash"].get<std::string>();
-    if (hash != g.hash_hex())
-      throw Error(source + ": field 'graph_hash' is " + hash + " but this model's graph hashes to " + g.hash_hex() +
-                  " (a placement for another model, mode or batch size)");
+  // The hash ties a placement to one graph: node names alone match another mode's or batch size's graph.
+  const bool hand_annotated = j.contains("annotations") && j["annotations"] == "doc_string";  // PlacementJsonFromModel
+  if (!j.contains("graph_hash") && !hand_annotated)
+    throw Error(source + ": missing field 'graph_hash' (`allot place` writes it; this model's graph hashes to " +
+                g.hash_hex() + ")");
+  const std::string hash = JsonString(j, "graph_hash", source, g.hash_hex(), 64);
+  if (hash != g.hash_hex())
+    throw Error(source + ": field 'graph_hash' is " + Quote(hash) + " but this model's graph hashes to " +
+                g.hash_hex() + " (a placement for another model, mode or batch size)");
+  // The devices it was made for: each must be in the cluster it is read for.
+  if (!j.contains("devices") || !j["devices"].is_array() || j["devices"].empty())
+    throw Error(source + ": field 'devices' must be a non-empty array of the cluster's device names");
+  for (const auto& d : j["devices"]) {
+    if (!d.is_string()) throw Error(source + ": field 'devices' must hold device names, not " + d.dump().substr(0, 60));
+    if (cluster.FindDevice(d.get<std::string>()) == Cluster::kNoDevice)
+      throw Error(source + ": field 'devices' names " + Quote(d.get<std::string>()) + ", which cluster " +
+                  cluster.name() + " lacks");
   }
   if (!j.contains("placement") || !j["placement"].is_object())
     throw Error(source + ": field 'placement' must be an object mapping node names to devices");
@@ -65,15 +76,15 @@ std::vector<DeviceId> ParsePlacementJson(const std::string& text, const std::str
   std::vector<DeviceId> placement(g.num_nodes(), kUnset);
   for (const auto& [name, device] : j["placement"].items()) {
     const NodeId n = g.FindNode(name);
-    if (n == kNone) throw Error(source + ": placement['" + name + "']: no node of that name in the model");
+    if (n == kNone) throw Error(source + ": placement[" + Quote(name) + "]: no node of that name in the model");
     if (g.node(n).role != NodeRole::kForward)
       throw Error(source + ": placement['" + name + "']: a " + std::string(NodeRoleName(g.node(n).role)) +
                   " op is placed with its forward op, not on its own");
     if (!device.is_string()) throw Error(source + ": placement['" + name + "']: the device must be a string");
     const DeviceId d = cluster.FindDevice(device.get<std::string>());
     if (d == Cluster::kNoDevice)
-      throw Error(source + ": placement['" + name + "']: unknown device '" + device.get<std::string>() +
-                  "' (cluster " + cluster.name() + ")");
+      throw Error(source + ": placement['" + name + "']: unknown device " + Quote(device.get<std::string>()) +
+                  " (cluster " + cluster.name() + ")");
     placement[n] = d;
   }
   for (NodeId n = 0; n < g.num_nodes(); ++n)

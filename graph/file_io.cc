@@ -9,6 +9,8 @@
 namespace allot {
 
 std::string ReadFile(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a directory, not a file");
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw Error(path + ": cannot open file");
   // One read into a buffer of the file's size: models run to gigabytes, and a stringstream copies twice.
@@ -21,6 +23,9 @@ std::string ReadFile(const std::string& path) {
 }
 
 void WriteFileAtomic(const std::string& path, const std::string& data) {
+  if (path.empty()) throw Error("an output file name is empty");
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a directory; name an output file");
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
@@ -32,7 +37,6 @@ void WriteFileAtomic(const std::string& path, const std::string& data) {
       throw Error(path + ": write failed");
     }
   }
-  std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
     std::remove(tmp.c_str());

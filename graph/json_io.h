@@ -1,20 +1,31 @@
 #pragma once
-// JSON at allot's file boundaries (cluster specs, placements, profiles, cost graphs): a parse error becomes one
-// Error line naming the source.
+// JSON at allot's file boundaries (cluster specs, placements, profiles, cost graphs): a syntax error, a duplicate
+// key, a missing field or one of the wrong type becomes one Error line naming the source and the field, with any
+// value it quotes cut to a readable length.
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "graph/error.h"
 
 namespace allot {
 
-inline nlohmann::json ParseJsonText(const std::string& text, const std::string& source) {
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    std::string what = e.what();
-    throw Error(source + ": not valid JSON: " + what.substr(0, std::min<size_t>(160, what.find('\n'))));
-  }
-}
+// Parses `text`; an object that repeats a key is an Error (nlohmann keeps the last one silently).
+nlohmann::json ParseJsonText(const std::string& text, const std::string& source);
+
+// `value` quoted for an error message: at most `max_chars` of it, then "... (N characters)".
+std::string Quote(const std::string& value, size_t max_chars = 60);
+
+// Field `key` of object `j`. `where` names the object ("c.json: devices[0]"). A missing field takes `fallback`
+// where one is given, else is an Error; so is a field of another type.
+std::string JsonString(const nlohmann::json& j, const char* key, const std::string& where,
+                       std::optional<std::string> fallback = std::nullopt, size_t max_chars = 256);
+double JsonNumber(const nlohmann::json& j, const char* key, const std::string& where,
+                  std::optional<double> fallback = std::nullopt);
+// The same number, which must be finite and > 0 (rates, sizes a division uses) or >= 0.
+double JsonPositive(const nlohmann::json& j, const char* key, const std::string& where,
+                    std::optional<double> fallback = std::nullopt);
+double JsonNonNegative(const nlohmann::json& j, const char* key, const std::string& where,
+                       std::optional<double> fallback = std::nullopt);
 
 }  // namespace allot

@@ -346,15 +346,23 @@ std::string PlacementJsonFromModel(const onnx::ModelProto& model, const std::str
   Json j;
   j["version"] = 1;
   j["model"] = source;
+  // A model annotated by hand (doc_string lines only) carries no hash: its node names are checked all the same.
   if (!p.info.graph_hash.empty()) j["graph_hash"] = p.info.graph_hash;
+  else j["annotations"] = "doc_string";
   if (!p.info.mode.empty()) j["mode"] = p.info.mode;
   if (!p.info.optimizer.empty()) j["optimizer"] = p.info.optimizer;
   if (!p.info.bindings.empty())
     j["bindings"] = ParseJsonText(p.info.bindings, source + ": metadata '" + kBindingsMetadataKey + "'");
   if (!p.info.cluster.empty()) j["cluster"] = p.info.cluster;
-  Json map = Json::object();
-  for (size_t i = 0; i < p.node_names.size(); ++i) map[p.node_names[i]] = p.device_of_node[i];
-  for (const auto& [name, device] : p.info.extra_nodes) map[name] = device;
+  Json map = Json::object(), devices = Json::array();
+  std::set<std::string> seen;
+  const auto place = [&](const std::string& name, const std::string& device) {
+    map[name] = device;
+    if (seen.insert(device).second) devices.push_back(device);
+  };
+  for (size_t i = 0; i < p.node_names.size(); ++i) place(p.node_names[i], p.device_of_node[i]);
+  for (const auto& [name, device] : p.info.extra_nodes) place(name, device);
+  j["devices"] = std::move(devices);
   j["placement"] = std::move(map);
   return j.dump(1) + "\n";
 }

@@ -80,6 +80,9 @@ std::string Trim(const std::string& s) {
   return s.substr(begin, end - begin + 1);
 }
 
+// The largest size a spec may give: products of sizes (batch x seq x hidden) must stay far inside int64.
+constexpr int64_t kMaxSize = 1 << 20;
+
 template <typename T>
 bool ParseUnsigned(const std::string& text, T* out) {
   if (text.empty()) return false;
@@ -169,10 +172,13 @@ std::pair<std::string, ModelOptions> ParseModelSpec(const std::string& spec) {
     } else if (key == "seed") {
       if (!ParseUnsigned(value, &options.seed)) throw bad_value("a non-negative integer");
     } else if (key == "layers") {
-      if (!ParseUnsigned(value, &options.layers)) throw bad_value("a non-negative integer");
+      // 0 stands for "the generator's default" inside ModelOptions: written out, it is a mistake.
+      if (!ParseUnsigned(value, &options.layers) || options.layers < 1 || options.layers > kMaxSize)
+        throw bad_value("an integer from 1 to " + std::to_string(kMaxSize));
     } else if (key == "batch" || key == "seq" || key == "hidden" || key == "vocab") {
       int64_t parsed = 0;
-      if (!ParseUnsigned(value, &parsed)) throw bad_value("a non-negative integer");
+      if (!ParseUnsigned(value, &parsed) || parsed < 1 || parsed > kMaxSize)
+        throw bad_value("an integer from 1 to " + std::to_string(kMaxSize));
       (key == "batch" ? options.batch : key == "seq" ? options.seq : key == "hidden" ? options.hidden : options.vocab) =
           parsed;
     } else {

@@ -289,7 +289,7 @@ PlacerInfo MetisPlacerInfo() {
            {"objective", OptionSpec::Type::kString, "vol",
             "vol: minimize the total communication volume (METIS_OBJTYPE_VOL); cut: minimize the bytes on cut edges"},
            {"imbalance", OptionSpec::Type::kDouble, "1.05",
-            "allowed load imbalance per balance constraint (METIS ubvec; 1.05 = 5% over the target share)"},
+            "allowed load imbalance per balance constraint (METIS ubvec; 1.05 = 5% over the target share)", 1, 100},
            {"memory_balance", OptionSpec::Type::kBool, "1",
             "1: balance memory as a second constraint (ncon=2, shares proportional to capacity); 0: compute only"},
            {"seed", OptionSpec::Type::kInt, "1", "METIS random seed (METIS_OPTION_SEED); same seed, same placement"}},

@@ -1,6 +1,8 @@
 #include "placers/options.h"
 
 #include <nlohmann/json.hpp>
+#include <iomanip>
+#include <sstream>
 
 #include "graph/error.h"
 
@@ -13,18 +15,24 @@ void Validate(const std::string& placer, const OptionSpec& spec, const std::stri
     size_t used = 0;
     switch (spec.type) {
       case OptionSpec::Type::kInt:
-        std::stoll(value, &used);
+      case OptionSpec::Type::kDouble: {
+        const double number = spec.type == OptionSpec::Type::kInt ? static_cast<double>(std::stoll(value, &used))
+                                                                  : std::stod(value, &used);
         if (used != value.size()) throw std::invalid_argument(value);
+        if (!(number >= spec.min && number <= spec.max)) {
+          std::ostringstream range;
+          range << std::setprecision(10) << spec.min << " to " << spec.max;
+          throw Error(where + " must be " + range.str() + ", got '" + value + "'");
+        }
         return;
-      case OptionSpec::Type::kDouble:
-        std::stod(value, &used);
-        if (used != value.size()) throw std::invalid_argument(value);
-        return;
+      }
       case OptionSpec::Type::kBool:
         if (value != "0" && value != "1" && value != "true" && value != "false") throw std::invalid_argument(value);
         return;
       case OptionSpec::Type::kString: return;
     }
+  } catch (const Error&) {
+    throw;
   } catch (const std::exception&) {
     static const char* names[] = {"an integer", "a number", "0/1/true/false", "a string"};
     throw Error(where + " must be " + names[static_cast<int>(spec.type)] + ", got '" + value + "'");

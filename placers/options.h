@@ -15,6 +15,10 @@ struct OptionSpec {
   Type type = Type::kInt;
   std::string default_value;
   std::string help;
+  // Numbers outside [min, max] are refused naming the option: no option of allot's takes a negative value, and
+  // none an integer past 2^31 (a step count, size or seed that large is a typo, and products of them overflow).
+  double min = 0;
+  double max = 2147483647;
 };
 
 class OptionValues {

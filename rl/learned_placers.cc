@@ -13,17 +13,17 @@ namespace rl {
 std::vector<OptionSpec> Seq2SeqOptionSpecs() {
   using T = OptionSpec::Type;
   return {
-      {"steps", T::kInt, "500", "policy updates (REINFORCE steps) to train for"},
+      {"steps", T::kInt, "500", "policy updates (REINFORCE steps) to train for", 1},
       {"samples", T::kInt, "16", "placements sampled and simulated per update (K; HDP: 4; ColocRL: one per worker, "
-                                  "many workers; 16 batches the decoder for ~10x the placements/s of 4)"},
+                                  "many workers; 16 batches the decoder for ~10x the placements/s of 4)", 1},
       {"lr", T::kDouble, "0.0005", "Adam learning rate (HDP paper: 0.1; ours: 0.01 collapses to one GPU within 10 steps, "
                                    "0.001 within ~100)"},
-      {"hidden", T::kInt, "256", "LSTM width (encoder states, decoder, attention)"},
+      {"hidden", T::kInt, "256", "LSTM width (encoder states, decoder, attention)", 1},
       {"groups", T::kInt, "128", "most co-location groups the policy decides (ColocRL: ~80-300; 0: no cap). Fewer "
                                   "learn and decode faster but cap the result: refine:groups=N on Inception-V3 "
                                   "training, p100x4, reaches 209.6 ms at 64, 198.1 at 128, 194.3 at 256; NMT-4 "
                                   "needs 256"},
-      {"temperature", T::kDouble, "10", "logit temperature T: logits / T, then C*tanh (HDP paper: 10)"},
+      {"temperature", T::kDouble, "10", "logit temperature T: logits / T, then C*tanh (HDP paper: 10)", 1e-3, 1e6},
       {"logit_clip", T::kDouble, "5", "tanh constant C (HDP paper: 5; 0: no tanh)"},
       {"entropy", T::kDouble, "0.05", "entropy bonus weight, per group (the papers use none; without it the policy "
                                      "collapses onto one GPU within ~100 steps; at 0.03 Inception-V3's collapses at "
@@ -35,13 +35,13 @@ std::vector<OptionSpec> Seq2SeqOptionSpecs() {
       {"normalize", T::kBool, "true", "divide advantages by the std of the K samples' costs (not in the papers)"},
       {"noise", T::kDouble, "0.5", "HDP's Gaussian logit noise, std as a fraction of RMS(logits) (HDP code: 0.5)"},
       {"noise_steps", T::kInt, "750", "updates that get logit noise (HDP code: 750)"},
-      {"lr_decay", T::kDouble, "1", "staircase lr factor (HDP code: 0.95 every 50 steps after step 400)"},
+      {"lr_decay", T::kDouble, "1", "staircase lr factor (HDP code: 0.95 every 50 steps after step 400)", 0, 1},
       {"lr_decay_every", T::kInt, "0", "steps between lr decays (0: constant lr)"},
       {"lr_decay_start", T::kInt, "0", "step after which the lr decays"},
       {"seed", T::kInt, "1", "seed of the policy's initialisation and sampling"},
-      {"threads", T::kInt, "1", "simulator threads (the result does not depend on it)"},
+      {"threads", T::kInt, "1", "simulator threads (the result does not depend on it)", 1, 256},
       {"policy_threads", T::kInt, "1",
-       "LibTorch intra-op threads for the policy (its matrices are small: 2 are no faster than 1)"},
+       "LibTorch intra-op threads for the policy (its matrices are small: 2 are no faster than 1)", 1, 256},
       {"policy", T::kString, "", "directory of a trained policy (allot train --out OUT: OUT/policy): decode it "
                                  "greedily instead of training"},
   };

@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <utility>
+#include <vector>
 
 #include <onnx/onnx_pb.h>
 
@@ -35,6 +37,62 @@ TEST(CliTest, MalformedModelsFailWithOneLine) {
   ExpectOneLineError(RunAllot("inspect " + Temp("missing.onnx")), "cannot open");
   ExpectOneLineError(RunAllot("inspect gen:nope"), "unknown model generator");
   ExpectOneLineError(RunAllot("inspect gen:mlp,layers=x"), "layers");
+}
+
+// Hostile JSON and option values (a cluster with no memory bandwidth, a placement that names no graph, a repeated
+// key, a 1 MB device name, a count of 0): one line naming the file and field or the option, exit 1, nothing
+// written.
+TEST(CliTest, HostileJsonAndOptionValuesAreOneLineErrors) {
+  const std::string cluster = Temp("hostile_cluster.json"), placement = Temp("hostile_placement.json");
+  const Outcome shown = RunAllot("clusters --json p100x2");
+  ASSERT_EQ(shown.exit_code, 0);
+  const auto write = [&](const std::string& path, std::string text, const std::string& from, const std::string& to) {
+    const size_t at = text.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    std::ofstream(path) << text.replace(at, from.size(), to);
+  };
+  const std::string gbps = "\"memory_gbps\": ";
+  const std::string zero_gbps = shown.out.substr(0, shown.out.find(gbps) + gbps.size()) + "0" +
+                                shown.out.substr(shown.out.find_first_of(",\n", shown.out.find(gbps)));
+  std::ofstream(cluster) << zero_gbps;
+  ExpectOneLineError(RunAllot("place gen:mlp --cluster " + cluster), cluster + ": devices[0]: field 'memory_gbps' is 0");
+  write(cluster, shown.out, "\"kind\": \"cpu\"", "\"kind\": 5");
+  ExpectOneLineError(RunAllot("place gen:mlp --cluster " + cluster), "field 'kind' must be a string, not number");
+  write(cluster, shown.out, "\"name\": \"cpu:0\"", "\"name\": \"" + std::string(1 << 20, 'x') + "\"");
+  const Outcome long_name = RunAllot("place gen:mlp --cluster " + cluster);
+  ExpectOneLineError(long_name, "field 'name' is 1048576 characters long");
+  EXPECT_LT(long_name.out.size(), 300u);
+
+  const Outcome placed = RunAllot("place gen:mlp --cluster p100x2 --placer single --json -o " + placement);
+  ASSERT_EQ(placed.exit_code, 0) << placed.out;
+  std::ifstream in(placement);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  write(placement, text, "\"graph_hash\"", "\"no_hash\"");
+  ExpectOneLineError(RunAllot("simulate gen:mlp --placement " + placement), "missing field 'graph_hash'");
+  write(placement, text, "\"version\": 1,", "\"version\": 1, \"mode\": \"training\",");
+  ExpectOneLineError(RunAllot("simulate gen:mlp --placement " + placement), "key 'mode' appears twice");
+
+  ExpectOneLineError(RunAllot("place gen:mlp --cluster cpu99999999999"), "cpuN takes 1 to 64 devices");
+  ExpectOneLineError(RunAllot("inspect " + fs::temp_directory_path().string()), "is a directory");
+  ExpectOneLineError(RunAllot("clusters nope"), "not expected: nope");
+  const std::string out = Temp("hostile_out.json");
+  fs::remove(out);
+  for (const auto& [args, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"place gen:mlp --batch 0", "--batch"},
+           {"place gen:mlp --batch 99999999999", "--batch"},
+           {"place gen:transformer --seq 0", "--seq"},
+           {"place gen:mlp,hidden=0", "'hidden'"},
+           {"place gen:mlp --placer refine:groups=-1", "option 'groups' must be 0 to"},
+           {"place gen:mlp --placer etf:bogus=1", "has no option 'bogus'"},
+           {"profile gen:mlp --repeats 0", "--repeats"},
+           {"place gen:mlp -o ''", "--output: an output path must not be empty"}}) {
+    ExpectOneLineError(RunAllot(args + (args.find(" -o ") == std::string::npos ? " -o " + out : "")), needle);
+    EXPECT_FALSE(fs::exists(out)) << args;
+  }
+  const std::string train_out = Temp("hostile_train");
+  fs::remove_all(train_out);
+  ExpectOneLineError(RunAllot("train gen:mlp --steps 0 --out " + train_out), "--steps");
+  EXPECT_FALSE(fs::exists(train_out));
 }
 
 TEST(CliTest, InspectPrintsJsonFields) {

@@ -110,6 +110,19 @@ TEST(PlacementFileTest, RoundTripsAndRejectsBadFiles) {
   EXPECT_NE(error_of(with([](auto& c) { c["placement"].erase("relu"); })).find("'relu' is missing"), std::string::npos);
   EXPECT_NE(error_of(with([](auto& c) { c["placement"]["grad/fc1"] = "cuda:0"; })).find("gradient"), std::string::npos);
   EXPECT_NE(error_of("{\"version\": 1, ").find("not valid JSON"), std::string::npos);
+  EXPECT_NE(error_of(with([](auto& c) { c.erase("graph_hash"); })).find("missing field 'graph_hash'"), std::string::npos);
+  EXPECT_NE(error_of(with([](auto& c) { c["devices"] = nlohmann::json::array(); })).find("field 'devices' must be"),
+            std::string::npos);
+  EXPECT_NE(error_of(with([](auto& c) { c["devices"][0] = "tpu:7"; })).find("names 'tpu:7', which cluster p100x2 lacks"),
+            std::string::npos);
+  // A repeated key is refused rather than read as its last value.
+  std::string twice = text;
+  twice.insert(twice.find('{') + 1, "\"mode\": \"inference\",");
+  EXPECT_NE(error_of(twice).find("key 'mode' appears twice in one object"), std::string::npos);
+  // A value quoted in an error is cut to a readable length.
+  const std::string long_name = error_of(with([](auto& c) { c["devices"][0] = std::string(100000, 'x'); }));
+  EXPECT_LT(long_name.size(), 200u);
+  EXPECT_NE(long_name.find("(100000 characters)"), std::string::npos);
   EXPECT_NE(error_of(with([](auto& c) { c.erase("version"); })).find("version"), std::string::npos);
   for (const std::string& msg : {error_of("[]"), error_of(with([](auto& c) { c["placement"] = 3; }))}) {
     EXPECT_EQ(msg.rfind("p.json: ", 0), 0u) << msg;

@@ -19,6 +19,7 @@
 #include "tools/commands.h"
 #include "tools/spec_lists.h"
 #include "tools/format.h"
+#include "tools/option_checks.h"
 
 namespace allot::tools {
 namespace {
@@ -148,7 +149,7 @@ void RegisterBench(CLI::App& app) {
   auto args = std::make_shared<ImportBenchArgs>();
   CLI::App* import = bench->add_subcommand("import", "Import time (checker, shape inference, IR) against protobuf parse");
   import->add_option("--models", args->models, "ONNX files or gen:SPECs (';'-separated, or commas as in compare)");
-  import->add_option("--repeats", args->repeats, "runs per model (median reported)");
+  import->add_option("--repeats", args->repeats, "runs per model (median reported)")->check(kCount);
   import->callback([args] { RunImportBench(*args); });
 
   auto sim = std::make_shared<SimBenchArgs>();
@@ -156,8 +157,8 @@ void RegisterBench(CLI::App& app) {
   simulate->add_option("--models", sim->models, "ONNX files, cost graphs or gen:SPECs (';'-separated)");
   simulate->add_option("--cluster", sim->cluster, "cluster preset or JSON");
   simulate->add_option("--mode", sim->mode, "inference or training")->check(CLI::IsMember({"inference", "training"}));
-  simulate->add_option("--runs", sim->runs, "timed runs per model (median reported)");
-  simulate->add_option("--baseline-runs", sim->baseline_runs, "timed baseline runs per model");
+  simulate->add_option("--runs", sim->runs, "timed runs per model (median reported)")->check(kCount);
+  simulate->add_option("--baseline-runs", sim->baseline_runs, "timed baseline runs per model")->check(kCountOrZero);
   simulate->callback([sim] { RunSimulateBench(*sim); });
   RegisterRuntimeBench(*bench);
 }

@@ -16,6 +16,7 @@
 #include "tools/format.h"
 #include "tools/place_run.h"
 #include "tools/spec_lists.h"
+#include "tools/option_checks.h"
 
 namespace allot::tools {
 namespace {
@@ -143,16 +144,16 @@ void RegisterRuntimeBench(CLI::App& bench) {
   fidelity->add_option("--models", f->models, "models (';'-separated; gen: specs contain commas)");
   fidelity->add_option("--placers", f->placers, "placer specs (';'-separated)");
   fidelity->add_option("--mode", f->mode, "inference or training")->check(CLI::IsMember({"inference", "training"}));
-  fidelity->add_option("--steps", f->steps, "measured steps per placement (median)");
-  fidelity->add_option("--warmup", f->warmup, "untimed steps first");
-  fidelity->add_option("--repeats", f->repeats, "profiling steps per device");
+  fidelity->add_option("--steps", f->steps, "measured steps per placement (median)")->check(kCount);
+  fidelity->add_option("--warmup", f->warmup, "untimed steps first")->check(kCountOrZero);
+  fidelity->add_option("--repeats", f->repeats, "profiling steps per device")->check(kCount);
   fidelity->callback([f] { RunFidelity(*f); });
 
   auto o = std::make_shared<OverheadArgs>();
   CLI::App* overhead = bench.add_subcommand("overhead", "Executor on one device against a plain loop of the same kernels");
   overhead->add_option("--models", o->models, "models (';'-separated)");
-  overhead->add_option("--steps", o->steps, "timed steps (median)");
-  overhead->add_option("--warmup", o->warmup, "untimed steps first");
+  overhead->add_option("--steps", o->steps, "timed steps (median)")->check(kCount);
+  overhead->add_option("--warmup", o->warmup, "untimed steps first")->check(kCountOrZero);
   overhead->callback([o] { RunOverhead(*o); });
 }
 

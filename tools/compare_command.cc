@@ -24,6 +24,7 @@
 #include "tools/place_run.h"
 #include "tools/report.h"
 #include "tools/simulation_report.h"
+#include "tools/option_checks.h"
 
 namespace allot::tools {
 namespace {
@@ -293,14 +294,15 @@ void RegisterCompare(CLI::App& app) {
       ->check(CLI::IsMember({"inference", "training"}));
   cmd->add_option("--optimizer", args->optimizer, "training optimizer: sgd, momentum, adam")
       ->check(CLI::IsMember({"sgd", "momentum", "adam"}));
-  cmd->add_option("--batch", args->batch, "bind symbolic batch dims (gen: the generator's batch)");
-  cmd->add_option("--seq", args->seq, "bind symbolic sequence dims (gen: the generator's sequence length)");
+  cmd->add_option("--batch", args->batch, "bind symbolic batch dims (gen: the generator's batch)")->check(kCount);
+  cmd->add_option("--seq", args->seq, "bind symbolic sequence dims (gen: the generator's sequence length)")->check(kCount);
   cmd->add_option("--seed", args->seed, "seed for placers that take one");
   cmd->add_option("--order", args->order, "simulator dispatch order: fifo or critical-path")
       ->check(CLI::IsMember({"fifo", "critical-path"}));
   cmd->add_flag("--no-link-lanes", args->no_links, "Gantt charts: devices only, no lanes for link transfers");
   cmd->add_option("-o,--output", args->output, "directory to write report.md, report.html and results.json")
-      ->required();
+      ->required()
+      ->check(kOutputPath);
   cmd->callback([args] { RunCompare(*args); });
 }
 

@@ -26,6 +26,7 @@
 #include "tools/commands.h"
 #include "tools/placement_args.h"
 #include "tools/simulation_report.h"
+#include "tools/option_checks.h"
 
 namespace allot::tools {
 namespace {
@@ -229,7 +230,8 @@ void RegisterExport(CLI::App& app) {
   cmd->add_option("--order", args->order, "trace: ready-op dispatch, fifo or critical-path")
       ->check(CLI::IsMember({"fifo", "critical-path"}));
   cmd->add_option("-o,--output", args->out, "output file (onnx, trace) or directory (submodels); written atomically")
-      ->required();
+      ->required()
+      ->check(kOutputPath);
   cmd->callback([args] { RunExport(*args); });
 }
 

@@ -8,6 +8,7 @@
 #include "tools/commands.h"
 #include "tools/format.h"
 #include "tools/model_loader.h"
+#include "tools/option_checks.h"
 
 namespace allot::tools {
 namespace {
@@ -91,7 +92,7 @@ void RegisterInspect(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("inspect", "Import a model and print its graph statistics");
   AddModelOptions(*cmd, args->model);
   cmd->add_flag("--json", args->json, "print JSON (fields documented in README)");
-  cmd->add_option("--top", args->top, "op types shown in the histogram line");
+  cmd->add_option("--top", args->top, "op types shown in the histogram line")->check(kCountOrZero);
   cmd->callback([args] {
     const LoadedModel m = LoadModel(args->model);
     const GraphStats s = ComputeStats(m.graph);

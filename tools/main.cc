@@ -29,8 +29,17 @@ int main(int argc, char** argv) {
   allot::tools::RegisterExport(app);
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One line and exit 1, as for every other bad input; the option's value is cut to a readable length.
+    std::string what = e.what();
+    what = what.substr(0, what.find('\n'));
+    if (what.size() > 200) what = what.substr(0, 200) + "...";
+    std::fprintf(stderr, "allot: %s (see --help)\n", what.c_str());
+    return 1;
   } catch (const allot::Error& e) {
     std::fprintf(stderr, "allot: %s\n", e.what());
     return 1;

@@ -1,4 +1,5 @@
 #include "tools/model_loader.h"
+#include "tools/option_checks.h"
 
 #include <onnx/onnx_pb.h>
 
@@ -47,9 +48,10 @@ void AddModelOptions(CLI::App& app, ModelArgs& args, bool model_option) {
                          ->check(CLI::IsMember({"inference", "training"}));
   args.optimizer_option = app.add_option("--optimizer", args.optimizer, "training optimizer: sgd, momentum, adam")
                               ->check(CLI::IsMember({"sgd", "momentum", "adam"}));
-  args.batch_option = app.add_option("--batch", args.batch, "bind symbolic batch dims (gen: the generator's batch)");
+  args.batch_option =
+      app.add_option("--batch", args.batch, "bind symbolic batch dims (gen: the generator's batch)")->check(kCount);
   args.seq_option =
-      app.add_option("--seq", args.seq, "bind symbolic sequence dims (gen: the generator's sequence length)");
+      app.add_option("--seq", args.seq, "bind symbolic sequence dims (gen: the generator's sequence length)")->check(kCount);
   args.dim_option = app.add_option("--dim", args.dims, "bind a symbolic dim by name: NAME=N (repeatable)");
   app.add_flag("--no-check", args.no_check, "skip the ONNX checker and the check of declared shapes");
 }

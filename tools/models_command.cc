@@ -9,6 +9,7 @@
 #include "tools/commands.h"
 #include "tools/format.h"
 #include "tools/model_loader.h"
+#include "tools/option_checks.h"
 
 namespace allot::tools {
 
@@ -24,7 +25,7 @@ void RegisterModels(CLI::App& app) {
   auto args = std::make_shared<GenArgs>();
   CLI::App* gen = app.add_subcommand("gen", "Write a generated benchmark model as an ONNX file");
   gen->add_option("spec", args->spec, "NAME[,layers=L,batch=B,seq=S,hidden=H,vocab=V,weights=0|1,seed=N]")->required();
-  gen->add_option("-o,--output", args->out, "output .onnx path")->required();
+  gen->add_option("-o,--output", args->out, "output .onnx path")->required()->check(kOutputPath);
   gen->callback([args] {
     std::string spec = args->spec;
     if (spec.rfind("gen:", 0) == 0) spec = spec.substr(4);

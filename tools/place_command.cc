@@ -14,6 +14,7 @@
 #include "tools/format.h"
 #include "tools/place_run.h"
 #include "tools/simulation_report.h"
+#include "tools/option_checks.h"
 
 namespace allot::tools {
 namespace {
@@ -76,11 +77,11 @@ void RegisterPlace(CLI::App& app) {
   AddModelOptions(*cmd, args->model);
   AddClusterOptions(*cmd, args->cluster);
   cmd->add_option("--placer", args->placer, "placer spec: NAME[:key=value,...] (see `allot placers`)");
-  cmd->add_option("--seed", args->seed, "seed for placers that take one");
+  cmd->add_option("--seed", args->seed, "seed for placers that take one")->check(kCountOrZero);
   cmd->add_option("--policy", args->policy, "a learned placer's trained policy (allot train --out DIR: DIR/policy)");
   cmd->add_option("--order", args->order, "simulator dispatch order: fifo or critical-path")
       ->check(CLI::IsMember({"fifo", "critical-path"}));
-  cmd->add_option("-o,--output", args->output, "placement JSON to write");
+  cmd->add_option("-o,--output", args->output, "placement JSON to write")->check(kOutputPath);
   cmd->add_flag("--json", args->json, "print the result as JSON");
   cmd->callback([args] { RunPlace(*args); });
 }

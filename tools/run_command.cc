@@ -15,6 +15,7 @@
 #include "tools/commands.h"
 #include "tools/format.h"
 #include "tools/placement_args.h"
+#include "tools/option_checks.h"
 
 namespace allot::tools {
 namespace {
@@ -114,14 +115,14 @@ void RegisterRun(CLI::App& app) {
   AddModelOptions(*run, args->model);
   run->add_option("--placement", args->placement, "placement JSON (from `allot place`)")->required();
   run->add_option("--cluster", args->cluster, "cluster to read the placement against (default: the file's)");
-  run->add_option("--steps", args->steps, "timed steps");
-  run->add_option("--warmup", args->warmup, "untimed steps first");
-  run->add_option("--threads", args->threads, "intra-op threads per device (0: cores / devices)");
+  run->add_option("--steps", args->steps, "timed steps")->check(kCount);
+  run->add_option("--warmup", args->warmup, "untimed steps first")->check(kCountOrZero);
+  run->add_option("--threads", args->threads, "intra-op threads per device (0: cores / devices)")->check(kCountOrZero);
   run->add_option("--lr", args->lr, "SGD learning rate of a training step");
   run->add_option("--seed", args->seed, "seed of generated parameters and inputs");
   run->add_option("--inputs", args->inputs, "directory of input_K.pb TensorProtos (libonnx-testdata layout)");
-  run->add_option("--outputs", args->outputs, "directory to write output_K.pb into");
-  run->add_option("--trace", args->trace, "write the measured schedule as a Chrome trace");
+  run->add_option("--outputs", args->outputs, "directory to write output_K.pb into")->check(kOutputPath);
+  run->add_option("--trace", args->trace, "write the measured schedule as a Chrome trace")->check(kOutputPath);
   run->add_flag("--json", args->json, "print JSON");
   run->callback([args] { RunRun(*args); });
 
@@ -129,10 +130,10 @@ void RegisterRun(CLI::App& app) {
   CLI::App* profile = app.add_subcommand("profile", "Measure per-op times and transfers into a profile for --profile");
   AddModelOptions(*profile, pargs->model);
   profile->add_option("--devices", pargs->devices, "devices to measure on (cpu:0,cpu:1,...)")->delimiter(',');
-  profile->add_option("--repeats", pargs->repeats, "timed steps per device (median per op)");
-  profile->add_option("--warmup", pargs->warmup, "untimed steps first");
-  profile->add_option("--threads", pargs->threads, "intra-op threads");
-  profile->add_option("-o,--output", pargs->output, "profile JSON to write")->required();
+  profile->add_option("--repeats", pargs->repeats, "timed steps per device (median per op)")->check(kCount);
+  profile->add_option("--warmup", pargs->warmup, "untimed steps first")->check(kCountOrZero);
+  profile->add_option("--threads", pargs->threads, "intra-op threads")->check(kCountOrZero);
+  profile->add_option("-o,--output", pargs->output, "profile JSON to write")->required()->check(kOutputPath);
   profile->callback([pargs] { RunProfile(*pargs); });
 }
 

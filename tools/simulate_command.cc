@@ -15,6 +15,7 @@
 #include "tools/format.h"
 #include "tools/placement_args.h"
 #include "tools/simulation_report.h"
+#include "tools/option_checks.h"
 
 namespace allot::tools {
 namespace {
@@ -67,7 +68,7 @@ void RegisterSimulate(CLI::App& app) {
   cmd->add_option("--placement", args->placement, "placement JSON (from `allot place`)")->required();
   cmd->add_option("--order", args->order, "ready-op dispatch: fifo (TensorFlow's executor) or critical-path")
       ->check(CLI::IsMember({"fifo", "critical-path"}));
-  cmd->add_option("--trace", args->trace, "write the simulated schedule as a Chrome/Perfetto trace");
+  cmd->add_option("--trace", args->trace, "write the simulated schedule as a Chrome/Perfetto trace")->check(kOutputPath);
   cmd->add_flag("--json", args->json, "print JSON (fields documented in README)");
   cmd->callback([args] { RunSimulate(*args); });
 }

@@ -24,6 +24,7 @@
 #include "tools/format.h"
 #include "tools/place_run.h"
 #include "tools/simulation_report.h"
+#include "tools/option_checks.h"
 
 namespace allot::tools {
 namespace {
@@ -174,12 +175,15 @@ void RegisterTrain(CLI::App& app) {
   AddModelOptions(*cmd, args->model);
   AddClusterOptions(*cmd, args->cluster);
   cmd->add_option("--placer", args->placer, "learned placer spec: seq2seq[:key=value,...] (see `allot placers`)");
-  cmd->add_option("--out", args->out, "output directory (checkpoint, curve, policy, best placement)")->required();
-  cmd->add_option("--steps", args->steps, "policy updates in total (overrides the placer's steps)");
-  cmd->add_option("--seed", args->seed, "seed (overrides the placer's seed)");
-  cmd->add_option("--samples", args->samples, "placements per update, K (overrides the placer's samples)");
-  cmd->add_option("--threads", args->threads, "simulator threads (the result does not depend on it)");
-  cmd->add_option("--checkpoint-every", args->checkpoint_every, "steps between checkpoints (0: only at the end)");
+  cmd->add_option("--out", args->out, "output directory (checkpoint, curve, policy, best placement)")
+      ->required()
+      ->check(kOutputPath);
+  cmd->add_option("--steps", args->steps, "policy updates in total (overrides the placer's steps)")->check(kCount);
+  cmd->add_option("--seed", args->seed, "seed (overrides the placer's seed)")->check(kCountOrZero);
+  cmd->add_option("--samples", args->samples, "placements per update, K (overrides the placer's samples)")->check(kCount);
+  cmd->add_option("--threads", args->threads, "simulator threads (the result does not depend on it)")->check(kCount);
+  cmd->add_option("--checkpoint-every", args->checkpoint_every, "steps between checkpoints (0: only at the end)")
+      ->check(kCountOrZero);
   cmd->add_flag("--resume", args->resume, "continue from OUT/checkpoint.pt (same model, cluster and options)");
   cmd->add_option("--reward", args->reward, "simulated, or measured (each sample run on the runtime: virtual CPU clusters such as cpu2)")
       ->check(CLI::IsMember({"simulated", "measured"}));
