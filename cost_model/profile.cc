@@ -1,10 +1,10 @@
 #include "cost_model/profile.h"
 
-#include <fstream>
+#include <cmath>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "graph/error.h"
+#include "graph/file_io.h"
 #include "graph/json_io.h"
 
 namespace allot {
@@ -95,32 +95,29 @@ Profile Profile::FromJson(const std::string& text, const std::string& source) {
   for (size_t i = 0; i < j["ops"].size(); ++i) {
     const auto& e = j["ops"][i];
     const std::string where = source + ": ops[" + std::to_string(i) + "]";
-    if (!e.contains("signature") || !e["signature"].is_string()) throw Error(where + ": missing 'signature'");
-    if (!e.contains("time_us") || !e["time_us"].is_number() || e["time_us"].get<double>() < 0)
-      throw Error(where + ": 'time_us' must be a non-negative number");
-    const std::string kind = e.value("kind", "cpu");
-    if (kind != "cpu" && kind != "gpu") throw Error(where + ": 'kind' must be \"cpu\" or \"gpu\"");
-    p.Add(e["signature"].get<std::string>(), e.value("device", ""), kind == "cpu" ? DeviceKind::kCpu : DeviceKind::kGpu,
-          e["time_us"].get<double>() * 1e-6, e.value("repeats", 1));
+    const std::string signature = JsonString(e, "signature", where, std::nullopt, 1 << 16);
+    const double time_us = JsonNonNegative(e, "time_us", where);
+    const std::string kind = JsonString(e, "kind", where, "cpu");
+    if (kind != "cpu" && kind != "gpu") throw Error(where + ": 'kind' must be \"cpu\" or \"gpu\", not " + Quote(kind));
+    const double repeats = JsonNumber(e, "repeats", where, 1);
+    if (repeats < 1 || repeats > 2147483647 || repeats != std::floor(repeats))
+      throw Error(where + ": field 'repeats' must be a count of at least 1");
+    p.Add(signature, JsonString(e, "device", where, ""), kind == "cpu" ? DeviceKind::kCpu : DeviceKind::kGpu,
+          time_us * 1e-6, static_cast<int>(repeats));
   }
+  if (j.contains("links") && !j["links"].is_array()) throw Error(source + ": field 'links' must be an array");
   if (j.contains("links"))
     for (size_t i = 0; i < j["links"].size(); ++i) {
       const auto& l = j["links"][i];
       const std::string where = source + ": links[" + std::to_string(i) + "]";
-      if (!l.contains("from") || !l.contains("to") || !l.contains("gbps"))
-        throw Error(where + ": needs 'from', 'to' and 'gbps'");
-      p.AddLink({l["from"].get<std::string>(), l["to"].get<std::string>(), l["gbps"].get<double>() * 1e9,
-                 l.value("latency_us", 0.0) * 1e-6});
+      p.AddLink({JsonString(l, "from", where), JsonString(l, "to", where), JsonPositive(l, "gbps", where) * 1e9,
+                 JsonNonNegative(l, "latency_us", where, 0) * 1e-6});
     }
   return p;
 }
 
 Profile Profile::Load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path + ": cannot open profile");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return FromJson(ss.str(), path);
+  return FromJson(ReadFile(path), path);
 }
 
 void ApplyProfiledLinks(const Profile& profile, Cluster& cluster) {

@@ -12,4 +12,11 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
+// A value from the input quoted in an Error: at most `max_chars` of it, then "...' (N characters)", so that a
+// hostile 10 MB name does not become a 10 MB message.
+inline std::string Quote(const std::string& value, size_t max_chars = 60) {
+  if (value.size() <= max_chars) return "'" + value + "'";
+  return "'" + value.substr(0, max_chars) + "...' (" + std::to_string(value.size()) + " characters)";
+}
+
 }  // namespace allot

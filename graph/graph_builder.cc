@@ -198,6 +198,15 @@ Graph GraphBuilder::Finalize() {
     }
   }
 
+  // A graph output must come from somewhere: a file may declare an output's type with nothing producing it.
+  for (TensorId t = 0; t < n_tensors; ++t) {
+    const TensorInfo& tensor = info[t];
+    if (tensor.is_graph_output && tensor.producer == kNone && !tensor.is_graph_input && !tensor.is_parameter &&
+        !tensor.is_constant)
+      throw Error(source_ + ": graph output '" + tensor_name(t) +
+                  "' is produced by no node and is neither a graph input nor an initializer");
+  }
+
   // Dangling inputs and tensor consumers (distinct, in node-id order).
   g.consumer_offsets_.assign(n_tensors + 1, 0);
   std::vector<NodeId> last_reader(n_tensors, kNone);

@@ -35,11 +35,6 @@ nlohmann::json ParseJsonText(const std::string& text, const std::string& source)
   }
 }
 
-std::string Quote(const std::string& value, size_t max_chars) {
-  if (value.size() <= max_chars) return "'" + value + "'";
-  return "'" + value.substr(0, max_chars) + "...' (" + std::to_string(value.size()) + " characters)";
-}
-
 namespace {
 
 // The field, or null where it is absent; an Error where `j` is no object.

@@ -13,9 +13,6 @@ namespace allot {
 // Parses `text`; an object that repeats a key is an Error (nlohmann keeps the last one silently).
 nlohmann::json ParseJsonText(const std::string& text, const std::string& source);
 
-// `value` quoted for an error message: at most `max_chars` of it, then "... (N characters)".
-std::string Quote(const std::string& value, size_t max_chars = 60);
-
 // Field `key` of object `j`. `where` names the object ("c.json: devices[0]"). A missing field takes `fallback`
 // where one is given, else is an Error; so is a field of another type.
 std::string JsonString(const nlohmann::json& j, const char* key, const std::string& where,

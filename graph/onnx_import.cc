@@ -1,6 +1,7 @@
 #include "graph/onnx_import.h"
 
 #include <onnx/checker.h>
+#include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
 
 #include <google/protobuf/io/coded_stream.h>
@@ -341,6 +342,10 @@ class IrBuilder {
       if (type.is_tensor && !Complete(type)) {
         const std::string name(vi.name);
         if (!type.has_shape) throw Error(source_ + ": graph input '" + name + "' has no shape");
+        for (size_t k = 0; k < type.dims.size(); ++k)  // -1 stands for a symbolic dim
+          if (type.dims[k] < -1)
+            throw Error(source_ + ": graph input '" + name + "' has dim " + std::to_string(k) + " = " +
+                        std::to_string(type.dims[k]) + "; dims must not be negative");
         const size_t dim = std::find(type.dims.begin(), type.dims.end(), -1) - type.dims.begin();
         const std::string symbolic(type.first_param);
         throw Error(source_ + ": graph input '" + name + "' has symbolic dim " + std::to_string(dim) + " ('" +
@@ -744,6 +749,21 @@ Attempt TryBuild(std::string_view bytes, const std::string& source, const std::s
   return a;
 }
 
+// The ONNX ops are defined up to the opset this build's ONNX knows: a later version may change what a node means,
+// and its schema lookup silently falls back to the last version known (which the checker accepts).
+void CheckOpsetVersions(const onnx::ModelProto& model, const std::string& source) {
+  const auto& ranges = onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
+  for (const auto& op : model.opset_import()) {
+    const std::string domain = op.domain() == "ai.onnx" ? "" : op.domain();
+    const auto it = ranges.find(domain);
+    if (it == ranges.end()) continue;  // a custom domain: its ops are unknown ops, costed generically
+    if (op.version() < it->second.first || op.version() > it->second.second)
+      throw Error(source + ": opset_import: " + (domain.empty() ? "ai.onnx" : domain) + " version " +
+                  std::to_string(op.version()) + " is outside the " + std::to_string(it->second.first) + " to " +
+                  std::to_string(it->second.second) + " that this build's ONNX defines");
+  }
+}
+
 // An optimistic build and, where it completed, the shape pass's check of the shapes the file declares.
 struct Checked {
   explicit Checked(Attempt a) : attempt(std::move(a)) {}
@@ -773,6 +793,7 @@ Graph Import(onnx::ModelProto& model, const std::string* bytes, std::future<Atte
              const std::string& model_dir) {
   ImportReport local;
   ImportReport& rep = report ? *report : local;
+  CheckOpsetVersions(model, source);
   auto t0 = Clock::now();
   // The IR is built from the serialized model (see onnx_wire.h): a model given without its bytes, or whose
   // inputs were just bound, is serialized first (without weights), which counts as build time.

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <string_view>
 
 namespace allot {
@@ -77,7 +78,91 @@ std::string BatchNorm(const std::vector<const onnx::TypeProto*>& inputs) {
   return "";
 }
 
+// Gemm's A (M x K, or K x M with transA) and B (K x N, or N x K with transB) must agree on K.
+std::string Gemm(const onnx::NodeProto& node, const std::vector<const onnx::TypeProto*>& inputs) {
+  const auto a = Dims(inputs.size() > 0 ? inputs[0] : nullptr), b = Dims(inputs.size() > 1 ? inputs[1] : nullptr);
+  if (!a || !b || a->size() != 2 || b->size() != 2) return "";
+  const auto flag = [&](const char* name) {
+    const auto* attr = Attr(node, name);
+    return attr && attr->i() != 0;
+  };
+  const int64_t ka = (*a)[flag("transA") ? 0 : 1], kb = (*b)[flag("transB") ? 1 : 0];
+  if (ka < 0 || kb < 0 || ka == kb) return "";
+  return "A's inner dim " + std::to_string(ka) + " differs from B's " + std::to_string(kb);
+}
+
+// Elements each typed payload field holds per tensor element (0: the field is not this type's).
+int PerElement(int32_t data_type, int field) {
+  using T = onnx::TensorProto;
+  switch (field) {
+    case T::kFloatDataFieldNumber: return data_type == T::FLOAT ? 1 : data_type == T::COMPLEX64 ? 2 : 0;
+    case T::kDoubleDataFieldNumber: return data_type == T::DOUBLE ? 1 : data_type == T::COMPLEX128 ? 2 : 0;
+    case T::kInt64DataFieldNumber: return data_type == T::INT64 ? 1 : 0;
+    case T::kUint64DataFieldNumber: return data_type == T::UINT32 || data_type == T::UINT64 ? 1 : 0;
+    case T::kStringDataFieldNumber: return data_type == T::STRING ? 1 : 0;
+    case T::kInt32DataFieldNumber:
+      return data_type == T::INT32 || data_type == T::INT16 || data_type == T::INT8 || data_type == T::UINT16 ||
+                     data_type == T::UINT8 || data_type == T::BOOL || data_type == T::FLOAT16 ||
+                     data_type == T::BFLOAT16
+                 ? 1
+                 : 0;
+  }
+  return 0;
+}
+
+int64_t ElementBytes(int32_t data_type) {
+  using T = onnx::TensorProto;
+  switch (data_type) {
+    case T::BOOL: case T::INT8: case T::UINT8: return 1;
+    case T::INT16: case T::UINT16: case T::FLOAT16: case T::BFLOAT16: return 2;
+    case T::FLOAT: case T::INT32: case T::UINT32: return 4;
+    case T::DOUBLE: case T::INT64: case T::UINT64: case T::COMPLEX64: return 8;
+    case T::COMPLEX128: return 16;
+  }
+  return 0;  // STRING: no fixed size
+}
+
 }  // namespace
+
+std::string ValidateInitializer(const onnx::TensorProto& t) {
+  using T = onnx::TensorProto;
+  if (!onnx::TensorProto_DataType_IsValid(t.data_type()) || t.data_type() == T::UNDEFINED)
+    return "data_type " + std::to_string(t.data_type()) + " is no ONNX tensor type";
+  uint64_t count = 1;
+  for (int64_t d : t.dims()) {
+    if (d < 0) return "has a negative dim " + std::to_string(d);
+    if (__builtin_mul_overflow(count, static_cast<uint64_t>(d), &count)) return "its element count overflows 64 bits";
+  }
+  if (t.data_location() == T::EXTERNAL) return "";
+  const std::string dims = t.dims_size() == 0 ? "a scalar" : [&] {
+    std::string s;
+    for (int64_t d : t.dims()) s += (s.empty() ? "" : "x") + std::to_string(d);
+    return s;
+  }();
+  if (t.has_raw_data()) {
+    const int64_t width = ElementBytes(t.data_type());
+    uint64_t bytes;
+    if (width == 0) return "";  // strings cannot be raw: the checker says so
+    if (__builtin_mul_overflow(count, static_cast<uint64_t>(width), &bytes)) return "its size in bytes overflows 64 bits";
+    if (t.raw_data().size() != bytes)
+      return "raw_data holds " + std::to_string(t.raw_data().size()) + " bytes, but " + dims + " takes " +
+             std::to_string(bytes);
+    return "";
+  }
+  const std::pair<int, int> fields[] = {
+      {T::kFloatDataFieldNumber, t.float_data_size()},   {T::kInt32DataFieldNumber, t.int32_data_size()},
+      {T::kInt64DataFieldNumber, t.int64_data_size()},   {T::kDoubleDataFieldNumber, t.double_data_size()},
+      {T::kUint64DataFieldNumber, t.uint64_data_size()}, {T::kStringDataFieldNumber, t.string_data_size()}};
+  for (const auto& [field, size] : fields) {
+    const int per = PerElement(t.data_type(), field);
+    if (size == 0 || per == 0) continue;
+    if (static_cast<uint64_t>(size) != count * static_cast<uint64_t>(per))
+      return "holds " + std::to_string(size) + " values, but " + dims + " takes " + std::to_string(count * per);
+    return "";
+  }
+  if (count > 0) return "holds no data for its " + dims + " elements";
+  return "";
+}
 
 std::string ValidateNode(const onnx::NodeProto& node, const std::vector<const onnx::TypeProto*>& inputs) {
   if (!(node.domain().empty() || node.domain() == "ai.onnx")) return "";
@@ -86,6 +171,7 @@ std::string ValidateNode(const onnx::NodeProto& node, const std::vector<const on
   if (op == "MaxPool" || op == "AveragePool" || op == "LpPool" || op == "MaxUnpool" || op == "MaxRoiPool")
     return ConvPool(node, inputs, /*conv=*/false);
   if (op == "BatchNormalization") return BatchNorm(inputs);
+  if (op == "Gemm") return Gemm(node, inputs);
   return "";
 }
 

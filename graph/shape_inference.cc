@@ -523,6 +523,8 @@ class GraphPass {
     names_.reserve(names);
     for (int i = 0; i < g_.initializer_size(); ++i) {
       const auto& init = g_.initializer(i);
+      if (const std::string fault = ValidateInitializer(init); !fault.empty())
+        throw Error(scope_.source + ": initializer " + Quote(init.name()) + ": " + fault);
       Value& v = values_[Intern(init.name())];
       if (v.initializer >= 0) continue;
       v.initializer = i;

@@ -8,6 +8,7 @@
 
 #include "graph/error.h"
 #include "graph/file_io.h"
+#include "graph/json_io.h"
 #include "rl/trainer.h"
 
 namespace allot::rl {
@@ -75,7 +76,7 @@ LoadedPolicy LoadPolicyDirectory(const std::string& dir) {
   LoadedPolicy out;
   PolicyMetadata& m = out.meta;
   try {
-    const nlohmann::json j = nlohmann::json::parse(ReadFile(json_path));
+    const nlohmann::json j = ParseJsonText(ReadFile(json_path), json_path);
     if (j.at("format").get<std::string>() != kFormat) throw Error(json_path + ": not a seq2seq policy");
     m.model = j.value("model", "");
     m.mode = j.value("mode", "");

@@ -297,6 +297,54 @@ TEST(ShapeInferenceTest, CheckingAModelThatCarriesItsShapesWritesNothing) {
   EXPECT_TRUE(CheckShapes(m, "mlp").changed);  // the original would gain value_info from InferShapes
 }
 
+// What onnx::checker lets through, found by mutating models as a hostile user would: each a one-line Error naming
+// the initializer, node, input or field.
+TEST(ShapeInferenceTest, HostileInitializersOpsetsAndOutputsAreOneLineErrors) {
+  const auto gemm = [](std::vector<int64_t> b_dims) {
+    onnx::ModelProto m = test::NewModel();
+    auto* g = m.mutable_graph();
+    test::SetType(g->add_input(), "a", {4, 5});
+    test::AddInitializer(g, "B", std::move(b_dims));
+    test::AddNode(g, "Gemm", "gemm", {"a", "B"}, {"y"});
+    AddUntypedOutput(g, "y");
+    return m;
+  };
+  const auto error_with = [&](auto edit) {
+    onnx::ModelProto m = gemm({5, 3});
+    edit(m);
+    return ImportError(m);
+  };
+  EXPECT_EQ(error_with([](onnx::ModelProto&) {}), "");
+  ExpectContains(ImportError(gemm({6, 3})), {"m.onnx: node 'gemm' (Gemm): A's inner dim 5 differs from B's 6"});
+  using T = onnx::TensorProto;
+  // (The checker refuses a bad data_type beside typed data; beside raw_data, allot does.)
+  ExpectContains(error_with([](onnx::ModelProto& m) {
+                   T* b = m.mutable_graph()->mutable_initializer(0);
+                   b->clear_float_data();
+                   b->set_raw_data(std::string(60, '\0'));
+                   b->set_data_type(999);
+                 }),
+                 {"m.onnx: initializer 'B': data_type 999 is no ONNX tensor type"});
+  ExpectContains(error_with([](onnx::ModelProto& m) { m.mutable_graph()->mutable_initializer(0)->add_float_data(1); }),
+                 {"initializer 'B': holds 16 values, but 5x3 takes 15"});
+  ExpectContains(error_with([](onnx::ModelProto& m) {
+                   T* b = m.mutable_graph()->mutable_initializer(0);
+                   b->clear_float_data();
+                   b->set_raw_data(std::string(59, '\0'));
+                 }),
+                 {"initializer 'B': raw_data holds 59 bytes, but 5x3 takes 60"});
+  ExpectContains(error_with([](onnx::ModelProto& m) { m.mutable_graph()->mutable_initializer(0)->set_dims(1, -7); }),
+                 {"initializer 'B': has a negative dim -7"});
+  ExpectContains(error_with([](onnx::ModelProto& m) { m.mutable_opset_import(0)->set_version(999); }),
+                 {"opset_import: ai.onnx version 999 is outside the 1 to"});
+  ExpectContains(error_with([](onnx::ModelProto& m) { AddUntypedOutput(m.mutable_graph(), "ghost"); }),
+                 {"graph output 'ghost' is produced by no node"});
+  ExpectContains(error_with([](onnx::ModelProto& m) {
+                   m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(1)->set_dim_value(-7);
+                 }),
+                 {"graph input 'a' has dim 1 = -7"});
+}
+
 }  // namespace
 }  // namespace allot
 
