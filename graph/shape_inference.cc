@@ -1,5 +1,6 @@
 #include "graph/shape_inference.h"
 
+#include <onnx/defs/data_type_utils.h>
 #include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
@@ -163,8 +164,16 @@ struct ModelScope {
   const onnx::ModelProto& model;
   onnx::shape_inference::SymbolTableImpl symbols;
   bool symbols_filled = false;
+  // The element types a schema's formal input takes, for the check ONNX's own inference makes first
+  // (OpSchema::CheckInputOutputType), here without its per-input string lookups under a global lock.
+  struct FormalInput {
+    uint32_t elem_types = ~0u;  // bit e: tensor(e) allowed (all bits where the schema lists no tensor type)
+    int group = -1;             // homogeneous inputs sharing a type variable ("T") share a group
+  };
   struct OpInfo {
     const onnx::OpSchema* schema = nullptr;
+    std::vector<FormalInput> inputs;
+    int groups = 0;
     onnx::InferenceFunction infer;  // the schema's, copied once (the schema returns it by value)
     const onnx::FunctionProto* local_function = nullptr;
     int opset = 1;
@@ -204,6 +213,21 @@ struct ModelScope {
     info.schema = onnx::OpSchemaRegistry::Schema(node.op_type(), info.opset, domain);
     if (info.schema && info.schema->has_type_and_shape_inference_function())
       info.infer = info.schema->GetTypeAndShapeInferenceFunction();
+    if (info.schema) {
+      std::map<std::string, int> groups;
+      for (const auto& formal : info.schema->inputs()) {
+        FormalInput in;
+        uint32_t tensors = 0;
+        for (const onnx::DataType type : formal.GetTypes()) {
+          const onnx::TypeProto& proto = onnx::Utils::DataTypeUtils::ToTypeProto(type);
+          if (proto.has_tensor_type() && proto.tensor_type().elem_type() < 32) tensors |= 1u << proto.tensor_type().elem_type();
+        }
+        if (tensors) in.elem_types = tensors;
+        if (formal.GetIsHomogeneous()) in.group = groups.emplace(formal.GetTypeStr(), static_cast<int>(groups.size())).first->second;
+        info.inputs.push_back(in);
+      }
+      info.groups = static_cast<int>(groups.size());
+    }
     if (const auto f = functions.find(node.domain() + ":" + node.op_type()); f != functions.end())
       info.local_function = f->second;
     info.foldable = IsFoldableOp(node.op_type(), domain);
@@ -669,6 +693,7 @@ class GraphPass {
     }
 
     if (const std::string fault = ValidateNode(node, ctx_.types); !fault.empty()) throw Error(Where(n) + ": " + fault);
+    CheckInputTypes(info, n);
     try {
       if (!InferTakenBranch(node)) {
         if (info.infer) {
@@ -754,6 +779,42 @@ class GraphPass {
         v.type = &inferred_.emplace_back(std::move(t));
         v.stored = true;
         scope_.report.inferred += inferred_something;
+      }
+    }
+  }
+
+  // Each input's element type is one its formal parameter takes, and inputs bound to one type variable agree (a
+  // bool or complex weight of a Conv would otherwise be costed as float).
+  void CheckInputTypes(const ModelScope::OpInfo& info, int n) {
+    const onnx::NodeProto& node = g_.node(n);
+    // Per type variable: its element type and the input that bound it. (Schemas have a few variables; this runs
+    // for every node, so no allocation.)
+    constexpr int kMaxGroups = 8;
+    int32_t group_types[kMaxGroups] = {};
+    int group_inputs[kMaxGroups];
+    const size_t count = std::min(static_cast<size_t>(node.input_size()), info.inputs.size());
+    const auto type_name = [](int32_t e) {
+      std::string name = onnx::TensorProto_DataType_Name(static_cast<onnx::TensorProto_DataType>(e));
+      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+      return name;
+    };
+    for (size_t i = 0; i < count; ++i) {
+      const TypeProto* t = ctx_.types[i];
+      if (!t || !IsTensor(*t) || t->tensor_type().elem_type() <= 0 || t->tensor_type().elem_type() >= 32) continue;
+      const int32_t e = t->tensor_type().elem_type();
+      const ModelScope::FormalInput& formal = info.inputs[i];
+      if (!((formal.elem_types >> e) & 1))
+        throw Error(Where(n) + ": input " + Quote(node.input(static_cast<int>(i))) + " is a " + type_name(e) +
+                    " tensor, which input " + std::to_string(i) + " of " + node.op_type() + " does not take");
+      if (formal.group < 0 || formal.group >= kMaxGroups) continue;
+      int32_t& bound = group_types[formal.group];
+      if (bound == 0) {
+        bound = e;
+        group_inputs[formal.group] = static_cast<int>(i);
+      } else if (bound != e) {
+        throw Error(Where(n) + ": inputs " + Quote(node.input(group_inputs[formal.group])) +
+                    " (" + type_name(bound) + ") and " + Quote(node.input(static_cast<int>(i))) + " (" +
+                    type_name(e) + ") must have one type");
       }
     }
   }

@@ -110,7 +110,7 @@ TEST_F(RuntimeControlFlow, LoopCarriesValuesStacksScanOutputsAndStopsOnItsCondit
   auto* g = m.mutable_graph();
   test::SetType(g->add_input(), "x", {3});
   AddInt64Initializer(g, "M", 10);
-  *g->add_initializer() = runtime::TensorToProto(at::scalar_tensor(true), "keep_going");
+  *g->add_initializer() = runtime::TensorToProto(at::scalar_tensor(true, at::kBool), "keep_going");
   test::AddNode(g, "Mul", "weights", {"x", "x"}, {"w"});
   auto* loop = test::AddNode(g, "Loop", "loop", {"M", "keep_going", "x"}, {"acc", "scan"});
   auto* body = AddBody(loop, "body");
