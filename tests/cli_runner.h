@@ -17,8 +17,12 @@ struct Outcome {
   std::string out;  // stdout and stderr
 };
 
-inline Outcome RunAllot(const std::string& args) {
-  const std::string cmd = std::string(ALLOT_BINARY_DIR) + "/allot " + args + " 2>&1";
+// The built binary's path, for commands that wrap it (timeout, env).
+inline std::string AllotBinary() { return std::string(ALLOT_BINARY_DIR) + "/allot"; }
+
+// Runs a shell command line, stdout and stderr together.
+inline Outcome RunCommand(const std::string& command) {
+  const std::string cmd = command + " 2>&1";
   Outcome o;
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) return o;
@@ -28,6 +32,8 @@ inline Outcome RunAllot(const std::string& args) {
   o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return o;
 }
+
+inline Outcome RunAllot(const std::string& args) { return RunCommand(AllotBinary() + " " + args); }
 
 // A path under a per-suite temporary folder.
 inline std::string TempPath(const std::string& folder, const std::string& name) {

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -26,7 +27,9 @@ namespace fs = std::filesystem;
 
 using allot::test::ExpectOneLineError;
 using allot::test::Outcome;
+using allot::test::AllotBinary;
 using allot::test::RunAllot;
+using allot::test::RunCommand;
 
 std::string Temp(const std::string& name) { return allot::test::TempPath("allot_cli_tests", name); }
 
@@ -93,6 +96,62 @@ TEST(CliTest, HostileJsonAndOptionValuesAreOneLineErrors) {
   fs::remove_all(train_out);
   ExpectOneLineError(RunAllot("train gen:mlp --steps 0 --out " + train_out), "--steps");
   EXPECT_FALSE(fs::exists(train_out));
+}
+
+// `allot train` killed with SIGKILL at growing delays (some land during a checkpoint write) and resumed each time
+// ends exactly where an uninterrupted run with the same seed does: the same best placement, learning curve (but
+// its clock column) and policy; and every checkpoint it resumes from is whole (a torn one would fail --resume).
+TEST(CliTest, TrainingKilledWithSigkillResumesToTheUninterruptedResult) {
+  const std::string train = "train gen:mlp,layers=8 --cluster p100x2 --placer seq2seq:hidden=16,groups=8 --steps 300 "
+                            "--samples 4 --seed 3 --checkpoint-every 1 --out ";
+  const std::string reference = Temp("train_reference"), killed = Temp("train_killed");
+  fs::remove_all(reference);
+  fs::remove_all(killed);
+  const Outcome whole = RunAllot(train + reference);
+  ASSERT_EQ(whole.exit_code, 0) << whole.out;
+  int kills = 0;
+  bool done = false;
+  for (int attempt = 0; attempt < 60 && !done; ++attempt) {
+    const bool resume = fs::exists(killed + "/checkpoint.pt");
+    const std::string delay = std::to_string(0.5 + 0.15 * attempt);
+    const Outcome o = RunCommand("timeout -s KILL " + delay + " " + AllotBinary() + " " + train + killed +
+                                 (resume ? " --resume" : ""));
+    ASSERT_TRUE(o.exit_code == 0 || o.exit_code == 128 + 9) << o.out;  // killed, or finished: never an error
+    done = o.exit_code == 0;
+    kills += !done;
+  }
+  ASSERT_TRUE(done);
+  EXPECT_GE(kills, 3);  // the delays start below one run's length
+  RecordProperty("kills", kills);
+  const auto read = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  // The curve without its elapsed_s column (the 6th), which measures each process' own clock.
+  const auto curve = [&](const std::string& dir) {
+    std::istringstream in(read(dir + "/learning_curve.csv"));
+    std::string line, out;
+    while (std::getline(in, line)) {
+      std::vector<std::string> cells;
+      std::istringstream row(line);
+      for (std::string cell; std::getline(row, cell, ',');) cells.push_back(cell);
+      if (cells.size() > 5) cells.erase(cells.begin() + 5);
+      for (const std::string& c : cells) out += c + ",";
+      out += "\n";
+    }
+    return out;
+  };
+  const auto placement = [&](const std::string& dir) {
+    const std::string text = read(dir + "/best_placement.json");
+    return text.substr(text.find("\"placement\""));  // from the placement on: no timings before it are compared
+  };
+  const std::string reference_curve = curve(reference);
+  EXPECT_EQ(curve(killed), reference_curve);
+  EXPECT_EQ(std::count(reference_curve.begin(), reference_curve.end(), '\n'), 301);
+  EXPECT_EQ(placement(killed), placement(reference));
+  EXPECT_EQ(read(killed + "/policy/policy.pt"), read(reference + "/policy/policy.pt"));
+  fs::remove_all(reference);
+  fs::remove_all(killed);
 }
 
 TEST(CliTest, InspectPrintsJsonFields) {
