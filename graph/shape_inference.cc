@@ -929,8 +929,13 @@ class GraphPass {
       if (!SliceBound(t, bound)) return false;
       why = "the sliced extent";
     } else if (op == "If") {
-      if (!BranchesBound(k, t, bound)) return false;
-      why = "the larger branch's";
+      if (BranchesBound(k, t, bound)) {
+        why = "the larger branch's";
+      } else if (GuessedBranchBound(k, t, bound)) {
+        why = "the branch a condition computed from bounds takes";
+      } else {
+        return false;
+      }
     } else if (op == "Loop" && node.input_size() >= 2) {
       const size_t carried = static_cast<size_t>(node.input_size() - 2);
       const auto trips = LoopTrips(node);
@@ -987,6 +992,26 @@ class GraphPass {
       const auto &a = then_shape.dim(d), &b = else_shape.dim(d);
       bound.push_back(a.has_dim_value() && b.has_dim_value() ? std::max(a.dim_value(), b.dim_value()) : -1);
     }
+    return true;
+  }
+
+  // Where the branches disagree in rank (torchvision's `squeeze(1)` when dim 1 is 1) no size bounds both: the
+  // branch that the condition, folded from bounded sizes, picks. A guess, as the bound's dims are not the run's;
+  // it only prices the op and types what follows, and the runtime executes the branch the data picks.
+  bool GuessedBranchBound(size_t k, TypeProto& t, std::vector<int64_t>& bound) {
+    const auto& bodies = ctx_.bodies();
+    if (bodies.size() != 2 || input_ids_.empty() || input_ids_[0] == NameTable::kMissing) return false;
+    const ConstTensor* cond = ValueOf(input_ids_[0]);
+    if (!cond || cond->size() != 1) return false;
+    const bool taken = cond->is_real() ? cond->reals[0] != 0 : cond->ints[0] != 0;
+    const auto& outs = bodies[taken ? 0 : 1]->outputs();
+    const TypeProto* branch = k < outs.size() ? outs[k] : nullptr;
+    if (!branch || !IsTensor(*branch) || !branch->tensor_type().has_shape()) return false;
+    if (!IsTensor(t) || t.tensor_type().elem_type() != branch->tensor_type().elem_type()) {
+      t.Clear();
+      t.mutable_tensor_type()->set_elem_type(branch->tensor_type().elem_type());
+    }
+    for (const auto& d : branch->tensor_type().shape().dim()) bound.push_back(d.has_dim_value() ? d.dim_value() : -1);
     return true;
   }
 

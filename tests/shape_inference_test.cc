@@ -234,6 +234,46 @@ TEST(ShapeInferenceTest, AnIfDecidedAtRunTimeIsBoundedByItsLargerBranch) {
   ExpectContains(report.warnings[0], {"1 If node has outputs whose size depends on run-time data", "node 'if': 4x3"});
 }
 
+TEST(ShapeInferenceTest, AnIfOnBoundedSizesWhoseBranchesDifferInRankTakesTheBranchTheBoundPicks) {
+  // torchvision's roi pooling: `squeeze(1)` if dim 1 of a data-dependent tensor is 1, else the tensor itself.
+  onnx::ModelProto m = test::NewModel();
+  auto* g = m.mutable_graph();
+  test::SetType(g->add_input(), "x", {3, 4});
+  test::AddNode(g, "NonZero", "nonzero", {"x"}, {"nz"});  // 2 x (at most 12)
+  test::AddNode(g, "Shape", "shape", {"nz"}, {"s"});
+  AddInts(g, "zero", {0}, /*scalar=*/true);
+  AddInts(g, "two", {2}, /*scalar=*/true);
+  test::AddNode(g, "Gather", "rows", {"s", "zero"}, {"rows"});
+  test::AddNode(g, "Equal", "equal", {"rows", "two"}, {"cond"});
+  auto* node = test::AddNode(g, "If", "if", {"cond"}, {"out"});
+  for (const bool then : {true, false}) {
+    auto* a = node->add_attribute();
+    a->set_name(then ? "then_branch" : "else_branch");
+    a->set_type(onnx::AttributeProto::GRAPH);
+    auto* body = a->mutable_g();
+    body->set_name(a->name());
+    const std::string y = a->name() + "_y";
+    if (then) {
+      test::AddNode(body, "Identity", "keep", {"x"}, {y});
+    } else {
+      auto* sum = test::AddNode(body, "ReduceSum", "sum", {"x"}, {y});
+      auto* keep = sum->add_attribute();
+      keep->set_name("keepdims");
+      keep->set_type(onnx::AttributeProto::INT);
+      keep->set_i(0);
+    }
+    AddUntypedOutput(body, y, onnx::TensorProto::FLOAT, then ? 2 : 0);
+  }
+  AddUntypedOutput(g, "out");
+  ImportReport report;
+  EXPECT_EQ(ShapeOf(ImportModel(m, "if", ImportOptions{}, &report), "out"), (std::vector<int64_t>{3, 4}));
+  bool warned = false;
+  for (const std::string& w : report.warnings)
+    warned |= w.find("1 If node has outputs") != std::string::npos &&
+              w.find("the branch a condition computed from bounds takes") != std::string::npos;
+  EXPECT_TRUE(warned);
+}
+
 TEST(ShapeInferenceTest, LoopScanOutputsAreBoundedByAConstantTripCount) {
   onnx::ModelProto m = test::NewModel();
   auto* g = m.mutable_graph();
