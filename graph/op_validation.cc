@@ -5,8 +5,10 @@
 #include <optional>
 #include <string>
 #include <tuple>
-#include <utility>
 #include <string_view>
+#include <utility>
+
+#include "graph/dtype.h"
 
 namespace allot {
 namespace {
@@ -110,18 +112,6 @@ int PerElement(int32_t data_type, int field) {
   return 0;
 }
 
-int64_t ElementBytes(int32_t data_type) {
-  using T = onnx::TensorProto;
-  switch (data_type) {
-    case T::BOOL: case T::INT8: case T::UINT8: return 1;
-    case T::INT16: case T::UINT16: case T::FLOAT16: case T::BFLOAT16: return 2;
-    case T::FLOAT: case T::INT32: case T::UINT32: return 4;
-    case T::DOUBLE: case T::INT64: case T::UINT64: case T::COMPLEX64: return 8;
-    case T::COMPLEX128: return 16;
-  }
-  return 0;  // STRING: no fixed size
-}
-
 }  // namespace
 
 std::string ValidateInitializer(const onnx::TensorProto& t) {
@@ -140,7 +130,7 @@ std::string ValidateInitializer(const onnx::TensorProto& t) {
     return s;
   }();
   if (t.has_raw_data()) {
-    const int64_t width = ElementBytes(t.data_type());
+    const int64_t width = DTypeSize(static_cast<DType>(t.data_type()));  // valid: checked above
     uint64_t bytes;
     if (width == 0) return "";  // strings cannot be raw: the checker says so
     if (__builtin_mul_overflow(count, static_cast<uint64_t>(width), &bytes)) return "its size in bytes overflows 64 bits";
