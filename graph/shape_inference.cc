@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "graph/constant_folding.h"
+#include "graph/dtype.h"
 #include "graph/error.h"
 #include "graph/graph.h"
 #include "graph/name_table.h"
@@ -794,9 +795,8 @@ class GraphPass {
     int group_inputs[kMaxGroups];
     const size_t count = std::min(static_cast<size_t>(node.input_size()), info.inputs.size());
     const auto type_name = [](int32_t e) {
-      std::string name = onnx::TensorProto_DataType_Name(static_cast<onnx::TensorProto_DataType>(e));
-      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-      return name;
+      return e <= static_cast<int32_t>(DType::kBFloat16) ? std::string(DTypeName(static_cast<DType>(e)))
+                                                          : "type-" + std::to_string(e);
     };
     for (size_t i = 0; i < count; ++i) {
       const TypeProto* t = ctx_.types[i];
