@@ -43,6 +43,25 @@ std::string ConvPool(const onnx::NodeProto& node, const std::vector<const onnx::
                                        {"kernel_shape", 1, "kernel sizes must be positive"},
                                        {"pads", 0, "pads must not be negative"}})
     if (std::string e = AtLeast(node, name, min, why); !e.empty()) return e;
+  // Ranks and attribute lengths: ONNX's inference indexes the weight's and the attributes' dims by the input's
+  // spatial rank without checking them (a rank-2 weight under a rank-4 input read past its dims).
+  const auto x_dims = Dims(inputs.size() > 0 ? inputs[0] : nullptr);
+  if (x_dims) {
+    if (x_dims->size() < 3)
+      return "its input has rank " + std::to_string(x_dims->size()) + "; it must be [N, C, spatial...]";
+    const size_t spatial = x_dims->size() - 2;
+    const auto w_dims = Dims(inputs.size() > 1 ? inputs[1] : nullptr);
+    if (conv && w_dims && w_dims->size() != x_dims->size())
+      return "the weight has rank " + std::to_string(w_dims->size()) + " under an input of rank " +
+             std::to_string(x_dims->size());
+    for (const auto& [name, per_axis] : {std::pair<const char*, size_t>{"kernel_shape", 1}, {"strides", 1},
+                                         {"dilations", 1}, {"pads", 2}, {"output_padding", 1}}) {
+      const auto* a = Attr(node, name);
+      if (a && a->ints_size() != 0 && static_cast<size_t>(a->ints_size()) != per_axis * spatial)
+        return "attribute '" + std::string(name) + "' has " + std::to_string(a->ints_size()) + " values for " +
+               std::to_string(spatial) + " spatial axes";
+    }
+  }
   if (!conv) return "";
   const auto* g = Attr(node, "group");
   const int64_t group = g ? g->i() : 1;

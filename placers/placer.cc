@@ -42,7 +42,9 @@ void CheckClassCycles(const PlacementProblem& p, const std::vector<std::string>&
   std::map<uint32_t, std::vector<NodeId>> members;
   for (NodeId v = 0; v < p.classes.size(); ++v)
     if (p.classes[v] != kNone) members[p.classes[v]].push_back(v);
-  for (const auto& [c, nodes] : members) {
+  for (const auto& member : members) {
+    const uint32_t c = member.first;
+    const std::vector<NodeId>& nodes = member.second;  // (not a structured binding: sweep captures it)
     // The class's devices: its group's allowed set (a pin is a set of one). A node on a path between members that
     // may run on none of them takes the data off the class's device and back.
     const uint64_t mask = p.allowed[p.groups.group_of[nodes.front()]];

@@ -383,6 +383,25 @@ TEST(ShapeInferenceTest, HostileInitializersOpsetsAndOutputsAreOneLineErrors) {
                    m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(1)->set_dim_value(-7);
                  }),
                  {"graph input 'a' has dim 1 = -7"});
+
+  // Found by scripts/fuzz.sh (onnx_import): a ConvTranspose whose weight has rank 2 under a rank-4 input made
+  // ONNX's inference read past the weight's dims (SIGSEGV).
+  onnx::ModelProto m = test::NewModel();
+  auto* g = m.mutable_graph();
+  test::SetType(g->add_input(), "X", {1, 1, 3, 3});
+  test::SetType(g->add_input(), "W", {1, 1});
+  auto* deconv = test::AddNode(g, "ConvTranspose", "deconv", {"X", "W"}, {"Y"});
+  auto* dilations = deconv->add_attribute();
+  dilations->set_name("dilations");
+  dilations->set_type(onnx::AttributeProto::INTS);
+  dilations->add_ints(2);
+  dilations->add_ints(2);
+  AddUntypedOutput(g, "Y", onnx::TensorProto::FLOAT, 4);
+  ExpectContains(ImportError(m), {"node 'deconv' (ConvTranspose): the weight has rank 2 under an input of rank 4"});
+  g->mutable_input(1)->CopyFrom(g->input(0));
+  g->mutable_input(1)->set_name("W");
+  dilations->add_ints(2);
+  ExpectContains(ImportError(m), {"attribute 'dilations' has 3 values for 2 spatial axes"});
 }
 
 }  // namespace
