@@ -430,9 +430,11 @@ class GraphPass {
   }
 
   // A body: its inputs typed by the control-flow op (where it gives them); returns its outputs' types. The values
-  // ONNX's Loop inference passes for the inputs are the first iteration's only (a carried counter's 0): a body's
-  // inputs are never folded.
-  std::vector<const TypeProto*> RunBody(const std::vector<const TypeProto*>& input_types) {
+  // ONNX's Loop inference passes for the inputs are the first iteration's (a carried counter's 0): they are folded
+  // into this pass, which infers the first iteration (GrowthBound infers the second without them), so that
+  // sizes computed from a carried value (torchvision's per-detection paste loop) resolve.
+  std::vector<const TypeProto*> RunBody(const std::vector<const TypeProto*>& input_types,
+                                        const std::vector<const onnx::TensorProto*>& input_data) {
     Declare();
     for (int i = 0; i < g_.input_size() && static_cast<size_t>(i) < input_types.size(); ++i) {
       Value& v = values_[Intern(g_.input(i).name())];
@@ -440,6 +442,11 @@ class GraphPass {
         TypeProto& t = inferred_.emplace_back(*input_types[i]);
         if (const TypeProto* declared = Declared(v)) Fill(*declared, t);
         v.type = &t;
+      }
+      if (static_cast<size_t>(i) < input_data.size() && input_data[i]) {
+        v.data = input_data[i];
+        if (auto c = ConstFromProto(*input_data[i], scope_.source + ": body input '" + g_.input(i).name() + "'"))
+          v.value = &folded_.emplace_back(Folded{std::move(*c), {}}).value;
       }
     }
     for (int n : Order()) InferNode(n);
@@ -843,7 +850,7 @@ class GraphPass {
   // A Loop's trip count M where it folds to a plausible one: torch's while-loops give M = INT64_MAX and stop on
   // their condition, which is no count to cost or bound by.
   std::optional<int64_t> LoopTrips(const onnx::NodeProto& node) {
-    constexpr int64_t kMaxTrips = int64_t{1} << 20;
+    constexpr int64_t kMaxTrips = int64_t{1} << 31;  // a count a tensor dim holds; torch's while loops pass INT64_MAX
     if (node.input_size() < 1 || node.input(0).empty() || input_ids_.empty() || input_ids_[0] == NameTable::kMissing)
       return std::nullopt;
     const ConstTensor* m = ValueOf(input_ids_[0]);
@@ -929,10 +936,19 @@ class GraphPass {
       if (!SliceBound(t, bound)) return false;
       why = "the sliced extent";
     } else if (op == "If") {
-      if (BranchesBound(k, t, bound)) {
+      // Both branches' sizes where both are known; else the branch a bounded condition picks, where its sizes
+      // are (an empty-result branch may size itself from what is unknown here).
+      std::vector<int64_t> larger;
+      const bool both = BranchesBound(k, t, larger);
+      if (both && std::none_of(larger.begin(), larger.end(), [](int64_t d) { return d < 0; })) {
+        bound = std::move(larger);
         why = "the larger branch's";
-      } else if (GuessedBranchBound(k, t, bound)) {
+      } else if (GuessedBranchBound(k, t, bound) &&
+                 std::none_of(bound.begin(), bound.end(), [](int64_t d) { return d < 0; })) {
         why = "the branch a condition computed from bounds takes";
+      } else if (both) {
+        bound = std::move(larger);
+        why = "the larger branch's";
       } else {
         return false;
       }
@@ -1225,9 +1241,9 @@ class GraphPass {
 PassMode PassModeOf(const GraphPass& pass) { return pass.mode(); }
 
 std::vector<const TypeProto*> BodyInferencer::doInferencing(const std::vector<const TypeProto*>& input_types,
-                                                            const std::vector<const onnx::TensorProto*>&) {
+                                                            const std::vector<const onnx::TensorProto*>& input_data) {
   pass_ = std::make_unique<GraphPass>(body_, scope_, &parent_, mode_);
-  outputs_ = pass_->RunBody(input_types);
+  outputs_ = pass_->RunBody(input_types, input_data);
   return outputs_;
 }
 
