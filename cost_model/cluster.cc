@@ -24,6 +24,7 @@ Device K80(int i) { return {"cuda:" + std::to_string(i), DeviceKind::kGpu, "K80 
 Device P100(int i) { return {"cuda:" + std::to_string(i), DeviceKind::kGpu, "P100 PCIe 16GB", 9.3e12, 18.7e12, 732 * kGB, 16 * kGiB, 5 * kUs}; }
 Device V100(int i) { return {"cuda:" + std::to_string(i), DeviceKind::kGpu, "V100 SXM2 16GB", 15.7e12, 125e12, 900 * kGB, 16 * kGiB, 5 * kUs}; }
 Device H100(int i) { return {"cuda:" + std::to_string(i), DeviceKind::kGpu, "H100 SXM5 80GB", 67e12, 989e12, 3350 * kGB, 80 * kGiB, 4 * kUs}; }
+Device H200(int i) { return {"cuda:" + std::to_string(i), DeviceKind::kGpu, "H200 SXM 141GB", 67e12, 989e12, 4800 * kGB, 141 * kGiB, 4 * kUs}; }
 Device HostOfToday() { return {"cpu:0", DeviceKind::kCpu, "Sapphire Rapids (2x 56 cores)", 8.0e12, 0, 300 * kGB, 2048 * kGiB, 10 * kUs}; }
 
 void AddDuplex(std::vector<Link>& links, const std::string& a, const std::string& b, double gbps, double latency_us,
@@ -245,6 +246,7 @@ const std::vector<ClusterPreset>& ListClusterPresets() {
       {"p100x8", "Haswell host + 8 P100 (PCIe 16GB) over PCIe 3.0 through the host"},
       {"v100x8", "DGX-1: Haswell host + 8 V100 SXM2 16GB, NVLink 2 hybrid cube mesh"},
       {"h100x8", "DGX H100: host + 8 H100 SXM5 80GB, NVLink 4 through NVSwitch"},
+      {"h200x1", "host + 1 H200 SXM 141GB over PCIe 5.0 (a one-GPU machine `allot run` can execute with CUDA)"},
       {"cpu2", "2 virtual CPU devices of one core each (what `allot run` executes here); cpuN for N devices"},
   };
   return presets;
@@ -257,6 +259,7 @@ Cluster MakePreset(const std::string& name) {
   if (name == "p100x8") return PcieTree(name, Haswell(), 8, P100, 12);
   if (name == "v100x8") return Dgx1V100();
   if (name == "h100x8") return DgxH100();
+  if (name == "h200x1") return PcieTree(name, HostOfToday(), 1, H200, 55);
   if (name.size() > 3 && name.rfind("cpu", 0) == 0 &&
       std::all_of(name.begin() + 3, name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     if (name.size() <= 5) {  // at most 64 devices: cpu1 .. cpu64, and no stoi overflow

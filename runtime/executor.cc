@@ -4,6 +4,9 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <c10/core/Event.h>
+#include <c10/core/GradMode.h>
+#include <c10/core/impl/VirtualGuardImpl.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include <algorithm>
@@ -13,11 +16,13 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 #include <unordered_map>
 
 #include "graph/error.h"
+#include "runtime/devices.h"
 #include "runtime/external_tensors.h"
 #include "runtime/graph_runner.h"
 #include "runtime/kernels.h"
@@ -71,15 +76,11 @@ class Executor::Impl {
     T_ = g_.num_tensors();
     D_ = cluster.num_devices();
     if (place_.size() != N_) throw Error("executor: the placement does not cover the graph");
-    for (DeviceId d = 0; d < D_; ++d)
-      if (cluster.device(d).kind != DeviceKind::kCpu)
-        for (NodeId n = 0; n < N_; ++n)
-          if (place_[n] == d)
-            throw Error("device '" + cluster.device(d).name + "' (node '" + std::string(g_.node_name(n)) +
-                        "'): this build of allot's runtime runs virtual CPU devices only (LibTorch without CUDA)");
+    BindDevices();
     training_ = g_.is_training();
     BindNodes();
     BindTensors();
+    BindEvents();
     if (options_.intra_op_threads <= 0) {
       const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
       options_.intra_op_threads = std::max(1, cores / static_cast<int>(std::max<size_t>(1, UsedDevices())));
@@ -109,6 +110,7 @@ class Executor::Impl {
         throw Error("input '" + std::string(t.name) + "': shape " + ShapeString(inputs[i].sizes().vec()) + " does not match the model's " +
                     ShapeString(t.shape.vec()));
       shared_[input_tensors_[i]] = inputs[i].contiguous();
+      MakeResident(input_tensors_[i]);
     }
   }
 
@@ -143,6 +145,12 @@ class Executor::Impl {
         throw Error(error_);
       }
     }
+    // GPU workers finish when their last op is queued on the device: the step ends when the devices are done.
+    for (DeviceId d = 0; d < D_; ++d)
+      if (gpu_[d]) {
+        streams_[d]->synchronize();
+        SynchronizeCurrent(tdev_[d]);  // parameter updates issued from other devices' workers
+      }
     stats.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
     stats.busy = busy_;
     stats.bytes_copied = bytes_copied_;
@@ -161,7 +169,7 @@ class Executor::Impl {
       const TensorId t = g_.FindTensor(vi.name());
       if (t == kNone) continue;
       const NodeId p = g_.tensor(t).producer;
-      out.push_back(p == kNone ? shared_[t] : values_[static_cast<size_t>(t) * D_ + place_[p]]);
+      out.push_back((p == kNone ? shared_[t] : values_[static_cast<size_t>(t) * D_ + place_[p]]).cpu());
     }
     return out;
   }
@@ -177,6 +185,49 @@ class Executor::Impl {
     std::vector<char> used(D_, 0);
     for (DeviceId d : place_) used[d] = 1;
     return static_cast<size_t>(std::count(used.begin(), used.end(), 1));
+  }
+
+  // The LibTorch device of each allot device that runs an op, and a stream of its own for each GPU's worker.
+  void BindDevices() {
+    tdev_.assign(D_, c10::Device(c10::kCPU));
+    gpu_.assign(D_, 0);
+    streams_.assign(D_, std::nullopt);
+    std::vector<NodeId> first(D_, kNone);
+    for (NodeId n = N_; n-- > 0;) first[place_[n]] = n;
+    for (DeviceId d = 0; d < D_; ++d) {
+      if (first[d] == kNone || cluster_.device(d).kind == DeviceKind::kCpu) continue;
+      try {
+        tdev_[d] = TorchDevice(cluster_.device(d));
+      } catch (const Error& e) {
+        throw Error("node '" + std::string(g_.node_name(first[d])) + "': " + e.what());
+      }
+      gpu_[d] = 1;
+      streams_[d] = WorkerStream(tdev_[d]);
+    }
+  }
+
+  // Parameters, constants and graph inputs live on every GPU that reads them (copied there once, not per step:
+  // the simulator charges them no transfer either).
+  void MakeResident(TensorId t) {
+    for (NodeId c : g_.consumers(t)) {
+      const DeviceId d = place_[c];
+      if (gpu_[d] && shared_[t].defined()) resident_[static_cast<size_t>(t) * D_ + d] = shared_[t].to(tdev_[d]);
+    }
+    for (DeviceId d = 0; d < D_; ++d)
+      if (gpu_[d]) SynchronizeCurrent(tdev_[d]);
+  }
+
+  // An op on a GPU whose outputs another device reads marks, with an event on its stream, when they are computed:
+  // the reader's copy waits on it on the device, not on the host.
+  void BindEvents() {
+    done_.resize(N_);
+    for (NodeId n = 0; n < N_; ++n) {
+      if (!gpu_[place_[n]]) continue;
+      bool read_elsewhere = false;
+      for (TensorId t : g_.node(n).outputs)
+        for (NodeId c : g_.consumers(t)) read_elsewhere |= place_[c] != place_[n];
+      if (read_elsewhere) done_[n] = std::make_unique<c10::Event>(c10::kCUDA);
+    }
   }
 
   // Kernels and ONNX positions of forward ops; island bookkeeping of training ops.
@@ -280,10 +331,16 @@ class Executor::Impl {
                                                            : "the model in '" + options_.model_dir + "'");
       shared_[t] = TensorFromProto(*proto, external_.get());
     }
+    resident_.assign(T_ * D_, at::Tensor());
+    if (std::find(gpu_.begin(), gpu_.end(), 1) != gpu_.end())
+      for (TensorId t = 0; t < T_; ++t)
+        if (g_.tensor(t).producer == kNone) MakeResident(t);
   }
 
   const at::Tensor& Value(TensorId t, DeviceId d) const {
-    return g_.tensor(t).producer == kNone ? shared_[t] : values_[static_cast<size_t>(t) * D_ + d];
+    const size_t i = static_cast<size_t>(t) * D_ + d;
+    if (g_.tensor(t).producer != kNone) return values_[i];
+    return gpu_[d] ? resident_[i] : shared_[t];
   }
 
   void RunForward(NodeId n, DeviceId d) {
@@ -322,16 +379,18 @@ class Executor::Impl {
     if (!outer_reads_[n].empty()) ctx.outer = &scope;
     std::vector<at::Tensor> outputs;
     if (island) {
-      at::AutoGradMode enable(true);
+      c10::AutoGradMode enable(true);
       outputs = RunKernel(*kernel_[n], ctx);
     } else {
-      at::NoGradGuard no_grad;
+      c10::NoGradGuard no_grad;
       outputs = RunKernel(*kernel_[n], ctx);
     }
     std::vector<at::Tensor> kept;
     for (size_t i = 0; i < positional_outputs_[n].size() && i < outputs.size(); ++i) {
       const TensorId t = positional_outputs_[n][i];
       if (t == kNone) continue;
+      // Shape arithmetic and host-only kernels (runtime/kernels.h) answer on the host: the value lives on d.
+      if (outputs[i].defined() && outputs[i].device() != tdev_[d]) outputs[i] = outputs[i].to(tdev_[d]);
       Store(t, d, island ? outputs[i].detach() : outputs[i]);
       if (island) kept.push_back(outputs[i]);
     }
@@ -378,14 +437,19 @@ class Executor::Impl {
 
   void RunUpdate(NodeId n, DeviceId d) {
     const Node& node = g_.node(n);
-    at::NoGradGuard no_grad;
-    at::Tensor& param = shared_[node.inputs[0]];
+    c10::NoGradGuard no_grad;
+    const TensorId p = node.inputs[0];
     at::Tensor sum;
     for (size_t i = 1; i < node.inputs.size(); ++i) {
       const at::Tensor& gi = Value(node.inputs[i], d);
       sum = sum.defined() ? sum + gi : gi;
     }
-    if (sum.defined()) param.sub_(sum.to(param.scalar_type()), options_.learning_rate);
+    if (!sum.defined()) return;
+    // The host copy and every GPU's resident copy take the same step.
+    auto step = [&](at::Tensor& param) { param.sub_(sum.to(param.device(), param.scalar_type()), options_.learning_rate); };
+    step(shared_[p]);
+    for (DeviceId e = 0; e < D_; ++e)
+      if (at::Tensor& copy = resident_[static_cast<size_t>(p) * D_ + e]; copy.defined()) step(copy);
   }
 
   void Store(TensorId t, DeviceId d, at::Tensor value) { values_[static_cast<size_t>(t) * D_ + d] = std::move(value); }
@@ -421,7 +485,24 @@ class Executor::Impl {
   }
 
   void RunCopy(TensorId t, DeviceId from, DeviceId to) {
-    values_[static_cast<size_t>(t) * D_ + to] = values_[static_cast<size_t>(t) * D_ + from].clone();
+    const at::Tensor& src = values_[static_cast<size_t>(t) * D_ + from];
+    at::Tensor& dst = values_[static_cast<size_t>(t) * D_ + to];
+    if (!gpu_[from] && !gpu_[to]) {
+      dst = src.clone();
+    } else {
+      if (gpu_[from]) {
+        // The producer's op may still be running: the copy waits for it on the device. Read by a CPU worker, the
+        // copy runs on this thread's current stream and returns when done; read by a GPU, on that GPU's stream.
+        const c10::Event& computed = *done_[g_.tensor(t).producer];
+        computed.block(CurrentStream(tdev_[from]));
+        if (gpu_[to]) computed.block(*streams_[to]);
+      }
+      // From the host, a non-blocking copy returns once the source is read (pageable memory is staged).
+      dst = src.to(tdev_[to], src.scalar_type(), /*non_blocking=*/!gpu_[from], /*copy=*/true);
+      // The source, allocated on the producer's stream, is in use on the reader's until the copy is done there.
+      if (gpu_[from] && gpu_[to])
+        c10::impl::VirtualGuardImpl(c10::kCUDA).recordDataPtrOnStream(src.storage().data_ptr(), *streams_[to]);
+    }
     Release(t, from);
     for (NodeId c : g_.consumers(t))
       if (place_[c] == to && pending_[c].fetch_sub(1) == 1) Ready(c);
@@ -429,6 +510,7 @@ class Executor::Impl {
 
   void Work(DeviceId d) {
     at::set_num_threads(options_.intra_op_threads);
+    if (gpu_[d]) UseStream(*streams_[d]);
     Queue& q = queues_[d];
     for (;;) {
       Task task;
@@ -449,8 +531,11 @@ class Executor::Impl {
           if (node.role == NodeRole::kForward) RunForward(task.id, d);
           else if (node.role == NodeRole::kGradient) RunGradient(task.id, d);
           else RunUpdate(task.id, d);
+          if (done_[task.id]) done_[task.id]->record(*streams_[d]);
           Finish(task.id, d);
         }
+        // A GPU worker only queues work on its device; a recorded step times each op and copy to its end.
+        if (options_.record && gpu_[d]) streams_[d]->synchronize();
       } catch (const std::exception& e) {
         std::lock_guard<std::mutex> lock(mu_);
         if (!failed_) {
@@ -506,7 +591,13 @@ class Executor::Impl {
   std::vector<std::vector<TensorId>> wants_grad_;
   std::vector<TensorId> input_tensors_;
 
+  std::vector<c10::Device> tdev_;                // per device: where its ops run
+  std::vector<char> gpu_;                        // per device: a CUDA device that runs ops
+  std::vector<std::optional<c10::Stream>> streams_;  // per GPU: its worker's stream
+  std::vector<std::unique_ptr<c10::Event>> done_;    // per node on a GPU read elsewhere: its outputs are computed
+
   std::vector<at::Tensor> values_;  // [tensor * D + device]
+  std::vector<at::Tensor> resident_;  // [tensor * D + GPU]: parameters, constants, graph inputs on a GPU
   std::vector<at::Tensor> shared_;  // parameters, constants, graph inputs
   std::vector<std::atomic<int64_t>> pending_;
   std::vector<std::atomic<uint8_t>> copied_;

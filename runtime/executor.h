@@ -4,8 +4,12 @@
 // gradient and update ops (graph/training.h) — so the runtime executes exactly the DAG the simulator scores.
 //
 // - Devices: `cpu:k` are virtual CPU devices: one worker thread each with its own intra-op thread budget, so two
-//   devices on a 2-core machine really run concurrently. (`cuda:k` needs a CUDA build of LibTorch; this build is
-//   CPU-only and refuses such placements before running.)
+//   devices on a 2-core machine really run concurrently. `cuda:k` is this machine's GPU k (runtime/devices.h;
+//   needs a CUDA LibTorch, else refused before running): its worker queues each op on a stream of its own and
+//   moves on; parameters, constants and inputs are resident on it (copied once, at construction or SetInputs);
+//   a value another device reads is copied after an event marks it computed, waited on by the device, not the
+//   host; a step ends when every GPU is done. In a recorded step a GPU worker waits for each op, so that op
+//   timings are the op's (launch and execution), not its launch.
 // - Each worker runs ready ops FIFO, like the simulator. A tensor is copied once to each device that reads it,
 //   by the reading device's worker, when its producer finishes (virtual CPU devices share memory; the copy is what
 //   a transfer costs). Parameters, constants and graph inputs are shared, not copied, as in the simulator.
@@ -77,7 +81,7 @@ class Executor {
   // Runs one step. Rethrows the first op failure as an Error naming the node.
   StepStats Step();
 
-  // Graph outputs of the last step, in ONNX order.
+  // Graph outputs of the last step, in ONNX order, on the host.
   std::vector<at::Tensor> Outputs() const;
 
  private:

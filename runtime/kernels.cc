@@ -19,6 +19,7 @@ using onnx::AttributeProto;
 // The one registration table. widen_half = false for kernels whose output type is their semantics (Cast), for
 // pure data movement, which LibTorch does in any type, and for control flow, whose bodies' kernels widen alone.
 constexpr bool kExactTypes = false;
+constexpr bool kHostOnly = true;
 const Kernel kKernels[] = {
     {"Abs", "", Abs},
     {"Acos", "", Acos},
@@ -116,7 +117,7 @@ const Kernel kKernels[] = {
     {"Mul", "", Mul},
     {"Neg", "", Neg},
     {"NegativeLogLikelihoodLoss", "", NegativeLogLikelihoodLoss},
-    {"NonMaxSuppression", "", NonMaxSuppression},
+    {"NonMaxSuppression", "", NonMaxSuppression, true, kHostOnly},
     {"NonZero", "", NonZero, kExactTypes},
     {"Not", "", Not},
     {"OneHot", "", OneHot, kExactTypes},
@@ -144,7 +145,7 @@ const Kernel kKernels[] = {
     {"Reshape", "", Reshape, kExactTypes},
     {"Resize", "", Resize},
     {"ReverseSequence", "", ReverseSequence, kExactTypes},
-    {"RoiAlign", "", RoiAlign},
+    {"RoiAlign", "", RoiAlign, true, kHostOnly},
     {"Round", "", Round},
     {"Scan", "", Scan, kExactTypes},
     {"Scatter", "", ScatterElements},  // opset 9-10 name of ScatterElements
@@ -216,15 +217,29 @@ bool IsHalf(const at::Tensor& t) {
   return t.defined() && (t.scalar_type() == at::kHalf || t.scalar_type() == at::kBFloat16);
 }
 
+std::vector<at::Tensor> RunOnHost(const Kernel& kernel, const KernelContext& ctx) {
+  auto on_device = std::find_if(ctx.inputs.begin(), ctx.inputs.end(),
+                                [](const at::Tensor& t) { return t.defined() && !t.device().is_cpu(); });
+  if (!kernel.host_only || on_device == ctx.inputs.end()) return kernel.run(ctx);
+  const at::Device device = on_device->device();
+  KernelContext host{ctx.node, ctx.inputs, ctx.opset, ctx.outer};
+  for (at::Tensor& t : host.inputs)
+    if (t.defined()) t = t.cpu();
+  std::vector<at::Tensor> outputs = kernel.run(host);
+  for (at::Tensor& t : outputs)
+    if (t.defined()) t = t.to(device);
+  return outputs;
+}
+
 std::vector<at::Tensor> RunWidened(const Kernel& kernel, const KernelContext& ctx) {
-  if (!kernel.widen_half) return kernel.run(ctx);
+  if (!kernel.widen_half) return RunOnHost(kernel, ctx);
   auto half = std::find_if(ctx.inputs.begin(), ctx.inputs.end(), IsHalf);
-  if (half == ctx.inputs.end()) return kernel.run(ctx);
+  if (half == ctx.inputs.end()) return RunOnHost(kernel, ctx);
   const at::ScalarType narrow = half->scalar_type();
   KernelContext wide{ctx.node, ctx.inputs, ctx.opset, ctx.outer};
   for (at::Tensor& t : wide.inputs)
     if (IsHalf(t)) t = t.to(at::kFloat);
-  std::vector<at::Tensor> outputs = kernel.run(wide);
+  std::vector<at::Tensor> outputs = RunOnHost(kernel, wide);
   for (at::Tensor& t : outputs)
     if (t.defined() && t.scalar_type() == at::kFloat) t = t.to(narrow);
   return outputs;
@@ -370,13 +385,13 @@ std::vector<int64_t> NormalizeAxes(const KernelContext& ctx, const std::vector<i
 }
 
 std::vector<int64_t> ToInts(const at::Tensor& t) {
-  at::Tensor v = t.to(at::kLong).contiguous();
+  at::Tensor v = t.to(at::kCPU, at::kLong).contiguous();
   const int64_t* p = v.data_ptr<int64_t>();
   return std::vector<int64_t>(p, p + v.numel());
 }
 
 std::vector<double> ToDoubles(const at::Tensor& t) {
-  at::Tensor v = t.to(at::kDouble).contiguous();
+  at::Tensor v = t.to(at::kCPU, at::kDouble).contiguous();
   const double* p = v.data_ptr<double>();
   return std::vector<double>(p, p + v.numel());
 }

@@ -74,14 +74,18 @@ struct Kernel {
   // float16/bfloat16 inputs are computed in float32 and floating outputs cast back (LibTorch's CPU kernels lack
   // half-precision variants of many ops). Off for kernels whose output type is part of their semantics (Cast).
   bool widen_half = true;
+  // The kernel loops over its inputs' elements on the host (NonMaxSuppression, RoiAlign, seeded random): on a GPU
+  // its inputs are copied to the host and its outputs back, as ONNX Runtime does for a CPU-only kernel.
+  bool host_only = false;
 };
 
 const Kernel* FindKernel(std::string_view op_type, std::string_view domain);
 // "Op" for the default domain, "domain::Op" otherwise; sorted.
 std::vector<std::string> SupportedOps();
 
-// Runs `kernel` on `ctx`, widening half-precision types as the kernel asks, and rethrows any failure as an
-// allot::Error that names the node.
+// Runs `kernel` on `ctx`, widening half-precision types as the kernel asks and moving a host-only kernel's
+// inputs to the host, and rethrows any failure as an allot::Error that names the node. Outputs are on the inputs'
+// device, except what a kernel computes from shapes and attributes alone (on the host: the caller moves it).
 std::vector<at::Tensor> RunKernel(const Kernel& kernel, const KernelContext& ctx);
 
 }  // namespace allot::runtime

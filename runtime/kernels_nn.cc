@@ -213,8 +213,8 @@ at::Tensor ResizeAxis(const KernelContext& ctx, const ResizeOptions& opt, const 
     for (int j = 0; j < taps; ++j) idx[j] = std::clamp<int64_t>(idx[j], 0, in - 1);
   }
   const auto long_opts = at::TensorOptions().dtype(at::kLong);
-  at::Tensor index_t = at::tensor(index, long_opts).reshape({out, taps});
-  at::Tensor weight_t = at::tensor(weight, at::TensorOptions().dtype(at::kDouble)).reshape({out, taps});
+  at::Tensor index_t = at::tensor(index, long_opts).reshape({out, taps}).to(x.device());
+  at::Tensor weight_t = at::tensor(weight, at::TensorOptions().dtype(at::kDouble)).reshape({out, taps}).to(x.device());
   std::vector<int64_t> along(static_cast<size_t>(x.dim()), 1);
   along[d] = out;
   at::Tensor y;
@@ -228,7 +228,8 @@ at::Tensor ResizeAxis(const KernelContext& ctx, const ResizeOptions& opt, const 
     y = j == 0 ? term : y + term;
   }
   if (opt.coordinates == "tf_crop_and_resize") {
-    at::Tensor mask = at::tensor(std::vector<int64_t>(outside.begin(), outside.end()), long_opts).reshape(along);
+    at::Tensor mask =
+        at::tensor(std::vector<int64_t>(outside.begin(), outside.end()), long_opts).reshape(along).to(x.device());
     y = at::where(mask != 0, at::scalar_tensor(opt.extrapolation, y.options()), y);
   }
   return y;
@@ -262,13 +263,13 @@ at::Tensor ResizeImpl(const KernelContext& ctx, const ResizeOptions& opt, const 
 at::Tensor UniformLike(const at::Tensor& x, const KernelContext& ctx) {
   if (!ctx.HasAttr("seed")) return at::rand_like(x, x.options().dtype(at::kDouble));
   std::mt19937 engine(static_cast<uint32_t>(ctx.Float("seed", 0.0f)));
-  at::Tensor u = at::empty(x.sizes(), x.options().dtype(at::kDouble));
+  at::Tensor u = at::empty(x.sizes(), at::TensorOptions().dtype(at::kDouble));  // filled on the host
   double* p = u.data_ptr<double>();
   for (int64_t i = 0; i < u.numel(); ++i) {
     const uint32_t a = engine() >> 5, b = engine() >> 6;
     p[i] = (a * 67108864.0 + b) / 9007199254740992.0;
   }
-  return u;
+  return u.to(x.device());
 }
 
 // ---- RoiAlign ----------------------------------------------------------------------------------------------------

@@ -35,8 +35,8 @@ std::vector<int64_t> Join(at::IntArrayRef a, at::IntArrayRef b) {
 }
 
 // Index of a reflect/edge/wrap pad: output position i (from -begin) mapped into [0, n).
-at::Tensor PadSourceIndex(const std::string& mode, int64_t n, int64_t begin, int64_t end) {
-  at::Tensor i = at::arange(-begin, n + end, at::TensorOptions().dtype(at::kLong));
+at::Tensor PadSourceIndex(const std::string& mode, int64_t n, int64_t begin, int64_t end, at::Device device) {
+  at::Tensor i = at::arange(-begin, n + end, at::TensorOptions().dtype(at::kLong).device(device));
   if (mode == "edge") return at::clamp(i, 0, n - 1);
   if (mode == "wrap") return at::remainder(i, n);
   if (n == 1) return at::zeros_like(i);
@@ -146,7 +146,7 @@ ALLOT_KERNEL(EyeLike) {
   const at::ScalarType type = ctx.HasAttr("dtype")
                                   ? ScalarTypeFromOnnx(static_cast<int32_t>(ctx.Int("dtype", 0)), ctx.Where())
                                   : x.scalar_type();
-  const auto opts = at::TensorOptions().dtype(at::kLong);
+  const auto opts = at::TensorOptions().dtype(at::kLong).device(x.device());
   at::Tensor rows = at::arange(x.size(0), opts).unsqueeze(1), cols = at::arange(x.size(1), opts).unsqueeze(0);
   return {(rows + ctx.Int("k", 0) == cols).to(type)};
 }
@@ -238,7 +238,7 @@ ALLOT_KERNEL(Pad) {
     const int64_t b = std::max<int64_t>(0, begin[d]), e = std::max<int64_t>(0, end[d]);
     if (b == 0 && e == 0) continue;
     if (x.size(d) == 0) Fail(ctx, "cannot " + mode + "-pad an empty dimension");
-    x = x.index_select(d, PadSourceIndex(mode, x.size(d), b, e));
+    x = x.index_select(d, PadSourceIndex(mode, x.size(d), b, e, x.device()));
   }
   return {x};
 }
@@ -275,7 +275,7 @@ ALLOT_KERNEL(ReverseSequence) {
   std::vector<int64_t> time_shape(static_cast<size_t>(x.dim()), 1), batch_shape = time_shape;
   time_shape[time_axis] = x.size(time_axis);
   batch_shape[batch_axis] = x.size(batch_axis);
-  at::Tensor t = at::arange(x.size(time_axis), at::TensorOptions().dtype(at::kLong)).reshape(time_shape);
+  at::Tensor t = at::arange(x.size(time_axis), at::TensorOptions().dtype(at::kLong).device(x.device())).reshape(time_shape);
   at::Tensor len = ctx.Required(1).to(at::kLong).reshape(batch_shape);
   at::Tensor source = at::where(t < len, len - 1 - t, t).expand(x.sizes());
   return {at::gather(x, time_axis, source)};
@@ -362,8 +362,8 @@ ALLOT_KERNEL(Slice) {
       // Walking backwards, start clamps to the last element and end to one before the first.
       s = std::clamp<int64_t>(s, 0, dim - 1);
       e = std::clamp<int64_t>(e, -1, dim - 1);
-      at::Tensor picked = s > e && dim > 0 ? at::arange(s, e, step, at::TensorOptions().dtype(at::kLong))
-                                           : at::empty({0}, at::TensorOptions().dtype(at::kLong));
+      const auto long_opts = at::TensorOptions().dtype(at::kLong).device(y.device());
+      at::Tensor picked = s > e && dim > 0 ? at::arange(s, e, step, long_opts) : at::empty({0}, long_opts);
       y = y.index_select(axis, picked);
     }
   }
@@ -414,7 +414,7 @@ ALLOT_KERNEL(Unique) {
   if (has_axis) std::tie(values, inverse, counts) = at::unique_dim(input, axis, true, true, true);
   else std::tie(values, inverse, counts) = at::_unique2(input, true, true, true);
   const int64_t n = input.size(axis), unique = values.size(axis);
-  const auto long_opts = at::TensorOptions().dtype(at::kLong);
+  const auto long_opts = at::TensorOptions().dtype(at::kLong).device(x.device());
   at::Tensor first =
       at::full({unique}, n, long_opts).scatter_reduce(0, inverse.reshape({-1}), at::arange(n, long_opts), "amin");
   if (ctx.Int("sorted", 1) == 0) {

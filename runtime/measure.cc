@@ -4,13 +4,17 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <c10/core/GradMode.h>
 
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <optional>
+#include <tuple>
 
 #include "graph/error.h"
 #include "graph/file_io.h"
+#include "runtime/devices.h"
 #include "runtime/executor.h"
 #include "runtime/kernels.h"
 #include "runtime/reference_interpreter.h"
@@ -45,6 +49,35 @@ double Median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
+}
+
+// (bandwidth B/s, latency s) of copying from `from` to `to`: a least-squares line through the medians of five
+// copies at each of five sizes, 4 KB to 32 MB.
+std::pair<double, double> FitCopies(c10::Device from, c10::Device to) {
+  std::vector<double> xs, ys;
+  for (int64_t elems : {1 << 10, 1 << 14, 1 << 18, 1 << 21, 1 << 23}) {
+    const at::Tensor src = at::rand({elems}).to(from);
+    SynchronizeCurrent(from);
+    std::vector<double> t;
+    for (int r = 0; r < 5; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      at::Tensor copy = src.to(to, src.scalar_type(), /*non_blocking=*/false, /*copy=*/true);
+      SynchronizeCurrent(to);
+      t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    xs.push_back(static_cast<double>(elems * 4));
+    ys.push_back(Median(t));
+  }
+  const double n = static_cast<double>(xs.size());
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    sx += xs[i];
+    sy += ys[i];
+    sxx += xs[i] * xs[i];
+    sxy += xs[i] * ys[i];
+  }
+  const double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
+  return {slope > 0 ? 1 / slope : 1e12, std::max(0.0, (sy - slope * sx) / n)};
 }
 
 }  // namespace
@@ -128,35 +161,23 @@ Profile ProfileModel(const onnx::ModelProto& model, const Graph& graph, const Cl
     for (const std::string& sig : order)
       profile.Add(sig, device.name, device.kind, Median(by_signature[sig]), options.repeats);
   }
-  // Transfers between virtual CPU devices are copies: fit latency + bytes / bandwidth over a range of sizes.
-  if (devices.size() > 1) {
-    std::vector<double> xs, ys;
-    for (int64_t elems : {1 << 10, 1 << 14, 1 << 18, 1 << 21, 1 << 23}) {
-      const at::Tensor src = at::rand({elems});
-      std::vector<double> t;
-      for (int r = 0; r < 5; ++r) {
-        const auto t0 = std::chrono::steady_clock::now();
-        at::Tensor copy = src.clone();
-        t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  // Each link: latency + bytes / bandwidth fitted over a range of copy sizes. Between virtual CPU devices a
+  // transfer is a memcpy (measured once for all such pairs); to or from a GPU, the copy the executor makes.
+  std::optional<ProfiledLink> cpu_pair;
+  for (DeviceId a : devices)
+    for (DeviceId b : devices) {
+      if (a == b) continue;
+      const c10::Device from = TorchDevice(cluster.device(a)), to = TorchDevice(cluster.device(b));
+      ProfiledLink link{cluster.device(a).name, cluster.device(b).name, 0, 0};
+      if (from.is_cpu() && to.is_cpu() && cpu_pair) {
+        link.bandwidth = cpu_pair->bandwidth;
+        link.latency = cpu_pair->latency;
+      } else {
+        std::tie(link.bandwidth, link.latency) = FitCopies(from, to);
+        if (from.is_cpu() && to.is_cpu()) cpu_pair = link;
       }
-      xs.push_back(static_cast<double>(elems * 4));
-      ys.push_back(Median(t));
+      profile.AddLink(link);
     }
-    const double n = static_cast<double>(xs.size());
-    double sx = 0, sy = 0, sxx = 0, sxy = 0;
-    for (size_t i = 0; i < xs.size(); ++i) {
-      sx += xs[i];
-      sy += ys[i];
-      sxx += xs[i] * xs[i];
-      sxy += xs[i] * ys[i];
-    }
-    const double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
-    const double latency = std::max(0.0, (sy - slope * sx) / n);
-    const double bandwidth = slope > 0 ? 1 / slope : 1e12;
-    for (DeviceId a : devices)
-      for (DeviceId b : devices)
-        if (a != b) profile.AddLink({cluster.device(a).name, cluster.device(b).name, bandwidth, latency});
-  }
   return profile;
 }
 
@@ -175,7 +196,7 @@ double MeasurePlainLoop(const onnx::ModelProto& model, const Graph& graph, int s
   }
   std::vector<double> times;
   for (int s = 0; s < std::max(0, warmup) + std::max(1, steps); ++s) {
-    at::NoGradGuard no_grad;
+    c10::NoGradGuard no_grad;
     const auto t0 = std::chrono::steady_clock::now();
     interpreter.Run(inputs);
     if (s >= warmup) times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

@@ -1,5 +1,6 @@
 // The multi-device executor: placements across virtual CPU devices compute what one device computes, a training
-// step's loss falls, and unsupported ops or devices are refused before anything runs.
+// step's loss falls, and unsupported ops or devices are refused before anything runs; where LibTorch has CUDA, a
+// host + GPU placement computes what the host computes.
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>
@@ -10,6 +11,7 @@
 #include "graph/onnx_import.h"
 #include "graph/training.h"
 #include "models/model_zoo.h"
+#include "runtime/devices.h"
 #include "runtime/executor.h"
 #include "runtime/measure.h"
 #include "tests/test_models.h"
@@ -108,9 +110,52 @@ TEST(RuntimeExecutorTest, RefusesUnsupportedOpsAndDevicesBeforeRunning) {
         << e.what();
     EXPECT_NE(std::string(e.what()).find("; nor have com.example::OtherOp"), std::string::npos) << e.what();
   }
+}
+
+// A GPU this machine lacks is refused before anything runs, naming the first node placed there and the device: on
+// a CPU-only LibTorch every cuda:K, elsewhere one past the machine's GPUs.
+TEST(RuntimeExecutorTest, RefusesGpusThisMachineLacks) {
   const Model mlp = Generated("mlp,batch=2,hidden=4", false);
-  const Cluster gpus = MakePreset("p100x2");
-  EXPECT_THROW(runtime::Executor(mlp.proto, mlp.graph, gpus, std::vector<DeviceId>(mlp.graph.num_nodes(), 1)), Error);
+  const Cluster gpus = MakePreset("h100x8");
+  const int have = runtime::CudaDeviceCount();
+  if (have >= 8) GTEST_SKIP() << "this machine has 8 GPUs";
+  const DeviceId missing = gpus.FindDevice("cuda:" + std::to_string(have));
+  ASSERT_NE(missing, Cluster::kNoDevice);
+  try {
+    runtime::Executor exec(mlp.proto, mlp.graph, gpus, std::vector<DeviceId>(mlp.graph.num_nodes(), missing));
+    FAIL() << "ran on a GPU this machine lacks";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+    EXPECT_NE(what.find("node '" + std::string(mlp.graph.node_name(0)) + "'"), std::string::npos) << what;
+    EXPECT_NE(what.find("'cuda:" + std::to_string(have) + "'"), std::string::npos) << what;
+    EXPECT_NE(what.find(have == 0 ? "this LibTorch has no CUDA" : "this machine has"), std::string::npos) << what;
+  }
+}
+
+// Where LibTorch has CUDA (scripts/gpu_check.sh builds allot so): a placement split between the host and cuda:0
+// computes what the host alone computes, for inference and through training steps.
+TEST(RuntimeExecutorTest, HostAndGpuPlacementComputesWhatTheHostComputes) {
+  if (runtime::CudaDeviceCount() == 0) GTEST_SKIP() << "no CUDA device (Debian's LibTorch is CPU-only)";
+  const Cluster cluster = MakePreset("h200x1");  // cpu:0, cuda:0
+  const Model m = Generated("nmt,layers=2,seq=3,hidden=16,vocab=40,batch=2", false);
+  runtime::Executor host(m.proto, m.graph, cluster, std::vector<DeviceId>(m.graph.num_nodes(), 0));
+  runtime::Executor split(m.proto, m.graph, cluster, Alternate(m.graph));
+  host.Step();
+  EXPECT_GT(split.Step().copies, 0u);
+  const auto a = host.Outputs(), b = split.Outputs();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(at::allclose(a[i], b[i], 1e-4, 1e-5)) << i;
+
+  const Model mlp = Generated("mlp,batch=8,hidden=16", true);
+  runtime::MeasureOptions options;
+  options.steps = 3;
+  options.warmup = 0;
+  options.learning_rate = 0.1;
+  const auto one = runtime::MeasurePlacement(mlp.proto, mlp.graph, cluster, std::vector<DeviceId>(mlp.graph.num_nodes(), 0), options);
+  const auto two = runtime::MeasurePlacement(mlp.proto, mlp.graph, cluster, Alternate(mlp.graph), options);
+  ASSERT_EQ(one.losses.size(), two.losses.size());
+  for (size_t i = 0; i < one.losses.size(); ++i) EXPECT_NEAR(one.losses[i], two.losses[i], 1e-4) << i;
 }
 
 }  // namespace

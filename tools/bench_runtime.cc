@@ -59,6 +59,7 @@ struct FidelityArgs {
       "gen:transformer,layers=2,seq=32,hidden=256,vocab=2000,batch=8";
   std::string placers = "single;expert;metis;etf;random:seed=1;random:seed=2";
   std::string mode = "training";
+  std::string cluster = "cpu2";  // every device is profiled and may be placed on; `allot run` must execute it
   int steps = 5, warmup = 2, repeats = 3;
 };
 
@@ -71,11 +72,13 @@ void RunFidelity(const FidelityArgs& args) {
     margs.mode = args.mode;
     CostedModel m;
     m.model = LoadModel(margs);
-    m.cluster = MakePreset("cpu2");
+    m.cluster = LoadCluster(args.cluster);
     runtime::ProfileOptions popts;
     popts.repeats = args.repeats;
     popts.model_dir = m.model.model_dir;
-    m.profile = std::make_unique<Profile>(runtime::ProfileModel(*m.model.proto, m.model.graph, m.cluster, {0, 1}, popts));
+    std::vector<DeviceId> all(m.cluster.num_devices());
+    for (DeviceId d = 0; d < all.size(); ++d) all[d] = d;
+    m.profile = std::make_unique<Profile>(runtime::ProfileModel(*m.model.proto, m.model.graph, m.cluster, all, popts));
     ApplyProfiledLinks(*m.profile, m.cluster);
     m.costs = ComputeCosts(m.model.graph, m.cluster, m.profile.get());
     for (const std::string& placer : SplitPlacers(args.placers)) {
@@ -102,9 +105,10 @@ void RunFidelity(const FidelityArgs& args) {
   for (size_t i = 0; i < simulated.size(); ++i) errors.push_back(std::abs(simulated[i] - measured[i]) / measured[i]);
   std::sort(errors.begin(), errors.end());
   const double median_error = errors.empty() ? 0 : errors[errors.size() / 2];
-  std::printf("%zu placements on cpu2 (2 virtual CPU devices, 1 thread each), %s steps, costs profiled first: "
+  std::printf("%zu placements on %s (CPU devices 1 thread each), %s steps, costs profiled first: "
               "median |simulated - measured| / measured = %.1f%%, Spearman rank correlation = %.3f\n",
-              simulated.size(), args.mode.c_str(), 100 * median_error, Spearman(simulated, measured));
+              simulated.size(), args.cluster.c_str(), args.mode.c_str(), 100 * median_error,
+              Spearman(simulated, measured));
 }
 
 struct OverheadArgs {
@@ -140,10 +144,11 @@ void RunOverhead(const OverheadArgs& args) {
 
 void RegisterRuntimeBench(CLI::App& bench) {
   auto f = std::make_shared<FidelityArgs>();
-  CLI::App* fidelity = bench.add_subcommand("fidelity", "Simulated against measured step times on cpu2, after profiling");
+  CLI::App* fidelity = bench.add_subcommand("fidelity", "Simulated against measured step times (cpu2 by default), after profiling");
   fidelity->add_option("--models", f->models, "models (';'-separated; gen: specs contain commas)");
   fidelity->add_option("--placers", f->placers, "placer specs (';'-separated)");
   fidelity->add_option("--mode", f->mode, "inference or training")->check(CLI::IsMember({"inference", "training"}));
+  fidelity->add_option("--cluster", f->cluster, "cluster to profile and run on (cpuN, h200x1 with CUDA, or JSON)");
   fidelity->add_option("--steps", f->steps, "measured steps per placement (median)")->check(kCount);
   fidelity->add_option("--warmup", f->warmup, "untimed steps first")->check(kCountOrZero);
   fidelity->add_option("--repeats", f->repeats, "profiling steps per device")->check(kCount);

@@ -39,7 +39,8 @@ struct TrainArgs {
 
 // --reward measured: each sample run on the runtime (HDP's protocol: 10 steps, the first 5 dropped, the median of
 // the rest). A placement the simulator finds over a device's memory is not run and counts as invalid; the
-// runtime executes virtual CPU devices only (e.g. --cluster cpu2), and refuses other placements with an Error.
+// runtime executes virtual CPU devices (e.g. --cluster cpu2) and, with a CUDA LibTorch, this machine's GPUs
+// (--cluster h200x1), and refuses placements on devices it lacks with an Error.
 class MeasuredScorer : public rl::PlacementScorer {
  public:
   MeasuredScorer(const LoadedModel& model, const Cluster& cluster, const CostTable& costs, DispatchOrder order)
