@@ -86,4 +86,37 @@ double JsonNonNegative(const nlohmann::json& j, const char* key, const std::stri
   return v;
 }
 
+int64_t JsonInteger(const nlohmann::json& j, const char* key, const std::string& where, int64_t lo, int64_t hi,
+                    std::optional<int64_t> fallback) {
+  const nlohmann::json* f = Field(j, key, where);
+  if (!f) {
+    if (fallback) return *fallback;
+    throw Error(where + ": missing field '" + key + "'");
+  }
+  if (!f->is_number_integer()) throw Error(where + ": field '" + key + "' must be an integer, not " + f->type_name());
+  // nlohmann keeps non-negative integers unsigned (up to 2^64 - 1): compare those as unsigned, without overflow.
+  bool in_range;
+  if (f->is_number_unsigned()) {
+    const uint64_t u = f->get<uint64_t>();
+    in_range = hi >= 0 && u <= static_cast<uint64_t>(hi) && (lo <= 0 || u >= static_cast<uint64_t>(lo));
+  } else {
+    const int64_t v = f->get<int64_t>();
+    in_range = v >= lo && v <= hi;
+  }
+  if (!in_range)
+    throw Error(where + ": field '" + key + "' is " + Quote(f->dump(), 24) + "; it must be an integer from " +
+                std::to_string(lo) + " to " + std::to_string(hi));
+  return f->is_number_unsigned() ? static_cast<int64_t>(f->get<uint64_t>()) : f->get<int64_t>();
+}
+
+bool JsonBool(const nlohmann::json& j, const char* key, const std::string& where, std::optional<bool> fallback) {
+  const nlohmann::json* f = Field(j, key, where);
+  if (!f) {
+    if (fallback) return *fallback;
+    throw Error(where + ": missing field '" + key + "'");
+  }
+  if (!f->is_boolean()) throw Error(where + ": field '" + key + "' must be true or false, not " + f->type_name());
+  return f->get<bool>();
+}
+
 }  // namespace allot

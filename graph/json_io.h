@@ -24,5 +24,11 @@ double JsonPositive(const nlohmann::json& j, const char* key, const std::string&
                     std::optional<double> fallback = std::nullopt);
 double JsonNonNegative(const nlohmann::json& j, const char* key, const std::string& where,
                        std::optional<double> fallback = std::nullopt);
+// An integer in [lo, hi] (sizes a network or a loop is built from).
+int64_t JsonInteger(const nlohmann::json& j, const char* key, const std::string& where, int64_t lo, int64_t hi,
+                    std::optional<int64_t> fallback = std::nullopt);
+// A boolean.
+bool JsonBool(const nlohmann::json& j, const char* key, const std::string& where,
+              std::optional<bool> fallback = std::nullopt);
 
 }  // namespace allot

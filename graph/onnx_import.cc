@@ -1,4 +1,5 @@
 #include "graph/onnx_import.h"
+#include "graph/onnx_limits.h"
 
 #include <onnx/checker.h>
 #include <onnx/defs/schema.h>
@@ -653,12 +654,17 @@ void CheckModel(const onnx::ModelProto& model) {
   onnx::checker::check_model(checkable);
 }
 
-}  // namespace
-
-onnx::ModelProto ParseModelProto(std::string_view bytes, const std::string& path) {
+// What every reader of a model's bytes may assume: not empty, within protobuf's size limit, repeated fields within
+// their caps (graph/onnx_limits.h).
+void CheckModelBytes(std::string_view bytes, const std::string& path) {
   if (bytes.empty()) throw Error(path + ": empty file, not an ONNX model");
   if (bytes.size() > static_cast<size_t>(INT_MAX))
     throw Error(path + ": larger than protobuf's 2 GiB limit; store the weights as external data");
+  CheckRepeatedFieldCaps(bytes, path);
+}
+
+// Bytes CheckModelBytes accepted, parsed.
+onnx::ModelProto ParseCheckedBytes(std::string_view bytes, const std::string& path) {
   onnx::ModelProto model;
   google::protobuf::io::CodedInputStream stream(reinterpret_cast<const uint8_t*>(bytes.data()),
                                                 static_cast<int>(bytes.size()));
@@ -668,6 +674,13 @@ onnx::ModelProto ParseModelProto(std::string_view bytes, const std::string& path
   if (model.ir_version() <= 0 || !model.has_graph())
     throw Error(path + ": not an ONNX model (no ir_version or no graph)");
   return model;
+}
+
+}  // namespace
+
+onnx::ModelProto ParseModelProto(std::string_view bytes, const std::string& path) {
+  CheckModelBytes(bytes, path);
+  return ParseCheckedBytes(bytes, path);
 }
 
 onnx::ModelProto ReadModelProto(const std::string& path) { return ParseModelProto(ReadFile(path), path); }
@@ -895,16 +908,19 @@ Graph ParseAndImport(const std::string& bytes, const std::string& source, const 
                      onnx::ModelProto& model, ImportReport* report, const std::string& model_dir) {
   ImportReport local;
   ImportReport& rep = report ? *report : local;
+  const auto t_caps = Clock::now();
+  CheckModelBytes(bytes, source);  // before either reader allocates for a hostile list
+  rep.caps_seconds = std::chrono::duration<double>(Clock::now() - t_caps).count();
   // The IR build reads the bytes, not the parsed model: start it now, on a second thread, while protobuf parses
   // the same bytes for the checker and shape inference.
   std::future<Attempt> early;
   try {
-    if (!bytes.empty()) early = std::async(std::launch::async, TryBuild, std::string_view(bytes), source, model_dir);
+    early = std::async(std::launch::async, TryBuild, std::string_view(bytes), source, model_dir);
   } catch (const std::system_error&) {  // no thread to be had (a process limit): build after the parse instead
   }
   const auto t0 = Clock::now();
   try {
-    model = ParseModelProto(bytes, source);
+    model = ParseCheckedBytes(bytes, source);
   } catch (...) {
     if (early.valid()) early.wait();
     throw;

@@ -38,6 +38,7 @@ struct ImportReport {
   size_t unknown_ops = 0;         // nodes costed with the generic estimate
   bool ran_shape_inference = false;  // the file lacked shapes and the IR was built from inferred ones
   size_t folded_values = 0;          // node outputs evaluated at import time (graph/constant_folding.h)
+  double caps_seconds = 0;           // the walk over the bytes checking repeated fields' caps (ParseAndImport only)
   double parse_seconds = 0;          // protobuf parse (ParseAndImport only)
   double check_seconds = 0;          // onnx::checker
   double infer_seconds = 0;          // allot's shape pass (graph/shape_inference.h): checking or inferring

@@ -9,6 +9,8 @@
 #include "graph/error.h"
 #include "graph/file_io.h"
 #include "graph/json_io.h"
+#include "rl/archive_file.h"
+#include "rl/checked_load.h"
 #include "rl/trainer.h"
 
 namespace allot::rl {
@@ -56,17 +58,9 @@ void SavePolicyDirectory(const std::string& dir, const Seq2SeqPolicy& policy, co
   j["steps"] = m.steps;
   j["best_step_time_s"] = m.best_step_time;
 
-  const std::string pt = (d / "policy.pt").string(), tmp = pt + ".tmp";
-  try {
-    torch::serialize::OutputArchive a;
-    policy->save(a);
-    a.save_to(tmp);
-    std::filesystem::rename(tmp, pt);
-  } catch (const std::exception& e) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    throw Error("cannot write " + pt + ": " + e.what());
-  }
+  torch::serialize::OutputArchive a;
+  policy->save(a);
+  SaveArchive(a, (d / "policy.pt").string());
   WriteFileAtomic((d / "policy.json").string(), j.dump(2) + "\n");
 }
 
@@ -75,39 +69,38 @@ LoadedPolicy LoadPolicyDirectory(const std::string& dir) {
   const std::string json_path = (d / "policy.json").string(), pt = (d / "policy.pt").string();
   LoadedPolicy out;
   PolicyMetadata& m = out.meta;
-  try {
-    const nlohmann::json j = ParseJsonText(ReadFile(json_path), json_path);
-    if (j.at("format").get<std::string>() != kFormat) throw Error(json_path + ": not a seq2seq policy");
-    m.model = j.value("model", "");
-    m.mode = j.value("mode", "");
-    m.graph_hash = j.at("graph_hash").get<std::string>();
-    m.cluster = j.at("cluster").get<std::string>();
-    m.num_devices = j.at("num_devices").get<int64_t>();
-    m.gpu_only = j.value("gpu_only", false);
-    m.num_groups = j.at("num_groups").get<int64_t>();
-    m.max_groups = j.at("max_groups").get<size_t>();
-    m.fuse_chains = j.at("fuse_chains").get<bool>();
-    m.policy.hidden = j.at("hidden").get<int64_t>();
-    m.policy.op_embedding = j.at("op_embedding").get<int64_t>();
-    m.policy.device_embedding = j.at("device_embedding").get<int64_t>();
-    m.policy.attention = j.at("attention").get<int64_t>();
-    m.policy.bidirectional = j.at("bidirectional").get<bool>();
-    m.policy.temperature = j.at("temperature").get<double>();
-    m.policy.logit_clip = j.at("logit_clip").get<double>();
-    m.policy.num_devices = m.num_devices;
-    m.steps = j.value("steps", int64_t{0});
-    m.best_step_time = j.value("best_step_time_s", 0.0);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(json_path + ": " + e.what());
-  }
+  // Every size the network is built from is bounded: an edited file must not allocate a 2^40-wide layer.
+  const nlohmann::json j = ParseJsonText(ReadFile(json_path), json_path);
+  if (!j.is_object()) throw Error(json_path + ": not a seq2seq policy (not a JSON object)");
+  if (JsonString(j, "format", json_path, "") != kFormat) throw Error(json_path + ": not a seq2seq policy");
+  constexpr int64_t kWidth = 1 << 13, kGroups = int64_t{1} << 22;
+  m.model = JsonString(j, "model", json_path, "", 4096);
+  m.mode = JsonString(j, "mode", json_path, "");
+  m.graph_hash = JsonString(j, "graph_hash", json_path);
+  m.cluster = JsonString(j, "cluster", json_path);
+  m.num_devices = JsonInteger(j, "num_devices", json_path, 1, 1024);
+  m.gpu_only = JsonBool(j, "gpu_only", json_path, false);
+  m.num_groups = JsonInteger(j, "num_groups", json_path, 1, kGroups);
+  m.max_groups = static_cast<size_t>(JsonInteger(j, "max_groups", json_path, 0, kGroups));
+  m.fuse_chains = JsonBool(j, "fuse_chains", json_path);
+  m.policy.hidden = JsonInteger(j, "hidden", json_path, 1, kWidth);
+  m.policy.op_embedding = JsonInteger(j, "op_embedding", json_path, 1, kWidth);
+  m.policy.device_embedding = JsonInteger(j, "device_embedding", json_path, 1, kWidth);
+  m.policy.attention = JsonInteger(j, "attention", json_path, 1, kWidth);
+  m.policy.bidirectional = JsonBool(j, "bidirectional", json_path);
+  m.policy.temperature = JsonNumber(j, "temperature", json_path);
+  if (!(m.policy.temperature >= 1e-3 && m.policy.temperature <= 1e6))
+    throw Error(json_path + ": field 'temperature' must be from 0.001 to 1e6");
+  m.policy.logit_clip = JsonNumber(j, "logit_clip", json_path);
+  if (!(m.policy.logit_clip >= 0 && m.policy.logit_clip <= 1e6))
+    throw Error(json_path + ": field 'logit_clip' must be from 0 to 1e6");
+  m.policy.num_devices = m.num_devices;
+  m.steps = JsonInteger(j, "steps", json_path, 0, INT64_MAX, 0);
+  m.best_step_time = JsonNonNegative(j, "best_step_time_s", json_path, 0.0);
   out.policy = Seq2SeqPolicy(m.policy);
-  try {
-    torch::serialize::InputArchive a;
-    a.load_from(pt);
-    out.policy->load(a);
-  } catch (const c10::Error& e) {
-    throw Error("cannot read " + pt + ": " + e.what_without_backtrace());
-  }
+  torch::serialize::InputArchive a;
+  LoadArchive(a, pt);
+  LoadModuleChecked(*out.policy, a, pt);
   return out;
 }
 

@@ -4,6 +4,9 @@
 
 #include <cmath>
 
+#include "graph/error.h"
+#include "rl/checked_load.h"
+
 namespace allot::rl {
 
 double PlacementCost(double step_time, bool valid) {
@@ -66,13 +69,15 @@ void Reinforce::Save(torch::serialize::OutputArchive& archive) const {
   archive.write("has_baseline", c10::IValue(has_baseline_));
 }
 
-void Reinforce::Load(torch::serialize::InputArchive& archive) {
+void Reinforce::Load(torch::serialize::InputArchive& archive, const std::string& source) {
   torch::serialize::InputArchive adam;
   archive.read("optimizer", adam);
   optimizer_.load(adam);
+  CheckAdamState(optimizer_, source);
   c10::IValue v;
   archive.read("baseline", v);
   baseline_ = v.toDouble();
+  if (!std::isfinite(baseline_)) throw Error(source + ": the reward baseline is not finite");
   archive.read("has_baseline", v);
   has_baseline_ = v.toBool();
 }

@@ -61,7 +61,8 @@ class Reinforce {
 
   // Optimizer state and baseline (the policy's parameters are saved by the caller).
   void Save(torch::serialize::OutputArchive& archive) const;
-  void Load(torch::serialize::InputArchive& archive);
+  // Throws Error naming `source` when the optimizer state does not fit the policy (rl/checked_load.h).
+  void Load(torch::serialize::InputArchive& archive, const std::string& source);
 
  private:
   Seq2SeqPolicy policy_;

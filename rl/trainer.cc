@@ -14,6 +14,8 @@
 #include "cost_model/simulator.h"
 #include "graph/error.h"
 #include "graph/file_io.h"
+#include "rl/archive_file.h"
+#include "rl/checked_load.h"
 
 namespace allot::rl {
 namespace {
@@ -165,15 +167,7 @@ void Trainer::SaveCheckpoint(const TrainResult& r, double elapsed, int64_t evalu
   a.write("placements", c10::IValue(evaluated_total));
 
   std::filesystem::create_directories(config_.out_dir);
-  const std::string path = CheckpointPath(), tmp = path + ".tmp";
-  try {
-    a.save_to(tmp);
-    std::filesystem::rename(tmp, path);
-  } catch (const std::exception& e) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    throw Error("cannot write checkpoint " + path + ": " + e.what());
-  }
+  SaveArchive(a, CheckpointPath());
 }
 
 void Trainer::LoadCheckpoint(TrainResult& r, double& elapsed, int64_t& evaluated_total) {
@@ -181,7 +175,11 @@ void Trainer::LoadCheckpoint(TrainResult& r, double& elapsed, int64_t& evaluated
   if (!std::filesystem::exists(path)) throw Error("--resume: no checkpoint at " + path);
   try {
     torch::serialize::InputArchive a;
-    a.load_from(path);
+    try {
+      LoadArchive(a, path);
+    } catch (const Error& e) {
+      throw Error(std::string("--resume: ") + e.what());
+    }
     c10::IValue v;
     a.read("format", v);
     if (v.toStringRef() != kCheckpointFormat) throw Error(path + ": not a seq2seq checkpoint (" + v.toStringRef() + ")");
@@ -200,24 +198,37 @@ void Trainer::LoadCheckpoint(TrainResult& r, double& elapsed, int64_t& evaluated
       }
       throw Error("--resume: " + path + " is from a different run: " + what);
     }
+    // The fingerprint matched, but a file can be edited or damaged: every value is checked before it is used.
+    auto bad = [&](const std::string& what) { return Error("--resume: " + path + ": " + what); };
     torch::serialize::InputArchive policy;
     a.read("policy", policy);
-    policy_->load(policy);
-    reinforce_->Load(a);
+    LoadModuleChecked(*policy_, policy, path);
+    reinforce_->Load(a, path);
     a.read("step", v);
     r.steps_done = v.toInt();
+    if (r.steps_done < 0) throw bad("negative step");
     a.read("rng", v);
     std::istringstream rng(v.toStringRef());
     rng >> rng_;
+    if (!rng) throw bad("the random generator's state is malformed");
     a.read("best_step_time", v);
     r.best_step_time = v.toDouble();
+    if (!(r.best_step_time >= 0)) throw bad("the best step time is negative or NaN");
     a.read("best_step", v);
     r.best_step = v.toInt();
     at::Tensor best;
     a.read("best_groups", best);
+    const int64_t groups = static_cast<int64_t>(decision_.num_groups()), devices = config_.policy.num_devices;
+    if (best.scalar_type() != at::kLong || best.dim() != 1 || (best.numel() != 0 && best.numel() != groups))
+      throw bad("the best placement is not one device per decision group");
+    best = best.contiguous();
     r.best_groups.assign(best.data_ptr<int64_t>(), best.data_ptr<int64_t>() + best.numel());
+    for (int64_t g : r.best_groups)
+      if (g < 0 || g >= devices) throw bad("the best placement names device " + std::to_string(g));
     at::Tensor curve;
     a.read("curve", curve);
+    if (curve.scalar_type() != at::kDouble || curve.dim() != 2 || curve.size(1) != kCurveColumns)
+      throw bad("the learning curve is not a [steps, " + std::to_string(kCurveColumns) + "] double tensor");
     curve = curve.contiguous();
     const double* c = curve.data_ptr<double>();
     r.curve.clear();
@@ -225,8 +236,10 @@ void Trainer::LoadCheckpoint(TrainResult& r, double& elapsed, int64_t& evaluated
       r.curve.push_back(CurvePoint{static_cast<int64_t>(c[0]), c[1], c[2], c[3], c[4], c[5], c[6]});
     a.read("elapsed", v);
     elapsed = v.toDouble();
+    if (!(elapsed >= 0 && std::isfinite(elapsed))) throw bad("the elapsed time is negative or not finite");
     a.read("placements", v);
     evaluated_total = v.toInt();
+    if (evaluated_total < 0) throw bad("a negative count of placements");
   } catch (const c10::Error& e) {
     throw Error("--resume: cannot read " + path + ": " + e.what_without_backtrace());
   }

@@ -2,7 +2,8 @@
 # Fuzzes every reader allot has for a while and reports executions and findings. Installs clang and libFuzzer
 # when missing (Debian's clang-14, libfuzzer-14-dev), builds the targets of tests/fuzz/ in build-fuzz/ (ASan and
 # UBSan on), seeds each corpus (libonnx-testdata's node models and allot's generators for the importer; a preset
-# cluster, a placement, cost graphs and a profile for the JSON readers), and runs each target SECONDS seconds.
+# cluster, a placement, cost graphs and a profile for the JSON readers; a policy folder and a checkpoint, which
+# those targets write themselves from a two-step training run), and runs each target SECONDS seconds.
 # Findings (crashes, sanitizer reports, timeouts, out-of-memory) are left in build-fuzz/findings/TARGET/.
 # Usage: scripts/fuzz.sh [SECONDS per target, default 60] [TARGET ...]
 set -euo pipefail
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(onnx_import cluster_json placement_json cost_graph_json profile_json)
+[ ${#targets[@]} -eq 0 ] && targets=(onnx_import cluster_json placement_json cost_graph_json profile_json policy_dir checkpoint)
 
 missing=()
 for p in clang-14 libfuzzer-14-dev; do
@@ -66,7 +67,8 @@ for t in "${targets[@]}"; do
   rm -rf "$findings" && mkdir -p "$findings"
   log=build-fuzz/fuzz_$t.log
   # -rss_limit_mb: allot refuses what would not fit; a reader that allocates past this is a finding.
-  build-fuzz/tests/fuzz_$t "$corpus/$t" -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=30 \
+  mkdir -p "$corpus/$t"
+  LSAN_OPTIONS=suppressions=scripts/lsan_libtorch.supp ALLOT_FUZZ_SEED_DIR="$corpus/$t" build-fuzz/tests/fuzz_$t "$corpus/$t" -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=30 \
     -artifact_prefix="$findings/" -print_final_stats=1 > "$log" 2>&1 || true
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
   found=$(find "$findings" -type f | wc -l)

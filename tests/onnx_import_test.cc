@@ -244,6 +244,54 @@ void SweepTestdata(const std::string& folder, size_t min_imported) {
   EXPECT_GE(imported, min_imported);
 }
 
+// Repeated fields over their caps (graph/onnx_limits.h) are refused from the bytes, before protobuf or the IR build
+// allocates them, naming the node, attribute or tensor and the field.
+TEST(OnnxImportTest, RepeatedFieldsOverTheirCapsFailBeforeParsing) {
+  auto refused = [](const onnx::ModelProto& m, const std::string& needle) {
+    onnx::ModelProto parsed;
+    try {
+      ParseAndImport(m.SerializeAsString(), "hostile.onnx", ImportOptions{}, parsed);
+      ADD_FAILURE() << "imported; wanted: " << needle;
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      EXPECT_EQ(what.rfind("hostile.onnx: ", 0), 0u) << what;
+      EXPECT_NE(what.find(needle), std::string::npos) << what;
+      EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+      EXPECT_EQ(parsed.graph().node_size(), 0) << "parsed before the check";
+    }
+  };
+  onnx::ModelProto inputs = test::Mlp();
+  auto* sum = test::AddNode(inputs.mutable_graph(), "Sum", "wide", {}, {"s"});
+  for (int i = 0; i <= 65536; ++i) sum->add_input("x");
+  refused(inputs, "node 'wide' (Sum) has more than 65536 inputs");
+
+  onnx::ModelProto rank = test::Mlp();
+  test::AddInitializer(rank.mutable_graph(), "deep", std::vector<int64_t>(65, 1));
+  refused(rank, "initializer tensor 'deep' has more than 64 dims");
+
+  onnx::ModelProto ints = test::Mlp();
+  auto* node = test::AddNode(ints.mutable_graph(), "Constant", "k", {}, {"k_out"});
+  auto* attr = node->add_attribute();
+  attr->set_name("value_ints");
+  attr->set_type(onnx::AttributeProto::INTS);
+  for (int i = 0; i <= (1 << 24); ++i) attr->add_ints(1);
+  refused(ints, "node 'k' (Constant)'s attribute 'value_ints' has more than 16777216 ints");
+
+  onnx::ModelProto opsets = test::Mlp();
+  for (int i = 0; i < 1024; ++i) opsets.add_opset_import()->set_domain("d" + std::to_string(i));
+  refused(opsets, "the model has more than 1024 opset_import entries");
+
+  // Below the caps a model imports as before (a Concat of 4096 inputs).
+  onnx::ModelProto wide = test::Mlp();
+  onnx::NodeProto* concat = test::AddNode(wide.mutable_graph(), "Concat", "cat", {}, {"c"});
+  concat->add_attribute()->set_name("axis");
+  concat->mutable_attribute(0)->set_type(onnx::AttributeProto::INT);
+  concat->mutable_attribute(0)->set_i(0);
+  for (int i = 0; i < 4096; ++i) concat->add_input(wide.graph().input(0).name());
+  onnx::ModelProto parsed;
+  EXPECT_NO_THROW(ParseAndImport(wide.SerializeAsString(), "wide.onnx", ImportOptions{}, parsed));
+}
+
 TEST(OnnxImportTest, TestdataNodeModelsImportOrFailCleanly) { SweepTestdata("node", 800); }
 TEST(OnnxImportTest, TestdataPytorchConvertedModelsImportOrFailCleanly) { SweepTestdata("pytorch-converted", 70); }
 

@@ -1,6 +1,7 @@
 // The learned placer seq2seq (rl/): features, training to a known optimum on tiny graphs, determinism across
 // thread counts, bit-exact checkpoint/resume, and the placer and policy directory behind `allot place`.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -349,6 +350,61 @@ TEST(RlSeq2SeqPlacerTest, RegisteredTrainsAndDecodesASavedPolicy) {
   auto other = Chains({1, 2, 3}, {1, 1});
   EXPECT_THROW(registry.Create("seq2seq:policy=" + dir)->place(other->problem), Error);
   EXPECT_THROW(registry.Create("seq2seq:policy=/nonexistent")->place(f->problem), Error);
+  std::filesystem::remove_all(dir);
+}
+
+// Edited or damaged policy folders and checkpoints are one-line errors naming the file, before any network is built
+// from their numbers or their tensors are used (rl/checked_load.h; tests/fuzz/policy_fuzzer.cc fuzzes both).
+TEST(RlSeq2SeqPlacerTest, EditedPoliciesAndCheckpointsAreOneLineErrors) {
+  PlacerRegistry registry;
+  RegisterLearnedPlacers(registry);
+  auto f = Chains(kUnequal, {1, 1});
+  const std::string dir = TempDir("edited"), policy = dir + "/policy";
+  rl::TrainerConfig config = SmallConfig(2);
+  config.out_dir = dir;
+  rl::Trainer trainer(f->problem, config);
+  const rl::TrainResult r = trainer.Train();
+  rl::SavePolicyDirectory(policy, trainer.policy(), rl::MetadataOf(trainer, r));
+  const std::string json = ReadFile(policy + "/policy.json"), pt = ReadFile(policy + "/policy.pt");
+  auto refused = [&](const std::string& edited_json, const std::string& edited_pt, const std::string& needle) {
+    WriteFileAtomic(policy + "/policy.json", edited_json);
+    WriteFileAtomic(policy + "/policy.pt", edited_pt);
+    try {
+      registry.Create("seq2seq:policy=" + policy)->place(f->problem);
+      ADD_FAILURE() << "placed with an edited policy; wanted: " << needle;
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(needle), std::string::npos) << what;
+      EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+    }
+  };
+  auto with = [&](const std::string& key, const std::string& value) {
+    nlohmann::json j = nlohmann::json::parse(json);
+    j[key] = nlohmann::json::parse(value);
+    return j.dump();
+  };
+  refused(with("hidden", "1099511627776"), pt, "field 'hidden'");
+  refused(with("num_devices", "0"), pt, "field 'num_devices'");
+  refused(with("temperature", "0"), pt, "field 'temperature'");
+  refused(with("bidirectional", "\"yes\""), pt, "field 'bidirectional'");
+  refused(with("hidden", "64"), pt, "policy.pt: parameter '");  // a policy.pt of another width
+  refused(json, pt.substr(0, pt.size() / 2), "truncated");
+  std::string flipped = pt;
+  flipped[flipped.size() / 2] ^= 0x20;
+  refused(json, flipped, "damaged");  // LibTorch's loader never sees it (rl/archive_file.h)
+  refused(json, "", "cannot read");
+
+  // A checkpoint cut short.
+  const std::string checkpoint = dir + "/checkpoint.pt";
+  WriteFileAtomic(checkpoint, ReadFile(checkpoint).substr(0, 200));
+  config.resume = true;
+  config.steps = 3;
+  try {
+    rl::Trainer(f->problem, config).Train();
+    ADD_FAILURE() << "resumed from a truncated checkpoint";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--resume: cannot read " + checkpoint), std::string::npos) << e.what();
+  }
   std::filesystem::remove_all(dir);
 }
 
