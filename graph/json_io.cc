@@ -38,21 +38,22 @@ nlohmann::json ParseJsonText(const std::string& text, const std::string& source)
 namespace {
 
 // The field, or null where it is absent; an Error where `j` is no object.
-const nlohmann::json* Field(const nlohmann::json& j, const char* key, const std::string& where) {
+// Field `key` of object `j`; nullptr when it is missing and the caller has a fallback, an Error when it has none.
+const nlohmann::json* Field(const nlohmann::json& j, const char* key, const std::string& where, bool has_fallback,
+                            const char* kind = "") {
   if (!j.is_object()) throw Error(where + " must be a JSON object");
   const auto it = j.find(key);
-  return it == j.end() ? nullptr : &*it;
+  if (it != j.end()) return &*it;
+  if (has_fallback) return nullptr;
+  throw Error(where + ": missing " + kind + "field '" + key + "'");
 }
 
 }  // namespace
 
 std::string JsonString(const nlohmann::json& j, const char* key, const std::string& where,
                        std::optional<std::string> fallback, size_t max_chars) {
-  const nlohmann::json* f = Field(j, key, where);
-  if (!f) {
-    if (fallback) return *fallback;
-    throw Error(where + ": missing string field '" + key + "'");
-  }
+  const nlohmann::json* f = Field(j, key, where, fallback.has_value(), "string ");
+  if (!f) return *fallback;
   if (!f->is_string()) throw Error(where + ": field '" + key + "' must be a string, not " + f->type_name());
   const std::string& s = f->get_ref<const std::string&>();
   if (s.size() > max_chars)
@@ -62,11 +63,8 @@ std::string JsonString(const nlohmann::json& j, const char* key, const std::stri
 }
 
 double JsonNumber(const nlohmann::json& j, const char* key, const std::string& where, std::optional<double> fallback) {
-  const nlohmann::json* f = Field(j, key, where);
-  if (!f) {
-    if (fallback) return *fallback;
-    throw Error(where + ": missing field '" + key + "'");
-  }
+  const nlohmann::json* f = Field(j, key, where, fallback.has_value());
+  if (!f) return *fallback;
   if (!f->is_number()) throw Error(where + ": field '" + key + "' must be a number, not " + f->type_name());
   const double v = f->get<double>();
   if (!std::isfinite(v)) throw Error(where + ": field '" + key + "' must be finite");
@@ -88,11 +86,8 @@ double JsonNonNegative(const nlohmann::json& j, const char* key, const std::stri
 
 int64_t JsonInteger(const nlohmann::json& j, const char* key, const std::string& where, int64_t lo, int64_t hi,
                     std::optional<int64_t> fallback) {
-  const nlohmann::json* f = Field(j, key, where);
-  if (!f) {
-    if (fallback) return *fallback;
-    throw Error(where + ": missing field '" + key + "'");
-  }
+  const nlohmann::json* f = Field(j, key, where, fallback.has_value());
+  if (!f) return *fallback;
   if (!f->is_number_integer()) throw Error(where + ": field '" + key + "' must be an integer, not " + f->type_name());
   // nlohmann keeps non-negative integers unsigned (up to 2^64 - 1): compare those as unsigned, without overflow.
   bool in_range;
@@ -110,11 +105,8 @@ int64_t JsonInteger(const nlohmann::json& j, const char* key, const std::string&
 }
 
 bool JsonBool(const nlohmann::json& j, const char* key, const std::string& where, std::optional<bool> fallback) {
-  const nlohmann::json* f = Field(j, key, where);
-  if (!f) {
-    if (fallback) return *fallback;
-    throw Error(where + ": missing field '" + key + "'");
-  }
+  const nlohmann::json* f = Field(j, key, where, fallback.has_value());
+  if (!f) return *fallback;
   if (!f->is_boolean()) throw Error(where + ": field '" + key + "' must be true or false, not " + f->type_name());
   return f->get<bool>();
 }
