@@ -112,6 +112,7 @@ class Executor::Impl {
       shared_[input_tensors_[i]] = inputs[i].contiguous();
       MakeResident(input_tensors_[i]);
     }
+    SynchronizeGpus();
   }
 
   StepStats Step() {
@@ -147,10 +148,8 @@ class Executor::Impl {
     }
     // GPU workers finish when their last op is queued on the device: the step ends when the devices are done.
     for (DeviceId d = 0; d < D_; ++d)
-      if (gpu_[d]) {
-        streams_[d]->synchronize();
-        SynchronizeCurrent(tdev_[d]);  // parameter updates issued from other devices' workers
-      }
+      if (gpu_[d]) streams_[d]->synchronize();
+    SynchronizeGpus();  // parameter updates issued from other devices' workers, on the default stream
     stats.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
     stats.busy = busy_;
     stats.bytes_copied = bytes_copied_;
@@ -207,12 +206,16 @@ class Executor::Impl {
   }
 
   // Parameters, constants and graph inputs live on every GPU that reads them (copied there once, not per step:
-  // the simulator charges them no transfer either).
+  // the simulator charges them no transfer either). The copies are queued: SynchronizeGpus() before a step.
   void MakeResident(TensorId t) {
     for (NodeId c : g_.consumers(t)) {
       const DeviceId d = place_[c];
       if (gpu_[d] && shared_[t].defined()) resident_[static_cast<size_t>(t) * D_ + d] = shared_[t].to(tdev_[d]);
     }
+  }
+
+  // Waits for what this thread queued on every GPU.
+  void SynchronizeGpus() {
     for (DeviceId d = 0; d < D_; ++d)
       if (gpu_[d]) SynchronizeCurrent(tdev_[d]);
   }
@@ -335,6 +338,7 @@ class Executor::Impl {
     if (std::find(gpu_.begin(), gpu_.end(), 1) != gpu_.end())
       for (TensorId t = 0; t < T_; ++t)
         if (g_.tensor(t).producer == kNone) MakeResident(t);
+    SynchronizeGpus();
   }
 
   const at::Tensor& Value(TensorId t, DeviceId d) const {
