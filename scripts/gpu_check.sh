@@ -88,6 +88,12 @@ for mode in ${MODES:-inference training}; do
   step "transformer $mode"; run_three tf "gen:transformer,layers=2,seq=32,hidden=256,vocab=2000,batch=8" $mode
 done
 
+if [ -z "${ALLOT:-}" ]; then
+  step "executor tests on the GPU"
+  cmake --build build-cuda --target allot_torch_tests -j "$(nproc)" >>"$out/build.log" 2>&1 &&
+    build-cuda/tests/allot_torch_tests --gtest_filter='RuntimeExecutorTest.*' 2>&1 | grep -E "OK|FAILED|SKIPPED|PASSED"
+fi
+
 step "torchvision resnet18, exported here, against PyTorch's output"
 python3 - "$out/r18" <<'PY' || echo "export failed"
 import os, sys, torch, torchvision
