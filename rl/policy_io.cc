@@ -94,10 +94,16 @@ LoadedPolicy LoadPolicyDirectory(const std::string& dir) {
   m.policy.logit_clip = JsonNumber(j, "logit_clip", json_path);
   if (!(m.policy.logit_clip >= 0 && m.policy.logit_clip <= 1e6))
     throw Error(json_path + ": field 'logit_clip' must be from 0 to 1e6");
+  if (m.policy.bidirectional && m.policy.hidden % 2 != 0)
+    throw Error(json_path + ": field 'hidden' must be even for a bidirectional encoder (each direction gets half)");
   m.policy.num_devices = m.num_devices;
   m.steps = JsonInteger(j, "steps", json_path, 0, INT64_MAX, 0);
   m.best_step_time = JsonNonNegative(j, "best_step_time_s", json_path, 0.0);
-  out.policy = Seq2SeqPolicy(m.policy);
+  try {
+    out.policy = Seq2SeqPolicy(m.policy);
+  } catch (const c10::Error& e) {  // any other rule the network's constructor checks
+    throw Error(json_path + ": " + e.what_without_backtrace());
+  }
   torch::serialize::InputArchive a;
   LoadArchive(a, pt);
   LoadModuleChecked(*out.policy, a, pt);

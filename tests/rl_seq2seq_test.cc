@@ -384,6 +384,7 @@ TEST(RlSeq2SeqPlacerTest, EditedPoliciesAndCheckpointsAreOneLineErrors) {
     return j.dump();
   };
   refused(with("hidden", "1099511627776"), pt, "field 'hidden'");
+  refused(with("hidden", "15"), pt, "field 'hidden' must be even");  // fuzz_policy_dir's finding: it aborted
   refused(with("num_devices", "0"), pt, "field 'num_devices'");
   refused(with("temperature", "0"), pt, "field 'temperature'");
   refused(with("bidirectional", "\"yes\""), pt, "field 'bidirectional'");
