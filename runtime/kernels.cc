@@ -218,9 +218,10 @@ bool IsHalf(const at::Tensor& t) {
 }
 
 std::vector<at::Tensor> RunOnHost(const Kernel& kernel, const KernelContext& ctx) {
+  if (!kernel.host_only) return kernel.run(ctx);
   auto on_device = std::find_if(ctx.inputs.begin(), ctx.inputs.end(),
                                 [](const at::Tensor& t) { return t.defined() && !t.device().is_cpu(); });
-  if (!kernel.host_only || on_device == ctx.inputs.end()) return kernel.run(ctx);
+  if (on_device == ctx.inputs.end()) return kernel.run(ctx);
   const at::Device device = on_device->device();
   KernelContext host{ctx.node, ctx.inputs, ctx.opset, ctx.outer};
   for (at::Tensor& t : host.inputs)

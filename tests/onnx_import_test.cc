@@ -97,12 +97,7 @@ TEST(OnnxImportTest, AttributesReadBackPerNode) {
   auto* g = m.mutable_graph();
   test::SetType(g->add_input(), "x", {1, 3, 8, 8});
   test::AddInitializer(g, "w", {4, 3, 3, 3});
-  auto* conv = test::AddNode(g, "Conv", "conv", {"x", "w"}, {"c"});
-  auto* strides = conv->add_attribute();
-  strides->set_name("strides");
-  strides->set_type(onnx::AttributeProto::INTS);
-  strides->add_ints(2);
-  strides->add_ints(2);
+  test::SetInts(test::AddNode(g, "Conv", "conv", {"x", "w"}, {"c"}), "strides", {2, 2});
   test::AddNode(g, "Relu", "relu", {"c"}, {"y"});
   test::SetType(g->add_output(), "y", {1, 4, 3, 3});
   const Graph graph = ImportModel(m, "attrs", ImportOptions{});
@@ -270,11 +265,8 @@ TEST(OnnxImportTest, RepeatedFieldsOverTheirCapsFailBeforeParsing) {
   refused(rank, "initializer tensor 'deep' has more than 64 dims");
 
   onnx::ModelProto ints = test::Mlp();
-  auto* node = test::AddNode(ints.mutable_graph(), "Constant", "k", {}, {"k_out"});
-  auto* attr = node->add_attribute();
-  attr->set_name("value_ints");
-  attr->set_type(onnx::AttributeProto::INTS);
-  for (int i = 0; i <= (1 << 24); ++i) attr->add_ints(1);
+  test::SetInts(test::AddNode(ints.mutable_graph(), "Constant", "k", {}, {"k_out"}), "value_ints",
+                std::vector<int64_t>((1 << 24) + 1, 1));
   refused(ints, "node 'k' (Constant)'s attribute 'value_ints' has more than 16777216 ints");
 
   onnx::ModelProto opsets = test::Mlp();
@@ -284,9 +276,7 @@ TEST(OnnxImportTest, RepeatedFieldsOverTheirCapsFailBeforeParsing) {
   // Below the caps a model imports as before (a Concat of 4096 inputs).
   onnx::ModelProto wide = test::Mlp();
   onnx::NodeProto* concat = test::AddNode(wide.mutable_graph(), "Concat", "cat", {}, {"c"});
-  concat->add_attribute()->set_name("axis");
-  concat->mutable_attribute(0)->set_type(onnx::AttributeProto::INT);
-  concat->mutable_attribute(0)->set_i(0);
+  test::SetInt(concat, "axis", 0);
   for (int i = 0; i < 4096; ++i) concat->add_input(wide.graph().input(0).name());
   onnx::ModelProto parsed;
   EXPECT_NO_THROW(ParseAndImport(wide.SerializeAsString(), "wide.onnx", ImportOptions{}, parsed));

@@ -390,17 +390,12 @@ TEST(ShapeInferenceTest, HostileInitializersOpsetsAndOutputsAreOneLineErrors) {
   auto* g = m.mutable_graph();
   test::SetType(g->add_input(), "X", {1, 1, 3, 3});
   test::SetType(g->add_input(), "W", {1, 1});
-  auto* deconv = test::AddNode(g, "ConvTranspose", "deconv", {"X", "W"}, {"Y"});
-  auto* dilations = deconv->add_attribute();
-  dilations->set_name("dilations");
-  dilations->set_type(onnx::AttributeProto::INTS);
-  dilations->add_ints(2);
-  dilations->add_ints(2);
+  test::SetInts(test::AddNode(g, "ConvTranspose", "deconv", {"X", "W"}, {"Y"}), "dilations", {2, 2});
   AddUntypedOutput(g, "Y", onnx::TensorProto::FLOAT, 4);
   ExpectContains(ImportError(m), {"node 'deconv' (ConvTranspose): the weight has rank 2 under an input of rank 4"});
   g->mutable_input(1)->CopyFrom(g->input(0));
   g->mutable_input(1)->set_name("W");
-  dilations->add_ints(2);
+  g->mutable_node(0)->mutable_attribute(0)->add_ints(2);  // dilations: 3 values
   ExpectContains(ImportError(m), {"attribute 'dilations' has 3 values for 2 spatial axes"});
 }
 

@@ -39,6 +39,20 @@ inline onnx::NodeProto* AddNode(onnx::GraphProto* g, const std::string& op, cons
   return n;
 }
 
+// An INT or INTS attribute on `node`.
+inline void SetInt(onnx::NodeProto* node, const std::string& name, int64_t value) {
+  auto* a = node->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INT);
+  a->set_i(value);
+}
+inline void SetInts(onnx::NodeProto* node, const std::string& name, const std::vector<int64_t>& values) {
+  auto* a = node->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INTS);
+  for (int64_t v : values) a->add_ints(v);
+}
+
 inline onnx::ModelProto NewModel() {
   onnx::ModelProto m;
   m.set_ir_version(8);
