@@ -57,6 +57,14 @@ struct PlacementProblem {
   DeviceId GroupPin(uint32_t group) const;
 };
 
+// One point of a search's progress: after `evaluated` placements, the best valid step time found so far (seconds;
+// inf while none), `seconds` into the search.
+struct SearchPoint {
+  int64_t evaluated = 0;
+  double best_step_time = 0;
+  double seconds = 0;
+};
+
 class Placer {
  public:
   explicit Placer(OptionValues options) : options_(std::move(options)) {}
@@ -64,6 +72,9 @@ class Placer {
   virtual std::string_view name() const = 0;
   // One device per node. Throws Error when no valid placement is found.
   virtual std::vector<DeviceId> place(const PlacementProblem& problem) = 0;
+  // The progress of the last place() (the learned placers: one point per policy update); empty for placers that
+  // do not report one. `allot compare` charts it.
+  virtual std::vector<SearchPoint> search_curve() const { return {}; }
   const OptionValues& options() const { return options_; }
 
  protected:

@@ -1,111 +1,49 @@
 #pragma once
-// ColocRL's placement policy (Mirhoseini et al., ICML 2017; REFERENCES Part I §1 and §2 "Architecture"): a
-// sequence-to-sequence network that reads one feature vector per co-location group and emits one device per group.
-//
-//   encoder  op-type embedding (OpTypeVocabulary() x op_embedding) ‖ numeric features (rl/features.h), read by an
-//            LSTM. Bidirectional by default, hidden/2 units per direction so its states are `hidden` wide: the
-//            ICML'17 text only says "LSTM encoder"; the authors' later code (HDP's hierarchical_controller.py)
-//            uses a bi-LSTM, and attention over states that saw the whole graph helps the early groups.
-//   decoder  an LSTMCell (hidden units) started from the encoder's final state. Input at step i: the embedding of
-//            the device chosen at step i-1 (a start token at i = 0), as in the paper, concatenated with the
-//            encoder state of group i. The aligned encoder state is our addition: with content-based attention
-//            alone the decoder must infer which group it is placing from the attention weights; feeding it
-//            directly is the usual seq2seq-tagging choice and learns much faster.
-//   attention Bahdanau (content-based): score_j = v · tanh(W1 e_j + W2 h_i); context = Σ softmax(score)_j e_j.
-//            The tanh layer has `attention` units (64), not `hidden`: it is evaluated for every (step, group) pair,
-//            G² per placement; at 256 units it took about a fifth of the decoder's time.
-//   output   logits = W [h_i ‖ context] over the devices, shaped as HDP's code does: C · tanh(logits / T) with
-//            C = logit_clip and T = temperature (REFERENCES §2 "Logit shaping"; the paper's C = 5, T = 10).
-//
-// Speed: Debian's LibTorch calls whatever libblas.so.3 the alternatives system provides; scripts/setup.sh installs
-// OpenBLAS for it (netlib's reference BLAS, the default, runs about 5 GFLOP/s). The decoder still precomputes
-// every step-independent product once per placement batch (policy_seq2seq.cc): its steps are small matrices.
-//
-// Sampling draws one uniform number per group and sample from a caller-owned std::mt19937_64 (inverse CDF over
-// the softmax): no global or torch generator is involved, so a run is a function of its seed and the RNG state
-// checkpoints as a string. Parameters are initialised from the seed the same way (ResetParameters).
-#include <torch/nn/module.h>
-#include <torch/nn/modules/embedding.h>
-#include <torch/nn/modules/linear.h>
-#include <torch/nn/modules/rnn.h>
-#include <torch/nn/pimpl.h>
+// The seq2seq policy family over co-location groups: ColocRL's `seq2seq` placer (Mirhoseini et al., ICML 2017)
+// and Spotlight's `spotlight` (Gao et al., ICML 2018), the same network (rl/seq2seq_net.h) with a value head for
+// PPO's per-stage baseline. Decision units: the problem's forced groups, with `fuse_chains` ColocRL's "an op whose
+// output feeds a single consumer is merged with it", cut to at most `max_groups` contiguous runs
+// (rl/features.h DecisionGroups); inputs: their features (rl/features.h).
+#include <memory>
+#include <string>
 
-#include <cstdint>
-#include <random>
-#include <vector>
-
-#include "rl/features.h"
+#include "placers/placer.h"
+#include "rl/seq2seq_net.h"
 
 namespace allot::rl {
 
-struct PolicyConfig {
-  int64_t num_devices = 2;
-  int64_t hidden = 256;          // encoder output / decoder / attention width (REFERENCES: 256)
-  int64_t op_embedding = 20;     // HDP paper: op-type embedding of size 20
-  int64_t device_embedding = 32;
-  int64_t attention = 64;        // width of Bahdanau's tanh layer (W1, W2, v)
-  bool bidirectional = true;
-  double temperature = 10.0;     // T
-  double logit_clip = 5.0;       // C (0: no tanh shaping, logits / T only)
+struct Seq2SeqPolicyConfig {
+  Seq2SeqConfig net;        // num_devices is set from the decision map
+  size_t max_groups = 128;  // 0: no cap
+  bool fuse_chains = true;
+  bool gpu_only = true;     // choose among the cluster's GPUs only (rl/features.h DecisionMap)
 };
 
-// What the encoder reads, built once per graph.
-struct PolicyInput {
-  at::Tensor op_type;  // [G] int64
-  at::Tensor numeric;  // [G, kNumericFeatures] float
-  static PolicyInput From(const GroupFeatures& f) { return {f.op_type, f.Numeric()}; }
-};
-
-struct Decoded {
-  int64_t samples = 0, groups = 0;
-  std::vector<int64_t> devices;  // [samples * groups], row-major
-  at::Tensor log_prob;           // [samples]: Σ over groups of log π(device); differentiable unless no-grad
-  at::Tensor entropy;            // [samples]: mean over groups of the softmax's entropy (nats); differentiable
-  int64_t device(int64_t sample, int64_t group) const { return devices[sample * groups + group]; }
-};
-
-class Seq2SeqPolicyImpl : public torch::nn::Module {
+class Seq2SeqPolicy : public Policy {
  public:
-  explicit Seq2SeqPolicyImpl(const PolicyConfig& config);
+  // `kind`: the placer it serves ("seq2seq" or "spotlight"). The problem must outlive the policy.
+  Seq2SeqPolicy(const PlacementProblem& problem, Seq2SeqPolicyConfig config, std::string kind);
 
-  // Draws `samples` placements (a batch sharing one encoder pass), consuming samples * groups uniform draws of
-  // `rng` in group-major order.
-  //
-  // `logit_noise` > 0: HDP's exploration noise (REFERENCES §2 "Exploration"; hierarchical_controller.py's
-  // logits_std_noise): at every step, Gaussian noise of std logit_noise x RMS(logits of the step's [samples,
-  // devices]) is added to the shaped logits, and the sample and its log-probability come from the noisy
-  // distribution (as HDP's code, which samples from and differentiates the noisy logits). The noise takes
-  // samples * devices further draws of `rng` per group (Box-Muller on UniformDouble pairs), before that group's
-  // sampling draws.
-  Decoded Sample(const PolicyInput& input, int64_t samples, std::mt19937_64& rng, double logit_noise = 0);
-  // The most likely device per group, step by step (ties: the lower device index).
-  Decoded Greedy(const PolicyInput& input);
+  std::string_view kind() const override { return kind_; }
+  Decoded Sample(int64_t samples, std::mt19937_64& rng, double logit_noise) override;
+  Decoded Greedy() override;
+  Decoded Evaluate(const Decoded& batch) override;
+  torch::nn::Module& module() override { return *net_; }
+  void ResetParameters(uint64_t seed) override { net_->ResetParameters(seed); }
+  nlohmann::ordered_json Config() const override;
 
-  // Re-initialises every parameter from `seed` (uniform ±1/sqrt(fan-in) for weights and biases, as PyTorch's own
-  // LSTM/Linear defaults; unit-variance uniform embeddings; forget-gate biases 1.0 as HDP's code).
-  void ResetParameters(uint64_t seed);
-
-  const PolicyConfig& config() const { return config_; }
+  const Seq2SeqPolicyConfig& config() const { return config_; }
+  const Seq2SeqInput& input() const { return input_; }
 
  private:
-  Decoded Decode(const PolicyInput& input, int64_t samples, std::mt19937_64* rng, double logit_noise);
-
-  PolicyConfig config_;
-  torch::nn::Embedding op_embedding_{nullptr};
-  torch::nn::LSTM encoder_{nullptr};
-  torch::nn::Embedding device_embedding_{nullptr};
-  torch::nn::LSTMCell decoder_{nullptr};
-  torch::nn::Linear attention_encoder_{nullptr};  // W1
-  torch::nn::Linear attention_decoder_{nullptr};  // W2
-  torch::nn::Linear attention_score_{nullptr};    // v
-  torch::nn::Linear output_{nullptr};
+  std::string kind_;
+  Seq2SeqPolicyConfig config_;
+  Seq2SeqInput input_;
+  Seq2SeqNet net_{nullptr};
 };
-TORCH_MODULE(Seq2SeqPolicy);
 
-// A uniform double in [0, 1) from the top 53 bits of one draw: the same sequence on every platform and library
-// (std::uniform_real_distribution is implementation-defined).
-inline double UniformDouble(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
-// A standard normal from two UniformDouble draws (Box-Muller, cosine branch): portable, like UniformDouble.
-double NormalDouble(std::mt19937_64& rng);
+// A saved seq2seq/spotlight policy's network over `problem` (parameters not loaded yet).
+std::unique_ptr<Policy> LoadSeq2SeqPolicy(const PlacementProblem& problem, const nlohmann::json& j,
+                                          const std::string& source, const std::string& kind);
 
 }  // namespace allot::rl

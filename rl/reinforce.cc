@@ -1,85 +1,54 @@
 #include "rl/reinforce.h"
 
-#include <torch/nn/utils/clip_grad.h>
-
-#include <cmath>
-
-#include "graph/error.h"
-#include "rl/checked_load.h"
-
 namespace allot::rl {
 
-double PlacementCost(double step_time, bool valid) {
-  return std::sqrt(valid ? std::max(0.0, step_time) : kInvalidStepTime);
-}
+Reinforce::Reinforce(Policy& policy, const ReinforceConfig& config)
+    : config_(config), optimizer_(policy, config.lr, config.grad_clip), baseline_(config.baseline_decay) {}
 
-Reinforce::Reinforce(Seq2SeqPolicy policy, const ReinforceConfig& config)
-    : policy_(std::move(policy)),
-      config_(config),
-      optimizer_(policy_->parameters(), torch::optim::AdamOptions(config.lr)) {}
-
-UpdateStats Reinforce::Update(const Decoded& decoded, const std::vector<double>& costs) {
-  TORCH_CHECK(static_cast<int64_t>(costs.size()) == decoded.samples, "one cost per sample");
-  UpdateStats stats;
+UpdateStats Reinforce::Update(const Batch& batch) {
+  const Decoded& decoded = batch.decoded;
+  TORCH_CHECK(static_cast<int64_t>(batch.costs.size()) == decoded.samples, "one cost per sample");
+  const bool masking = config_.mask_invalid_after > 0 && batch.step >= config_.mask_invalid_after;
   double mean = 0;
-  for (double c : costs) mean += c;
-  mean /= static_cast<double>(costs.size());
-  if (!has_baseline_) {
-    baseline_ = mean;
-    has_baseline_ = true;
-  }
-  double scale = 1.0;
-  if (config_.normalize) {
-    double var = 0;
-    for (double c : costs) var += (c - mean) * (c - mean);
-    var /= static_cast<double>(costs.size());
-    scale = 1.0 / (std::sqrt(var) + 1e-6 * std::abs(baseline_) + 1e-12);
-  }
-  std::vector<float> advantage(costs.size());
-  for (size_t k = 0; k < costs.size(); ++k) advantage[k] = static_cast<float>((costs[k] - baseline_) * scale);
+  int64_t counted = 0;
+  for (size_t k = 0; k < batch.costs.size(); ++k)
+    if (!masking || batch.valid[k]) {
+      mean += batch.costs[k];
+      ++counted;
+    }
+  mean = counted > 0 ? mean / static_cast<double>(counted) : baseline_.value();
+  UpdateStats stats;
+  const double baseline = baseline_.Before(mean);
+  const std::vector<float> advantage = Advantages(batch.costs, baseline, config_.normalize, masking ? &batch.valid : nullptr);
   const at::Tensor adv = at::tensor(advantage, at::TensorOptions().dtype(at::kFloat));
   const at::Tensor entropy = decoded.entropy.mean();
   at::Tensor loss = (adv * decoded.log_prob).mean();
-  if (config_.entropy != 0) loss = loss - config_.entropy * static_cast<double>(decoded.groups) * entropy;
-
-  if (loss.requires_grad()) {  // false only for a graph without groups
-    optimizer_.zero_grad();
-    loss.backward();
-    if (config_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(policy_->parameters(), config_.grad_clip);
-    optimizer_.step();
-  }
+  if (config_.entropy != 0) loss = loss - config_.entropy * static_cast<double>(decoded.decisions) * entropy;
+  optimizer_.Step(loss);
 
   stats.loss = loss.item<double>();
   stats.mean_cost = mean;
-  stats.baseline = baseline_;
+  stats.baseline = baseline;
   stats.entropy = entropy.item<double>();
-  baseline_ = config_.baseline_decay * baseline_ + (1.0 - config_.baseline_decay) * mean;
+  if (counted > 0) baseline_.After(mean);
   return stats;
 }
 
-void Reinforce::SetLearningRate(double lr) {
-  for (auto& group : optimizer_.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
-}
-
 void Reinforce::Save(torch::serialize::OutputArchive& archive) const {
-  torch::serialize::OutputArchive adam;
-  optimizer_.save(adam);
-  archive.write("optimizer", adam);
-  archive.write("baseline", c10::IValue(baseline_));
-  archive.write("has_baseline", c10::IValue(has_baseline_));
+  optimizer_.Save(archive, "optimizer");
+  baseline_.Save(archive);
 }
 
 void Reinforce::Load(torch::serialize::InputArchive& archive, const std::string& source) {
-  torch::serialize::InputArchive adam;
-  archive.read("optimizer", adam);
-  optimizer_.load(adam);
-  CheckAdamState(optimizer_, source);
-  c10::IValue v;
-  archive.read("baseline", v);
-  baseline_ = v.toDouble();
-  if (!std::isfinite(baseline_)) throw Error(source + ": the reward baseline is not finite");
-  archive.read("has_baseline", v);
-  has_baseline_ = v.toBool();
+  optimizer_.Load(archive, "optimizer", source);
+  baseline_.Load(archive, source);
+}
+
+std::string Reinforce::Fingerprint() const {
+  return "algorithm=reinforce;lr=" + FingerprintNumber(config_.lr) + ";entropy=" + FingerprintNumber(config_.entropy) +
+         ";baseline_decay=" + FingerprintNumber(config_.baseline_decay) + ";grad_clip=" +
+         FingerprintNumber(config_.grad_clip) + ";normalize=" + std::to_string(config_.normalize) +
+         ";mask_invalid_after=" + std::to_string(config_.mask_invalid_after);
 }
 
 }  // namespace allot::rl

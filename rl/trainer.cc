@@ -20,17 +20,13 @@
 namespace allot::rl {
 namespace {
 
-constexpr const char* kCheckpointFormat = "allot-seq2seq-checkpoint-1";
+constexpr const char* kCheckpointFormat = "allot-learned-checkpoint-2";
 constexpr int kCurveColumns = 7;
 
 using Clock = std::chrono::steady_clock;
 double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-std::string Num(double v) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
+std::string Num(double v) { return FingerprintNumber(v); }
 
 class SimulatorScorer : public PlacementScorer {
  public:
@@ -95,24 +91,21 @@ std::string FormatStepTime(double s) {
   return buf;
 }
 
-Trainer::Trainer(const PlacementProblem& problem, TrainerConfig config)
-    : problem_(problem), config_(std::move(config)), rng_(config_.seed) {
-  if (config_.samples < 1) throw Error("seq2seq: samples must be at least 1");
-  if (config_.steps < 0) throw Error("seq2seq: steps must not be negative");
-  if (config_.policy.hidden < 2 || config_.policy.hidden % 2 != 0)
-    throw Error("seq2seq: hidden must be a positive even number");
-  if (!(config_.policy.temperature > 0)) throw Error("seq2seq: temperature must be positive");
+Trainer::Trainer(const PlacementProblem& problem, TrainerConfig config, std::unique_ptr<Policy> policy,
+                 std::unique_ptr<Algorithm> algorithm)
+    : problem_(problem),
+      config_(std::move(config)),
+      policy_(std::move(policy)),
+      algorithm_(std::move(algorithm)),
+      rng_(config_.seed) {
+  const std::string name(policy_->kind());
+  if (config_.samples < 1) throw Error(name + ": samples must be at least 1");
+  if (config_.steps < 0) throw Error(name + ": steps must not be negative");
   if (config_.reward == RewardSource::kMeasured && !config_.scorer)
-    throw Error("seq2seq: measured rewards need a scorer that runs placements (allot train --reward measured)");
+    throw Error(name + ": measured rewards need a scorer that runs placements (allot train --reward measured)");
   if ((config_.resume || config_.checkpoint_every > 0) && config_.out_dir.empty())
-    throw Error("seq2seq: checkpoints need an output directory");
-  decision_ = DecisionGroups(*problem.graph, config_.max_groups, config_.fuse_chains, problem.classes);
-  decision_map_ = MapDecision(problem, decision_, config_.gpu_only);
-  config_.policy.num_devices = static_cast<int64_t>(decision_map_.devices.size());
-  input_ = PolicyInput::From(ComputeGroupFeatures(*problem.graph, decision_));
-  policy_ = Seq2SeqPolicy(config_.policy);
+    throw Error(name + ": checkpoints need an output directory");
   policy_->ResetParameters(config_.seed * 0x9E3779B97F4A7C15ull + 0x5eed);
-  reinforce_ = std::make_unique<Reinforce>(policy_, config_.reinforce);
   if (config_.scorer)
     scorer_ = config_.scorer;
   else
@@ -124,17 +117,13 @@ Trainer::~Trainer() = default;
 std::string Trainer::CheckpointPath() const { return (std::filesystem::path(config_.out_dir) / "checkpoint.pt").string(); }
 
 std::string Trainer::Fingerprint() const {
-  const PolicyConfig& p = config_.policy;
   std::ostringstream s;
-  s << "graph=" << problem_.graph->hash_hex() << ";cluster=" << problem_.cluster->name()
-    << ";devices=" << problem_.cluster->num_devices() << ";gpu_only=" << config_.gpu_only << ";order=" << static_cast<int>(problem_.order)
-    << ";groups=" << decision_.num_groups() << ";max_groups=" << config_.max_groups
-    << ";fuse_chains=" << config_.fuse_chains << ";hidden=" << p.hidden << ";op_embedding=" << p.op_embedding
-    << ";device_embedding=" << p.device_embedding << ";attention=" << p.attention << ";bidirectional=" << p.bidirectional
-    << ";temperature=" << Num(p.temperature) << ";logit_clip=" << Num(p.logit_clip)
-    << ";lr=" << Num(config_.reinforce.lr) << ";entropy=" << Num(config_.reinforce.entropy)
-    << ";baseline_decay=" << Num(config_.reinforce.baseline_decay) << ";grad_clip=" << Num(config_.reinforce.grad_clip)
-    << ";normalize=" << config_.reinforce.normalize << ";logit_noise=" << Num(config_.logit_noise)
+  s << "placer=" << policy_->kind() << ";graph=" << problem_.graph->hash_hex() << ";cluster=" << problem_.cluster->name()
+    << ";devices=" << problem_.cluster->num_devices() << ";order=" << static_cast<int>(problem_.order)
+    << ";units=" << policy_->decision_groups().num_groups() << ";policy_devices=" << policy_->num_devices();
+  const nlohmann::ordered_json config = policy_->Config();
+  for (const auto& [key, value] : config.items()) s << ";" << key << "=" << value.dump();
+  s << ";" << algorithm_->Fingerprint() << ";logit_noise=" << Num(config_.logit_noise)
     << ";noise_steps=" << config_.noise_steps << ";lr_decay=" << Num(config_.lr_decay)
     << ";lr_decay_every=" << config_.lr_decay_every << ";lr_decay_start=" << config_.lr_decay_start
     << ";samples=" << config_.samples << ";seed=" << config_.seed << ";reward=" << static_cast<int>(config_.reward);
@@ -146,9 +135,11 @@ void Trainer::SaveCheckpoint(const TrainResult& r, double elapsed, int64_t evalu
   a.write("format", c10::IValue(std::string(kCheckpointFormat)));
   a.write("fingerprint", c10::IValue(Fingerprint()));
   torch::serialize::OutputArchive policy;
-  policy_->save(policy);
+  policy_->module().save(policy);
   a.write("policy", policy);
-  reinforce_->Save(a);
+  torch::serialize::OutputArchive algorithm;
+  algorithm_->Save(algorithm);
+  a.write("algorithm", algorithm);
   a.write("step", c10::IValue(r.steps_done));
   std::ostringstream rng;
   rng << rng_;
@@ -182,7 +173,8 @@ void Trainer::LoadCheckpoint(TrainResult& r, double& elapsed, int64_t& evaluated
     }
     c10::IValue v;
     a.read("format", v);
-    if (v.toStringRef() != kCheckpointFormat) throw Error(path + ": not a seq2seq checkpoint (" + v.toStringRef() + ")");
+    if (v.toStringRef() != kCheckpointFormat)
+      throw Error("--resume: " + path + ": not a checkpoint of this version (" + v.toStringRef() + ")");
     a.read("fingerprint", v);
     const std::string mine = Fingerprint();
     if (v.toStringRef() != mine) {
@@ -202,8 +194,10 @@ void Trainer::LoadCheckpoint(TrainResult& r, double& elapsed, int64_t& evaluated
     auto bad = [&](const std::string& what) { return Error("--resume: " + path + ": " + what); };
     torch::serialize::InputArchive policy;
     a.read("policy", policy);
-    LoadModuleChecked(*policy_, policy, path);
-    reinforce_->Load(a, path);
+    LoadModuleChecked(policy_->module(), policy, path);
+    torch::serialize::InputArchive algorithm;
+    a.read("algorithm", algorithm);
+    algorithm_->Load(algorithm, path);
     a.read("step", v);
     r.steps_done = v.toInt();
     if (r.steps_done < 0) throw bad("negative step");
@@ -218,7 +212,7 @@ void Trainer::LoadCheckpoint(TrainResult& r, double& elapsed, int64_t& evaluated
     r.best_step = v.toInt();
     at::Tensor best;
     a.read("best_groups", best);
-    const int64_t groups = static_cast<int64_t>(decision_.num_groups()), devices = config_.policy.num_devices;
+    const int64_t groups = static_cast<int64_t>(policy_->decision_groups().num_groups()), devices = policy_->num_devices();
     if (best.scalar_type() != at::kLong || best.dim() != 1 || (best.numel() != 0 && best.numel() != groups))
       throw bad("the best placement is not one device per decision group");
     best = best.contiguous();
@@ -250,7 +244,7 @@ void Trainer::WriteCurve(const std::vector<CurvePoint>& curve) const {
   std::filesystem::create_directories(dir);
   WriteFileAtomic((dir / "learning_curve.csv").string(), LearningCurveCsv(curve));
   WriteFileAtomic((dir / "learning_curve.svg").string(),
-                  LearningCurveSvg(curve, "seq2seq on " + problem_.cluster->name() + ": step time per policy step"));
+                  LearningCurveSvg(curve, std::string(policy_->kind()) + " on " + problem_.cluster->name() + ": step time per policy step"));
 }
 
 TrainResult Trainer::Train() {
@@ -265,10 +259,9 @@ TrainResult Trainer::Train() {
   if (config_.resume) LoadCheckpoint(r, elapsed_before, evaluated_total);
 
   const int64_t K = config_.samples;
-  const int64_t G = static_cast<int64_t>(decision_.num_groups());
+  const int64_t G = static_cast<int64_t>(policy_->decision_groups().num_groups());
   std::vector<std::vector<DeviceId>> placements(static_cast<size_t>(K));
   std::vector<Score> scores;
-  std::vector<double> costs(static_cast<size_t>(K));
   const auto t0 = Clock::now();
   auto last_progress = t0;
   bool printed_last = false;
@@ -288,24 +281,32 @@ TrainResult Trainer::Train() {
     const double noise = r.steps_done < config_.noise_steps ? config_.logit_noise : 0.0;
     if (config_.lr_decay_every > 0) {
       const int64_t past = r.steps_done - config_.lr_decay_start;
-      const double lr = config_.reinforce.lr *
+      const double lr = config_.lr *
                         (past > 0 ? std::pow(config_.lr_decay, static_cast<double>(past / config_.lr_decay_every)) : 1.0);
-      reinforce_->SetLearningRate(lr);
+      algorithm_->SetLearningRate(lr);
     }
-    Decoded decoded = policy_->Sample(input_, K, rng_, noise);
+    const auto t_sample = Clock::now();
+    Decoded decoded = policy_->Sample(K, rng_, noise);
     for (int64_t k = 0; k < K; ++k)
-      placements[k] = ExpandDecision(problem_, decision_map_, decoded.devices.data() + k * G);
+      placements[k] = ExpandDecision(problem_, policy_->decision_map(), decoded.devices.data() + k * G);
+    const auto t_score = Clock::now();
     scorer_->ScoreAll(placements, scores);
+    const auto t_update = Clock::now();
+    Batch batch{decoded, std::vector<double>(static_cast<size_t>(K)), std::vector<uint8_t>(static_cast<size_t>(K)),
+                r.steps_done};
     double valid_time = 0;
     int valid = 0;
     for (int64_t k = 0; k < K; ++k) {
-      costs[k] = PlacementCost(scores[k].step_time, scores[k].valid);
+      batch.costs[k] = PlacementCost(scores[k].step_time, scores[k].valid);
+      batch.valid[k] = scores[k].valid;
       if (scores[k].valid) {
         valid_time += scores[k].step_time;
         ++valid;
       }
     }
-    const UpdateStats stats = reinforce_->Update(decoded, costs);
+    const UpdateStats stats = algorithm_->Update(batch);
+    r.scoring_seconds += std::chrono::duration<double>(t_update - t_score).count();
+    r.policy_seconds += std::chrono::duration<double>(t_score - t_sample).count() + Since(t_update);
     ++r.steps_done;
     for (int64_t k = 0; k < K; ++k)
       if (scores[k].valid && scores[k].step_time < r.best_step_time) {
@@ -319,7 +320,9 @@ TrainResult Trainer::Train() {
     c.step = r.steps_done;
     c.mean_step_time = valid ? valid_time / valid : std::nan("");
     c.best_step_time = r.best_step_time;
-    c.mean_reward = -stats.mean_cost;
+    double mean_cost = 0;
+    for (double cost : batch.costs) mean_cost += cost;
+    c.mean_reward = -(mean_cost / static_cast<double>(K));
     c.entropy = stats.entropy;
     c.elapsed = elapsed_before + Since(t0);
     c.valid_fraction = static_cast<double>(valid) / static_cast<double>(K);
@@ -340,6 +343,10 @@ TrainResult Trainer::Train() {
       r.interrupted = true;
       break;
     }
+    if (config_.max_seconds > 0 && Since(t0) >= config_.max_seconds && r.steps_done < config_.steps) {
+      r.budget_exhausted = true;
+      break;
+    }
   }
   if (!printed_last && !r.curve.empty() && r.curve.back().step == r.steps_done && r.placements_evaluated > 0)
     report(r.curve.back());
@@ -349,7 +356,7 @@ TrainResult Trainer::Train() {
     SaveCheckpoint(r, elapsed_before + r.seconds, evaluated_total);
     WriteCurve(r.curve);
   }
-  if (!r.best_groups.empty()) r.best_placement = ExpandDecision(problem_, decision_map_, r.best_groups.data());
+  if (!r.best_groups.empty()) r.best_placement = ExpandDecision(problem_, policy_->decision_map(), r.best_groups.data());
   return r;
 }
 

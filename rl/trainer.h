@@ -1,22 +1,25 @@
 #pragma once
-// The training loop of the learned placers: sample K placements from the policy, score them, take one REINFORCE
-// step, keep the best placement seen; checkpoint, resume, stop on request, and record a learning curve.
+// The training loop shared by every learned placer: sample K placements from the policy (rl/policy.h), score them,
+// hand the batch to the learning algorithm (rl/algorithm.h), keep the best placement seen; checkpoint, resume,
+// stop on request or when a time budget runs out, and record a learning curve. A new learned placer brings a
+// policy (and maybe an algorithm), never a copy of this loop.
 //
-// Where this departs from ColocRL (REFERENCES Part I §1) and why:
+// Where this departs from the papers (REFERENCES Part I §1-§4) and why:
 // - Placements are scored by allot's simulator (cost_model/simulator.h), not by running them on GPUs: the
 //   simulator is deterministic, so one run per placement replaces the papers' repeated timing (HDP: 10 steps,
 //   drop 5, median), and a step takes milliseconds instead of seconds. `RewardSource::kMeasured` times each
 //   placement on the runtime instead (the caller supplies that scorer: `allot train --reward measured` wires
 //   runtime/measure.h, keeping rl/ free of the runtime); measured runs are not reproducible bit for bit.
 // - One synchronous controller: the K samples of a step are decoded as one batch and simulated in parallel on up
-//   to `threads` std::threads (one Simulator each), instead of the paper's asynchronous controllers sharing a
+//   to `threads` std::threads (one Simulator each), instead of the papers' asynchronous controllers sharing a
 //   parameter server. Sample k always goes to the same slot of the batch, so the result does not depend on the
 //   thread count.
 // - Determinism: everything random comes from one std::mt19937_64 seeded by `seed` (policy initialisation from a
 //   second one derived from it); with the same `policy_threads` (LibTorch intra-op threads; 1 by default), the
 //   same seed gives the same placements, and a resumed run reaches exactly the state of an uninterrupted one (the
-//   checkpoint holds the parameters, Adam's state, the baseline, the step, the RNG state, the best placement and
-//   the curve).
+//   checkpoint holds the parameters, the algorithm's state, the step, the RNG state, the best placement and the
+//   curve). A time budget (`max_seconds`) ends a run at a step that depends on the machine's speed; the steps it
+//   did are still a function of the seed.
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -25,9 +28,8 @@
 #include <string>
 #include <vector>
 
-#include "rl/features.h"
-#include "rl/policy_seq2seq.h"
-#include "rl/reinforce.h"
+#include "rl/algorithm.h"
+#include "rl/policy.h"
 
 namespace allot::rl {
 
@@ -38,19 +40,15 @@ RewardSource ParseRewardSource(const std::string& name);
 class PlacementScorer;
 
 struct TrainerConfig {
-  PolicyConfig policy;       // num_devices is set from the cluster
-  ReinforceConfig reinforce;
-  size_t max_groups = 256;   // decision groups (0: no cap)
-  bool fuse_chains = true;   // ColocRL's "an op whose output feeds a single consumer is merged with it"
-  bool gpu_only = false;     // the policy chooses among the GPUs only (rl/features.h DecisionMap)
   int64_t steps = 500;       // total policy updates (a resumed run continues up to this count)
   int64_t samples = 4;       // K placements per update (HDP: k = 4)
-  // HDP's exploration noise on the logits (Seq2SeqPolicyImpl::Sample): std logit_noise x RMS(logits) for the
-  // first noise_steps updates (HDP code: 0.5 until step 750; 0: none).
+  // HDP's exploration noise on the logits (rl/seq2seq_net.h): std logit_noise x RMS(logits) for the first
+  // noise_steps updates (HDP code: 0.5 until step 750; 0: none).
   double logit_noise = 0;
   int64_t noise_steps = 0;
   // Learning-rate decay, staircase as HDP's code (x0.95 every 50 steps after step 400): lr x lr_decay every
-  // lr_decay_every steps after lr_decay_start (lr_decay_every 0: constant lr).
+  // lr_decay_every steps after lr_decay_start (lr_decay_every 0: constant lr, and `lr` unused).
+  double lr = 0.001;
   double lr_decay = 1.0;
   int64_t lr_decay_every = 0;
   int64_t lr_decay_start = 0;
@@ -60,6 +58,8 @@ struct TrainerConfig {
   // second thread gains nothing (Inception-V3, 128 groups: 87 placements/s with 1, 86 with 2), and 1 keeps a
   // seed's results independent of the machine's core count.
   int policy_threads = 1;
+  // Budget: stop after this many seconds of training in this process (0: none). Checked after every step.
+  double max_seconds = 0;
   RewardSource reward = RewardSource::kSimulated;
   // Scores the samples; null: the simulator (required for kMeasured). Called from the training thread only.
   std::shared_ptr<PlacementScorer> scorer;
@@ -97,6 +97,9 @@ struct TrainResult {
   int64_t placements_evaluated = 0;      // in this process
   double placements_per_second = 0;      // in this process, over the whole loop (policy + simulation)
   double seconds = 0;                    // this process's training time
+  double policy_seconds = 0;             // of which sampling and updating the policy
+  double scoring_seconds = 0;            // of which scoring placements (simulator or runtime)
+  bool budget_exhausted = false;         // stopped by max_seconds
   std::vector<CurvePoint> curve;
 };
 
@@ -115,18 +118,18 @@ std::unique_ptr<PlacementScorer> MakeSimulatorScorer(const PlacementProblem& pro
 
 class Trainer {
  public:
-  // The problem (and its graph, cluster and costs) must outlive the trainer.
-  Trainer(const PlacementProblem& problem, TrainerConfig config);
+  // The problem (and its graph, cluster and costs) must outlive the trainer; `algorithm` optimizes `policy`.
+  Trainer(const PlacementProblem& problem, TrainerConfig config, std::unique_ptr<Policy> policy,
+          std::unique_ptr<Algorithm> algorithm);
   ~Trainer();
 
   TrainResult Train();
 
-  Seq2SeqPolicy policy() const { return policy_; }
+  Policy& policy() const { return *policy_; }
   const TrainerConfig& config() const { return config_; }
   const PlacementProblem& problem() const { return problem_; }
-  const CoarseGraph& decision_groups() const { return decision_; }
-  const DecisionMap& decision_map() const { return decision_map_; }
-  const PolicyInput& input() const { return input_; }
+  const CoarseGraph& decision_groups() const { return policy_->decision_groups(); }
+  const DecisionMap& decision_map() const { return policy_->decision_map(); }
   // The checkpoint's path: out_dir/checkpoint.pt.
   std::string CheckpointPath() const;
 
@@ -138,11 +141,8 @@ class Trainer {
 
   const PlacementProblem& problem_;
   TrainerConfig config_;
-  CoarseGraph decision_;
-  DecisionMap decision_map_;
-  PolicyInput input_;
-  Seq2SeqPolicy policy_{nullptr};
-  std::unique_ptr<Reinforce> reinforce_;
+  std::unique_ptr<Policy> policy_;
+  std::unique_ptr<Algorithm> algorithm_;
   std::shared_ptr<PlacementScorer> scorer_;
   std::mt19937_64 rng_;
 };
@@ -151,11 +151,6 @@ class Trainer {
 // as an SVG plot (step time per step, log scale: the step's mean over valid samples and the best so far).
 std::string LearningCurveCsv(const std::vector<CurvePoint>& curve);
 std::string LearningCurveSvg(const std::vector<CurvePoint>& curve, const std::string& title);
-
-// seq2seq's placer options (rl/learned_placers.cc) and the trainer configuration they give: shared by the placer
-// and `allot train`.
-std::vector<OptionSpec> Seq2SeqOptionSpecs();
-TrainerConfig Seq2SeqTrainerConfig(const OptionValues& options);
 
 // "12.3 ms", "1.23 s", "45.6 us".
 std::string FormatStepTime(double seconds);

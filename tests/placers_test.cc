@@ -185,7 +185,9 @@ TEST(PlacerConstraintsTest, EveryPlacerHonoursClassesAndAllowedDevices) {
     const bool searched = placement[node("e")] == cluster.FindDevice("cpu:0") &&
                           placement[node("b")] == placement[node("d")] &&
                           cluster.device(placement[node("c")]).kind == DeviceKind::kGpu;
-    if (info.name != "cpu" && info.name != "expert") EXPECT_TRUE(searched) << info.name;
+    if (info.name != "cpu" && info.name != "expert") {
+      EXPECT_TRUE(searched) << info.name;
+    }
     problem.Legalize(placement);
     EXPECT_EQ(placement[node("b")], placement[node("d")]) << info.name;
     EXPECT_EQ(placement[node("e")], cluster.FindDevice("cpu:0")) << info.name;

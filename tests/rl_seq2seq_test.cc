@@ -1,5 +1,5 @@
 // The learned placer seq2seq (rl/): features, training to a known optimum on tiny graphs, determinism across
-// thread counts, bit-exact checkpoint/resume, and the placer and policy directory behind `allot place`.
+// thread counts, and the placer and policy directory behind `allot place` (resume: rl_framework_test.cc).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -9,113 +9,23 @@
 #include <filesystem>
 #include <set>
 
-#include "cost_model/simulator.h"
 #include "graph/error.h"
 #include "graph/file_io.h"
-#include "graph/graph_builder.h"
 #include "rl/features.h"
-#include "rl/learned_placers.h"
 #include "rl/policy_io.h"
-#include "rl/reinforce.h"
-#include "rl/trainer.h"
+#include "tests/rl_test_util.h"
 
 namespace allot {
 namespace {
 
-// Devices with per-device speed: `slowdown[d]` multiplies every op's time on d. Links between every pair.
-Cluster MakeCluster(const std::vector<double>& slowdown) {
-  std::vector<Device> ds;
-  std::vector<Link> links;
-  for (size_t i = 0; i < slowdown.size(); ++i)
-    ds.push_back({(slowdown[i] > 1 ? "cpu:" : "cuda:") + std::to_string(i),
-                  slowdown[i] > 1 ? DeviceKind::kCpu : DeviceKind::kGpu, "test", 1e12, 0, 1e12, 1ull << 40, 0});
-  for (size_t i = 0; i < ds.size(); ++i)
-    for (size_t j = 0; j < ds.size(); ++j)
-      if (i != j) links.push_back({ds[i].name + "-" + ds[j].name, ds[i].name, ds[j].name, 10e9, 0});
-  return Cluster("test", ds, links);
-}
-
-struct Case {
-  Graph graph;
-  Cluster cluster;
-  CostTable costs;
-  PlacementProblem problem;
-};
-
-// Independent chains of three ops reading one small graph input x; chain c's ops take chain_ms[c] / 3 ms each on a
-// device with slowdown 1. With chain fusion every chain is one decision group.
-std::unique_ptr<Case> Chains(const std::vector<double>& chain_ms, const std::vector<double>& slowdown) {
-  GraphBuilder b("chains");
-  const TensorId x = b.Tensor("x");
-  b.SetType(x, DType::kFloat32, {4, 4});
-  b.tensor(x).is_graph_input = true;
-  std::vector<double> node_ms;
-  for (size_t c = 0; c < chain_ms.size(); ++c) {
-    TensorId in = x;
-    for (int k = 0; k < 3; ++k) {
-      NodeDef n;
-      n.name = "c" + std::to_string(c) + "/op" + std::to_string(k);
-      n.op_type = k == 1 ? "Relu" : "MatMul";
-      n.inputs = {in};
-      const TensorId out = b.Tensor(n.name + ":0");
-      b.SetType(out, DType::kFloat32, {16, 32});
-      if (k == 2) b.tensor(out).is_graph_output = true;
-      n.outputs = {out};
-      n.flops = chain_ms[c] * 1e6;
-      b.AddNode(std::move(n));
-      node_ms.push_back(chain_ms[c] / 3);
-      in = out;
-    }
-  }
-  auto f = std::make_unique<Case>();
-  f->graph = b.Finalize();
-  f->cluster = MakeCluster(slowdown);
-  f->costs.num_nodes = f->graph.num_nodes();
-  f->costs.num_devices = slowdown.size();
-  for (double ms : node_ms)
-    for (double s : slowdown) f->costs.time.push_back(ms * 1e-3 * s);
-  f->problem = PlacementProblem::Make(f->graph, f->cluster, f->costs);
-  return f;
-}
-
-double StepTime(const Case& f, const std::vector<DeviceId>& placement) {
-  Simulator sim(f.graph, f.cluster, f.costs);
-  const SimResult& r = sim.Run(placement);
-  EXPECT_TRUE(r.valid) << r.error;
-  return r.step_time;
-}
-
-rl::TrainerConfig SmallConfig(int64_t steps) {
-  rl::TrainerConfig c;
-  c.steps = steps;
-  c.policy.hidden = 32;
-  c.policy.op_embedding = 8;
-  c.policy.device_embedding = 8;
-  c.reinforce.lr = 0.01;
-  c.samples = 4;
-  c.seed = 7;
-  c.max_groups = 0;  // no cap: chains fuse completely, one decision group per chain
-  return c;
-}
-
-std::vector<at::Tensor> Parameters(const rl::Trainer& t) {
-  std::vector<at::Tensor> out;
-  for (const at::Tensor& p : t.policy()->parameters()) out.push_back(p.detach().clone());
-  return out;
-}
-
-void ExpectSameParameters(const std::vector<at::Tensor>& a, const std::vector<at::Tensor>& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(at::equal(a[i], b[i])) << "parameter " << i;
-}
-
-std::string TempDir(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("allot_rl_test_" + name + "_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  return dir.string();
-}
-
-const std::vector<double> kUnequal = {1, 2, 3, 4, 5, 6, 7, 8};  // 36 ms in all: the best split is 18 + 18
+using rltest::Chains;
+using rltest::ExpectSameParameters;
+using rltest::GreedyPlacement;
+using rltest::kUnequal;
+using rltest::Parameters;
+using rltest::SmallTrainer;
+using rltest::StepTime;
+using rltest::TempDir;
 
 TEST(RlFeaturesTest, ShapesPaddingAndRanges) {
   auto f = Chains(kUnequal, {1, 1});
@@ -189,16 +99,13 @@ TEST(RlReinforceTest, CostIsSqrtStepTimeAndTenWhenInvalid) {
 
 TEST(RlSeq2SeqTest, LearnsToSplitUnequalChainsEvenly) {
   auto f = Chains(kUnequal, {1, 1});
-  rl::TrainerConfig c = SmallConfig(300);
-  rl::Trainer trainer(f->problem, c);
-  const rl::TrainResult r = trainer.Train();
+  auto trainer = SmallTrainer(f->problem, "seq2seq", 300);
+  const rl::TrainResult r = trainer->Train();
   ASSERT_FALSE(r.best_placement.empty());
   EXPECT_NEAR(r.best_step_time, 18e-3, 1e-9);
   EXPECT_NEAR(StepTime(*f, r.best_placement), r.best_step_time, 1e-12);
   // The policy itself has learned it: its greedy placement is optimal, and late samples are close to it.
-  torch::NoGradGuard no_grad;
-  const rl::Decoded greedy = trainer.policy()->Greedy(trainer.input());
-  EXPECT_NEAR(StepTime(*f, rl::ExpandDecision(f->problem, trainer.decision_map(), greedy.devices.data())), 18e-3, 1e-9);
+  EXPECT_NEAR(StepTime(*f, GreedyPlacement(*trainer)), 18e-3, 1e-9);
   double late = 0;
   for (size_t i = r.curve.size() - 20; i < r.curve.size(); ++i) late += r.curve[i].mean_step_time / 20;
   EXPECT_LT(late, 19e-3);
@@ -208,26 +115,20 @@ TEST(RlSeq2SeqTest, LearnsToSplitUnequalChainsEvenly) {
 TEST(RlSeq2SeqTest, LearnsToAvoidTheSlowDevice) {
   // cpu:0 is 100x slower: even the lightest chain there (100 ms) is slower than everything on the GPU (36 ms).
   auto f = Chains(kUnequal, {100, 1});
-  rl::Trainer trainer(f->problem, SmallConfig(200));
-  const rl::TrainResult r = trainer.Train();
+  auto trainer = SmallTrainer(f->problem, "seq2seq", 200);
+  const rl::TrainResult r = trainer->Train();
   EXPECT_NEAR(r.best_step_time, 36e-3, 1e-9);
-  torch::NoGradGuard no_grad;
-  const rl::Decoded greedy = trainer.policy()->Greedy(trainer.input());
-  for (int64_t d : greedy.devices) EXPECT_EQ(d, 1);
+  for (DeviceId d : GreedyPlacement(*trainer)) EXPECT_EQ(d, 1u);
 }
 
 TEST(RlSeq2SeqTest, GpuOnlyNeverChoosesTheHost) {
   // cpu:0, cuda:1, cuda:2: the policy chooses between the two GPUs only, from the first sample on.
   auto f = Chains(kUnequal, {100, 1, 1});
-  rl::TrainerConfig c = SmallConfig(20);
-  c.gpu_only = true;
-  rl::Trainer trainer(f->problem, c);
-  EXPECT_EQ(trainer.decision_map().devices, (std::vector<DeviceId>{1, 2}));
-  EXPECT_EQ(trainer.config().policy.num_devices, 2);
-  rl::TrainerConfig all = c;
-  all.gpu_only = false;
-  EXPECT_EQ(rl::Trainer(f->problem, all).decision_map().devices.size(), 3u);
-  const rl::TrainResult r = trainer.Train();
+  auto trainer = SmallTrainer(f->problem, "seq2seq", 20, {}, "devices=gpu");
+  EXPECT_EQ(trainer->decision_map().devices, (std::vector<DeviceId>{1, 2}));
+  EXPECT_EQ(trainer->policy().num_devices(), 2);
+  EXPECT_EQ(SmallTrainer(f->problem, "seq2seq", 20)->decision_map().devices.size(), 3u);
+  const rl::TrainResult r = trainer->Train();
   ASSERT_FALSE(r.best_placement.empty());
   for (DeviceId d : r.best_placement) EXPECT_NE(d, 0u);
   // The balanced split of the two GPUs (18 + 18 ms) is within reach of a few steps.
@@ -236,91 +137,19 @@ TEST(RlSeq2SeqTest, GpuOnlyNeverChoosesTheHost) {
 
 TEST(RlSeq2SeqTest, ThreadCountDoesNotChangeTheRun) {
   auto f = Chains(kUnequal, {1, 1, 1});
-  rl::TrainerConfig c = SmallConfig(15);
-  c.samples = 5;
-  rl::Trainer one(f->problem, c);
-  const rl::TrainResult a = one.Train();
-  c.threads = 3;
-  rl::Trainer three(f->problem, c);
-  const rl::TrainResult b = three.Train();
+  auto one = SmallTrainer(f->problem, "seq2seq", 15, {}, "samples=5");
+  const rl::TrainResult a = one->Train();
+  auto three = SmallTrainer(f->problem, "seq2seq", 15, {}, "samples=5,threads=3");
+  const rl::TrainResult b = three->Train();
   EXPECT_EQ(a.best_groups, b.best_groups);
   EXPECT_EQ(a.best_step_time, b.best_step_time);
   ASSERT_EQ(a.curve.size(), b.curve.size());
   for (size_t i = 0; i < a.curve.size(); ++i) EXPECT_EQ(a.curve[i].mean_reward, b.curve[i].mean_reward) << i;
-  ExpectSameParameters(Parameters(one), Parameters(three));
-}
-
-TEST(RlSeq2SeqTest, ResumeReachesExactlyTheUninterruptedRun) {
-  auto f = Chains(kUnequal, {1, 1, 1});
-  const int64_t N = 12;
-  rl::TrainerConfig c = SmallConfig(2 * N);
-  rl::Trainer full(f->problem, c);
-  const rl::TrainResult uninterrupted = full.Train();
-
-  // N steps, then a new process (a new Trainer) resumes to 2N.
-  const std::string dir = TempDir("resume");
-  c.out_dir = dir;
-  c.steps = N;
-  rl::Trainer first(f->problem, c);
-  first.Train();
-  ASSERT_TRUE(std::filesystem::exists(dir + "/checkpoint.pt"));
-  c.steps = 2 * N;
-  c.resume = true;
-  rl::Trainer second(f->problem, c);
-  const rl::TrainResult resumed = second.Train();
-  EXPECT_EQ(resumed.steps_done, 2 * N);
-  EXPECT_EQ(resumed.best_step_time, uninterrupted.best_step_time);
-  EXPECT_EQ(resumed.best_groups, uninterrupted.best_groups);
-  ASSERT_EQ(resumed.curve.size(), uninterrupted.curve.size());
-  for (size_t i = 0; i < resumed.curve.size(); ++i)
-    EXPECT_EQ(resumed.curve[i].mean_reward, uninterrupted.curve[i].mean_reward) << i;
-  ExpectSameParameters(Parameters(full), Parameters(second));
-  // The curve files cover every step, the resumed ones included.
-  const std::string csv = ReadFile(dir + "/learning_curve.csv");
-  EXPECT_EQ(csv.rfind("step,mean_step_time_s,best_step_time_s,mean_reward,entropy,elapsed_s,valid_fraction\n", 0), 0u);
-  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 2 * N + 1);
-  EXPECT_NE(ReadFile(dir + "/learning_curve.svg").find("<polyline"), std::string::npos);
-
-  // A stop request (what SIGINT sets) after step 5 finishes that step, checkpoints and returns; resuming from it
-  // reaches the same state too.
-  const std::string dir2 = TempDir("stop");
-  std::atomic<bool> stop{false};
-  c.out_dir = dir2;
-  c.resume = false;
-  c.stop = &stop;
-  c.checkpoint_every = 4;
-  c.after_step = [&](int64_t step) {
-    if (step == 5) stop = true;
-  };
-  rl::Trainer interrupted(f->problem, c);
-  const rl::TrainResult part = interrupted.Train();
-  EXPECT_TRUE(part.interrupted);
-  EXPECT_EQ(part.steps_done, 5);
-  c.stop = nullptr;
-  c.after_step = nullptr;
-  c.resume = true;
-  rl::Trainer rest(f->problem, c);
-  const rl::TrainResult after = rest.Train();
-  EXPECT_FALSE(after.interrupted);
-  EXPECT_EQ(after.best_step_time, uninterrupted.best_step_time);
-  ExpectSameParameters(Parameters(full), Parameters(rest));
-
-  // Resuming with other hyper-parameters is refused, naming the difference.
-  c.reinforce.lr = 0.5;
-  rl::Trainer other(f->problem, c);
-  try {
-    other.Train();
-    FAIL() << "resumed a different run";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("lr"), std::string::npos) << e.what();
-  }
-  std::filesystem::remove_all(dir);
-  std::filesystem::remove_all(dir2);
+  ExpectSameParameters(Parameters(*one), Parameters(*three));
 }
 
 TEST(RlSeq2SeqPlacerTest, RegisteredTrainsAndDecodesASavedPolicy) {
-  PlacerRegistry registry;
-  RegisterLearnedPlacers(registry);
+  const PlacerRegistry& registry = rltest::Learned();
   const PlacerInfo* info = registry.Find("seq2seq");
   ASSERT_NE(info, nullptr);
   std::set<std::string> names;
@@ -338,14 +167,13 @@ TEST(RlSeq2SeqPlacerTest, RegisteredTrainsAndDecodesASavedPolicy) {
 
   // A policy trained and saved as `allot train` does, decoded by the placer: its greedy placement.
   const std::string dir = TempDir("policy");
-  rl::Trainer trainer(f->problem, SmallConfig(10));
-  const rl::TrainResult r = trainer.Train();
-  rl::PolicyMetadata meta = rl::MetadataOf(trainer, r);
-  rl::SavePolicyDirectory(dir, trainer.policy(), meta);
+  auto trainer = SmallTrainer(f->problem, "seq2seq", 10);
+  const rl::TrainResult r = trainer->Train();
+  rl::PolicyMetadata meta = rl::MetadataOf(*trainer, r);
+  rl::SavePolicyDirectory(dir, trainer->policy(), meta);
   const auto decoded = registry.Create("seq2seq:policy=" + dir)->place(f->problem);
-  torch::NoGradGuard no_grad;
-  const rl::Decoded greedy = trainer.policy()->Greedy(trainer.input());
-  EXPECT_EQ(decoded, rl::ExpandDecision(f->problem, trainer.decision_map(), greedy.devices.data()));
+  EXPECT_EQ(decoded, GreedyPlacement(*trainer));
+  EXPECT_EQ(SavedPolicyPlacer(dir), "seq2seq");
   // Another graph is refused.
   auto other = Chains({1, 2, 3}, {1, 1});
   EXPECT_THROW(registry.Create("seq2seq:policy=" + dir)->place(other->problem), Error);
@@ -356,15 +184,14 @@ TEST(RlSeq2SeqPlacerTest, RegisteredTrainsAndDecodesASavedPolicy) {
 // Edited or damaged policy folders and checkpoints are one-line errors naming the file, before any network is built
 // from their numbers or their tensors are used (rl/checked_load.h; tests/fuzz/policy_fuzzer.cc fuzzes both).
 TEST(RlSeq2SeqPlacerTest, EditedPoliciesAndCheckpointsAreOneLineErrors) {
-  PlacerRegistry registry;
-  RegisterLearnedPlacers(registry);
+  const PlacerRegistry& registry = rltest::Learned();
   auto f = Chains(kUnequal, {1, 1});
   const std::string dir = TempDir("edited"), policy = dir + "/policy";
-  rl::TrainerConfig config = SmallConfig(2);
+  rl::TrainerConfig config;
   config.out_dir = dir;
-  rl::Trainer trainer(f->problem, config);
-  const rl::TrainResult r = trainer.Train();
-  rl::SavePolicyDirectory(policy, trainer.policy(), rl::MetadataOf(trainer, r));
+  auto trainer = SmallTrainer(f->problem, "seq2seq", 2, config);
+  const rl::TrainResult r = trainer->Train();
+  rl::SavePolicyDirectory(policy, trainer->policy(), rl::MetadataOf(*trainer, r));
   const std::string json = ReadFile(policy + "/policy.json"), pt = ReadFile(policy + "/policy.pt");
   auto refused = [&](const std::string& edited_json, const std::string& edited_pt, const std::string& needle) {
     WriteFileAtomic(policy + "/policy.json", edited_json);
@@ -399,9 +226,8 @@ TEST(RlSeq2SeqPlacerTest, EditedPoliciesAndCheckpointsAreOneLineErrors) {
   const std::string checkpoint = dir + "/checkpoint.pt";
   WriteFileAtomic(checkpoint, ReadFile(checkpoint).substr(0, 200));
   config.resume = true;
-  config.steps = 3;
   try {
-    rl::Trainer(f->problem, config).Train();
+    SmallTrainer(f->problem, "seq2seq", 3, config)->Train();
     ADD_FAILURE() << "resumed from a truncated checkpoint";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("--resume: cannot read " + checkpoint), std::string::npos) << e.what();

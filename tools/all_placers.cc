@@ -23,4 +23,13 @@ const PlacerRegistry& ClassicPlacers() {
   return registry;
 }
 
+const PlacerRegistry& LearnedPlacers() {
+  static const PlacerRegistry registry = [] {
+    PlacerRegistry r;
+    RegisterLearnedPlacers(r);
+    return r;
+  }();
+  return registry;
+}
+
 }  // namespace allot::tools

@@ -7,5 +7,7 @@ namespace allot::tools {
 const PlacerRegistry& AllPlacers();
 // The classic placers only (placers/: no training), as `compare --placers classic` runs them.
 const PlacerRegistry& ClassicPlacers();
+// The learned placers only (rl/: seq2seq, hierarchical, spotlight, post), as `compare --placers learned` runs them.
+const PlacerRegistry& LearnedPlacers();
 
 }  // namespace allot::tools

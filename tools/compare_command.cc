@@ -34,6 +34,8 @@ struct CompareArgs {
   ClusterArgs cluster;
   std::string mode = "inference", optimizer = "momentum";
   int64_t batch = 0, seq = 0, seed = -1;
+  int64_t budget_samples = 0;
+  double budget_seconds = 0;
   bool no_links = false;
 };
 
@@ -70,6 +72,12 @@ class SigintGuard {
   bool installed_ = false;
 };
 
+std::string ShortNumber(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 std::string ShellQuote(const std::string& a) {
   if (!a.empty() && a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:=,+@%-") ==
                         std::string::npos)
@@ -100,6 +108,8 @@ std::string CommandLine(const CompareArgs& a) {
   if (a.batch > 0) line += " --batch " + std::to_string(a.batch);
   if (a.seq > 0) line += " --seq " + std::to_string(a.seq);
   if (a.seed >= 0) line += " --seed " + std::to_string(a.seed);
+  if (a.budget_samples > 0) line += " --budget-samples " + std::to_string(a.budget_samples);
+  if (a.budget_seconds > 0) line += " --budget-seconds " + ShortNumber(a.budget_seconds);
   return line + " -o " + ShellQuote(a.output);
 }
 
@@ -130,12 +140,31 @@ void WriteReport(const std::string& dir, const CompareReport& report) {
   WriteFileAtomic(dir + "/results.json", ReportJson(report));
 }
 
+// A learned placer's spec under compare's budgets: the same number of placements and/or seconds for every learned
+// placer, which then trains until the budget (not its default step count) ends it, unless the spec sets steps.
+std::string WithBudget(const std::string& spec, const CompareArgs& args) {
+  const std::string name = spec.substr(0, spec.find(':'));
+  if ((args.budget_samples <= 0 && args.budget_seconds <= 0) || LearnedPlacers().Find(name) == nullptr) return spec;
+  std::string extra;
+  auto add = [&](const std::string& kv) {
+    const std::string key = kv.substr(0, kv.find('=') + 1);
+    if (spec.find(":" + key) == std::string::npos && spec.find("," + key) == std::string::npos)
+      extra += (extra.empty() ? "" : ",") + kv;
+  };
+  add("steps=1000000000");
+  if (args.budget_samples > 0) add("placements=" + std::to_string(args.budget_samples));
+  if (args.budget_seconds > 0) add("seconds=" + ShortNumber(args.budget_seconds));
+  if (extra.empty()) return spec;
+  return spec + (spec.find(':') == std::string::npos ? ":" : ",") + extra;
+}
+
 void RunCompare(const CompareArgs& args) {
   const auto t0 = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
 
   const std::vector<std::string> models = SplitModels(args.models);
-  const std::vector<std::string> placers = SplitPlacers(args.placers);
+  std::vector<std::string> placers = SplitPlacers(args.placers);
+  for (std::string& p : placers) p = WithBudget(p, args);
   if (models.empty()) throw Error("--models: no model given");
   if (placers.empty()) throw Error("--placers: no placer given");
   for (const std::string& p : placers) AllPlacers().ParseOptions(p);  // an unknown placer or option: fail now
@@ -228,6 +257,7 @@ void RunCompare(const CompareArgs& args) {
       row.placed = !run.placement.empty();
       row.seconds = run.seconds;
       row.error = run.error;
+      row.search = std::move(run.search);
       if (row.placed) {
         row.step_time = run.result.step_time;
         row.peak_memory = run.result.peak_memory;
@@ -281,15 +311,24 @@ void RegisterCompare(CLI::App& app) {
       "Model lists: models are separated by ';' when the list has one (--models 'a.onnx;gen:nmt,layers=4'), else by "
       "commas, where a comma inside a gen: spec stays in it: a token starts a new model when it starts with 'gen:', "
       "contains '.onnx' or '.json', or follows a file (--models gen:nmt,layers=4,gen:rnnlm,model.onnx is three).\n"
-      "Placer lists: 'all' (every placer of `allot placers`) or specs, separated by ';' when the list has one, else "
+      "Placer lists: 'all' (every placer of `allot placers`), 'classic', 'learned' (seq2seq, hierarchical, spotlight, "
+      "post) or specs, separated by ';' when the list has one, else "
       "by commas, where a key=value token is one more option of the spec before it (--placers "
       "single,refine:from=metis,iterations=500,etf is three).\n"
+      "Budgets (--budget-samples, --budget-seconds) apply to each learned placer alike: it trains until the budget "
+      "ends it (unless its spec sets steps); the HTML report charts their best step time against placements "
+      "evaluated.\n"
       "Progress goes to stderr; the Markdown tables to stdout at the end. Ctrl-C finishes the current placer, "
       "writes the report of the runs done and exits non-zero (a second Ctrl-C quits at once).");
   cmd->add_option("--models", args->models, "models: ONNX files, JSON cost graphs or gen:SPECs (see below)")
       ->required();
   AddClusterOptions(*cmd, args->cluster);
-  cmd->add_option("--placers", args->placers, "all, classic (no learned placers), or placer specs NAME[:key=value,...] (see below)");
+  cmd->add_option("--placers", args->placers,
+                  "all, classic (no learned placers), learned, or placer specs NAME[:key=value,...] (see below)");
+  cmd->add_option("--budget-samples", args->budget_samples, "learned placers: placements each may evaluate")
+      ->check(kCount);
+  cmd->add_option("--budget-seconds", args->budget_seconds, "learned placers: seconds each may train")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--mode", args->mode, "inference, or training (adds backward and optimizer ops)")
       ->check(CLI::IsMember({"inference", "training"}));
   cmd->add_option("--optimizer", args->optimizer, "training optimizer: sgd, momentum, adam")

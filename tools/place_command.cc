@@ -8,6 +8,7 @@
 #include "cost_model/placement.h"
 #include "graph/error.h"
 #include "graph/file_io.h"
+#include "rl/learned_placers.h"
 #include "tools/all_placers.h"
 #include "tools/cluster_args.h"
 #include "tools/commands.h"
@@ -25,12 +26,15 @@ struct PlaceArgs {
   std::string placer = "etf", output, order = "fifo", policy;
   int64_t seed = -1;
   bool json = false;
+  bool placer_given = false;
 };
 
 void RunPlace(const PlaceArgs& args) {
   const CostedModel m = LoadCostedModel(args.model, args.cluster);
-  std::string spec = args.placer;
-  if (!args.policy.empty())  // a learned placer's trained policy: place with it, without training
+  // A learned placer's trained policy: place with it, without training (the placer named in the policy unless
+  // --placer says otherwise; a mismatch is refused by the placer).
+  std::string spec = !args.policy.empty() && !args.placer_given ? SavedPolicyPlacer(args.policy) : args.placer;
+  if (!args.policy.empty())
     spec += std::string(spec.find(':') == std::string::npos ? ":" : ",") + "policy=" + args.policy;
   const PlaceRun run = RunPlacer(m, spec, args.seed, ParseDispatchOrder(args.order));
   if (!run.error.empty()) throw Error(run.error);
@@ -76,14 +80,19 @@ void RegisterPlace(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("place", "Place a model on a cluster and write the placement");
   AddModelOptions(*cmd, args->model);
   AddClusterOptions(*cmd, args->cluster);
-  cmd->add_option("--placer", args->placer, "placer spec: NAME[:key=value,...] (see `allot placers`)");
+  CLI::Option* placer = cmd->add_option("--placer", args->placer, "placer spec: NAME[:key=value,...] (see `allot placers`)");
   cmd->add_option("--seed", args->seed, "seed for placers that take one")->check(kCountOrZero);
-  cmd->add_option("--policy", args->policy, "a learned placer's trained policy (allot train --out DIR: DIR/policy)");
+  cmd->add_option("--policy", args->policy,
+                  "a learned placer's trained policy (allot train --out DIR: DIR or DIR/policy); its placer is the "
+                  "default --placer");
   cmd->add_option("--order", args->order, "simulator dispatch order: fifo or critical-path")
       ->check(CLI::IsMember({"fifo", "critical-path"}));
   cmd->add_option("-o,--output", args->output, "placement JSON to write")->check(kOutputPath);
   cmd->add_flag("--json", args->json, "print the result as JSON");
-  cmd->callback([args] { RunPlace(*args); });
+  cmd->callback([args, placer] {
+    args->placer_given = placer->count() > 0;
+    RunPlace(*args);
+  });
 }
 
 }  // namespace allot::tools

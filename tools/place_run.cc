@@ -30,6 +30,7 @@ PlaceRun RunPlacer(const CostedModel& m, const std::string& spec, int64_t seed, 
     std::unique_ptr<Placer> placer = AllPlacers().Find(run.placer)->create(options);
     const auto t0 = std::chrono::steady_clock::now();
     run.placement = placer->place(problem);
+    run.search = placer->search_curve();
     problem.Legalize(run.placement);  // a placer that does not search within allowed devices is corrected here
     run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   } catch (const Error& e) {

@@ -19,6 +19,7 @@ struct PlaceRun {
   LowerBound lower_bound;
   double seconds = 0;  // placement time
   std::string error;   // non-empty: the placer failed or produced an invalid placement
+  std::vector<SearchPoint> search;  // Placer::search_curve
 };
 
 // The placement problem of a costed model, with the model's own constraints; errors name the model.

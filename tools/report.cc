@@ -354,6 +354,65 @@ std::string GanttSvg(const GanttChart& chart, const HtmlOptions& options, size_t
   return s;
 }
 
+std::string SearchCurvesSvg(const CompareModel& model) {
+  static const char* kColors[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#9c755f"};
+  const double left = 80, plot_w = 640, legend_w = 240, top = 14, plot_h = 260, bottom = 40;
+  double lo = INFINITY, hi = 0;
+  int64_t max_x = 1;
+  size_t lines = 0;
+  for (const CompareRow& r : model.rows) {
+    if (r.search.empty()) continue;
+    ++lines;
+    for (const SearchPoint& p : r.search) {
+      max_x = std::max(max_x, p.evaluated);
+      if (std::isfinite(p.best_step_time) && p.best_step_time > 0) {
+        lo = std::min(lo, p.best_step_time);
+        hi = std::max(hi, p.best_step_time);
+      }
+    }
+  }
+  if (lines == 0 || !std::isfinite(lo)) return "";
+  if (hi <= lo * 1.0001) {
+    lo /= 1.05;
+    hi *= 1.05;
+  }
+  const double width = left + plot_w + legend_w, height = top + plot_h + bottom;
+  auto X = [&](double x) { return left + plot_w * x / static_cast<double>(max_x); };
+  auto Y = [&](double v) { return top + plot_h * (1 - (v - lo) / (hi - lo)); };
+  std::string s = "<svg class=\"curves\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" + Px(width) + "\" height=\"" +
+                  Px(height) + "\" viewBox=\"0 0 " + Px(width) + " " + Px(height) + "\">\n";
+  for (int i = 0; i <= 4; ++i) {
+    const double v = lo + (hi - lo) * i / 4, y = Y(v);
+    s += "<line class=\"grid\" x1=\"" + Px(left) + "\" y1=\"" + Px(y) + "\" x2=\"" + Px(left + plot_w) + "\" y2=\"" +
+         Px(y) + "\"/><text class=\"label\" x=\"" + Px(left - 6) + "\" y=\"" + Px(y + 4) + "\">" +
+         HtmlEscape(FormatSeconds(v)) + "</text>\n";
+    const double x = static_cast<double>(max_x) * i / 4;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.0f", x);
+    s += "<text class=\"tick\" x=\"" + Px(X(x)) + "\" y=\"" + Px(top + plot_h + 16) + "\">" + buf + "</text>\n";
+  }
+  s += "<text class=\"tick\" x=\"" + Px(left + plot_w / 2) + "\" y=\"" + Px(top + plot_h + 34) +
+       "\">placements evaluated</text>\n";
+  size_t line = 0;
+  for (const CompareRow& r : model.rows) {
+    if (r.search.empty()) continue;
+    const char* color = kColors[line % (sizeof kColors / sizeof *kColors)];
+    std::string points;
+    for (const SearchPoint& p : r.search)
+      if (std::isfinite(p.best_step_time) && p.best_step_time > 0)
+        points += Px(X(static_cast<double>(p.evaluated))) + "," + Px(Y(p.best_step_time)) + " ";
+    s += "<polyline fill=\"none\" stroke=\"" + std::string(color) + "\" stroke-width=\"2\" points=\"" + points +
+         "\"><title>" + HtmlEscape(r.placer) + "</title></polyline>\n";
+    const double ly = top + 14 + 18 * static_cast<double>(line);
+    s += "<line x1=\"" + Px(left + plot_w + 14) + "\" y1=\"" + Px(ly - 4) + "\" x2=\"" + Px(left + plot_w + 34) +
+         "\" y2=\"" + Px(ly - 4) + "\" stroke=\"" + color + "\" stroke-width=\"2\"/><text class=\"value\" x=\"" +
+         Px(left + plot_w + 40) + "\" y=\"" + Px(ly) + "\">" + HtmlEscape(Truncate(r.placer, 30)) + "</text>\n";
+    ++line;
+  }
+  s += "</svg>\n";
+  return s;
+}
+
 std::string MarkdownTables(const CompareReport& report) {
   std::string s;
   for (const CompareModel& m : report.models) {
@@ -486,6 +545,8 @@ std::string ReportHtml(const CompareReport& r, const HtmlOptions& options) {
     if (!m.rows.empty()) {
       s += "<h3>Step time</h3>\n" + StepTimeBarsSvg(m);
     }
+    const std::string curves = SearchCurvesSvg(m);
+    if (!curves.empty()) s += "<h3>Search: best step time against placements evaluated</h3>\n" + curves;
     if (!m.best_schedule.empty()) {
       s += "<h3>Schedule of the best placement: " + HtmlEscape(m.best_schedule.title.empty() ? m.best_placer
                                                                                           : m.best_schedule.title) +
@@ -545,6 +606,14 @@ std::string ReportJson(const CompareReport& r) {
       jr["peak_memory"] = row.peak_memory;
       jr["peak_memory_max"] = row.placed ? json(MaxPeak(row)) : json(nullptr);
       jr["error"] = row.error.empty() ? json(nullptr) : json(row.error);
+      if (!row.search.empty()) {
+        json curve = json::array();
+        for (const SearchPoint& p : row.search)
+          curve.push_back({{"placements", p.evaluated},
+                           {"best_step_time", std::isfinite(p.best_step_time) ? json(p.best_step_time) : json(nullptr)},
+                           {"seconds", p.seconds}});
+        jr["search"] = std::move(curve);
+      }
       rows.push_back(std::move(jr));
     }
     jm["rows"] = std::move(rows);

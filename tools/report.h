@@ -12,6 +12,7 @@
 #include "cost_model/cluster.h"
 #include "cost_model/simulator.h"
 #include "graph/graph.h"
+#include "placers/placer.h"
 
 namespace allot::tools {
 
@@ -25,6 +26,7 @@ struct CompareRow {
   double seconds = 0;       // placement time
   std::vector<uint64_t> peak_memory;  // per device, bytes
   std::string error;        // empty: a valid placement; else the placer's error or why the placement is invalid
+  std::vector<SearchPoint> search;  // a searching placer's progress (Placer::search_curve); empty for the others
   bool ok() const { return placed && error.empty(); }
 };
 
@@ -95,7 +97,8 @@ struct HtmlOptions {
   size_t max_gantt_rects = 3000;  // per Gantt chart: sub-pixel ops are merged until at most this many remain
   double gantt_width = 960;       // pixels of the time axis
 };
-// report.html: one document with inline CSS, per model a table, a bar chart and the best schedule's Gantt chart.
+// report.html: one document with inline CSS, per model a table, a bar chart, the learned placers' search curves
+// and the best schedule's Gantt chart.
 std::string ReportHtml(const CompareReport& report, const HtmlOptions& options = {});
 // results.json: every row, machine-readable.
 std::string ReportJson(const CompareReport& report);
@@ -103,6 +106,8 @@ std::string ReportJson(const CompareReport& report);
 // Pieces, exposed for tests.
 std::string HtmlEscape(std::string_view text);  // & < > " '
 std::string StepTimeBarsSvg(const CompareModel& model);
+// Best step time so far against placements evaluated, one line per row with a search curve; "" when none has one.
+std::string SearchCurvesSvg(const CompareModel& model);
 // `drawn` (optional) receives the number of rectangles drawn for bars.
 std::string GanttSvg(const GanttChart& chart, const HtmlOptions& options = {}, size_t* drawn = nullptr);
 

@@ -58,6 +58,10 @@ std::vector<std::string> SplitPlacers(const std::string& text) {
       for (const PlacerInfo& p : ClassicPlacers().List()) out.push_back(p.name);
       continue;
     }
+    if (t == "learned") {
+      for (const PlacerInfo& p : LearnedPlacers().List()) out.push_back(p.name);
+      continue;
+    }
     const size_t eq = t.find('=');
     const bool option = !semicolons && eq != std::string::npos && t.substr(0, eq).find(':') == std::string::npos;
     if (option && !out.empty()) out.back() += (Contains(out.back(), ":") ? "," : ":") + t;

@@ -1,9 +1,9 @@
-// `allot train`: trains a learned placer's policy on one model and cluster, with checkpoints, resume, SIGINT
-// handling and a learning curve. Writes, under --out DIR:
+// `allot train`: trains a learned placer's policy (seq2seq, hierarchical, spotlight, post: rl/learned_registry.h)
+// on one model and cluster, with checkpoints, resume, SIGINT handling and a learning curve. Writes, under --out DIR:
 //   best_placement.json   the best valid placement sampled (placement-file format, cost_model/placement.h)
 //   learning_curve.csv    step, mean step time, best step time, mean reward, entropy, elapsed, valid fraction
 //   learning_curve.svg    the same, plotted
-//   policy/               the trained policy: `allot place MODEL --placer seq2seq:policy=DIR/policy`
+//   policy/               the trained policy: `allot place MODEL --policy DIR` (or DIR/policy)
 //   checkpoint.pt         everything --resume needs to continue exactly where the run stopped
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -15,6 +15,7 @@
 #include "cost_model/placement.h"
 #include "graph/error.h"
 #include "graph/file_io.h"
+#include "rl/learned_registry.h"
 #include "rl/policy_io.h"
 #include "rl/trainer.h"
 #include "runtime/measure.h"
@@ -90,7 +91,11 @@ class SigintScope {
 
 void RunTrain(const TrainArgs& args) {
   const std::string name = args.placer.substr(0, args.placer.find(':'));
-  if (name != "seq2seq") throw Error("allot train: '" + name + "' is not a learned placer (learned placers: seq2seq)");
+  try {
+    rl::FindLearnedPlacer(name);
+  } catch (const Error& e) {
+    throw Error(std::string("allot train: ") + e.what());
+  }
   OptionValues options = AllPlacers().ParseOptions(args.placer);
   if (!options.String("policy").empty()) throw Error("allot train: the policy option is for `allot place`");
   if (args.steps >= 0) options.Set("steps", std::to_string(args.steps));
@@ -103,7 +108,7 @@ void RunTrain(const TrainArgs& args) {
   problem.mode = args.model.mode;
   problem.order = ParseDispatchOrder(args.order);
 
-  rl::TrainerConfig config = rl::Seq2SeqTrainerConfig(options);
+  rl::TrainerConfig config;
   config.reward = rl::ParseRewardSource(args.reward);
   config.out_dir = args.out;
   config.checkpoint_every = std::max<int64_t>(0, args.checkpoint_every);
@@ -116,12 +121,13 @@ void RunTrain(const TrainArgs& args) {
   if (config.reward == rl::RewardSource::kMeasured)
     config.scorer = std::make_shared<MeasuredScorer>(m.model, m.cluster, m.costs, problem.order);
 
-  rl::Trainer trainer(problem, config);
+  const std::unique_ptr<rl::Trainer> trainer_ptr = rl::MakeTrainer(problem, name, options, config);
+  rl::Trainer& trainer = *trainer_ptr;
   std::printf("model          %s (%zu nodes, %s)\n", args.model.model.c_str(), m.model.graph.num_nodes(),
               args.model.mode.c_str());
   std::printf("cluster        %s (%zu devices)\n", m.cluster.name().c_str(), m.cluster.num_devices());
-  std::printf("placer         seq2seq:%s\n", options.ToSpec().c_str());
-  std::printf("groups         %zu decision groups\n", trainer.decision_groups().num_groups());
+  std::printf("placer         %s:%s\n", name.c_str(), options.ToSpec().c_str());
+  std::printf("groups         %zu decision units\n", trainer.decision_groups().num_groups());
   if (args.resume) std::printf("resuming       from %s\n", trainer.CheckpointPath().c_str());
   std::fflush(stdout);
 
@@ -136,13 +142,17 @@ void RunTrain(const TrainArgs& args) {
   meta.mode = args.model.mode;
   rl::SavePolicyDirectory((out / "policy").string(), trainer.policy(), meta);
 
-  std::printf("trained        %lld steps (%lld placements in %s, %.1f placements/s)%s\n",
+  std::printf("trained        %lld steps (%lld placements in %s, %.1f placements/s; policy %.0f%%, scoring %.0f%%)%s\n",
               static_cast<long long>(r.steps_done), static_cast<long long>(r.placements_evaluated),
               FormatSeconds(r.seconds).c_str(), r.placements_per_second,
-              r.interrupted ? "; interrupted: continue with --resume" : "");
+              r.seconds > 0 ? 100 * r.policy_seconds / r.seconds : 0.0,
+              r.seconds > 0 ? 100 * r.scoring_seconds / r.seconds : 0.0,
+              r.interrupted        ? "; interrupted: continue with --resume"
+              : r.budget_exhausted ? "; time budget reached"
+                                   : "");
   if (r.best_placement.empty()) {
     std::printf("wrote          %s/{policy/,learning_curve.csv,learning_curve.svg,checkpoint.pt}\n", args.out.c_str());
-    throw Error("seq2seq found no placement that fits in memory in " + std::to_string(r.steps_done) +
+    throw Error(name + " found no placement that fits in memory in " + std::to_string(r.steps_done) +
                 " steps; no best_placement.json written");
   }
   Simulator sim(m.model.graph, m.cluster, m.costs, SimOptions{problem.order, false});
@@ -152,7 +162,7 @@ void RunTrain(const TrainArgs& args) {
   info.mode = args.model.mode;
   info.optimizer = args.model.optimizer;
   info.bindings = ParseBindings(args.model);
-  info.placer = "seq2seq";
+  info.placer = name;
   info.placer_options_json = options.ToJson();
   info.lower_bound = ComputeLowerBound(m.model.graph, m.costs).value();
   WriteFileAtomic((out / "best_placement.json").string(),
@@ -172,10 +182,10 @@ void RunTrain(const TrainArgs& args) {
 
 void RegisterTrain(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
-  CLI::App* cmd = app.add_subcommand("train", "Train a learned placer's policy (seq2seq) with checkpoints");
+  CLI::App* cmd = app.add_subcommand("train", "Train a learned placer's policy (seq2seq, hierarchical, spotlight, post) with checkpoints");
   AddModelOptions(*cmd, args->model);
   AddClusterOptions(*cmd, args->cluster);
-  cmd->add_option("--placer", args->placer, "learned placer spec: seq2seq[:key=value,...] (see `allot placers`)");
+  cmd->add_option("--placer", args->placer, "learned placer spec: seq2seq|hierarchical|spotlight|post[:key=value,...] (see `allot placers`)");
   cmd->add_option("--out", args->out, "output directory (checkpoint, curve, policy, best placement)")
       ->required()
       ->check(kOutputPath);

@@ -21,6 +21,7 @@
 #include "models/model_zoo.h"
 #include "placers/placer.h"
 #include "rl/learned_placers.h"
+#include "rl/learned_registry.h"
 #include "rl/policy_io.h"
 #include "rl/trainer.h"
 
@@ -38,17 +39,16 @@ struct Fixture {
   std::string valid_pt;
 };
 
-allot::rl::TrainerConfig Config(const std::string& out_dir, int64_t steps) {
+// A small seq2seq trainer writing checkpoints to `out_dir`.
+std::unique_ptr<allot::rl::Trainer> MakeSmallTrainer(const Fixture& f, const std::string& out_dir, int64_t steps,
+                                                     bool resume) {
   allot::rl::TrainerConfig c;
-  c.steps = steps;
-  c.samples = 2;
-  c.policy.hidden = 16;
-  c.policy.op_embedding = 8;
-  c.policy.device_embedding = 8;
-  c.policy.attention = 16;
   c.out_dir = out_dir;
   c.checkpoint_every = 1;
-  return c;
+  c.resume = resume;
+  const allot::OptionValues o = f.registry.ParseOptions(
+      "seq2seq:steps=" + std::to_string(steps) + ",samples=2,hidden=16,op_embedding=8,device_embedding=8");
+  return allot::rl::MakeTrainer(f.problem, "seq2seq", o, c);
 }
 
 Fixture& Get() {
@@ -62,9 +62,9 @@ Fixture& Get() {
     x->dir = (fs::temp_directory_path() / ("allot_fuzz_policy_" + std::to_string(getpid()))).string();
     fs::create_directories(x->dir);
     // A valid policy and checkpoint, from two training steps.
-    allot::rl::Trainer trainer(x->problem, Config(x->dir + "/seed", 2));
-    const allot::rl::TrainResult r = trainer.Train();
-    allot::rl::SavePolicyDirectory(x->dir + "/seed/policy", trainer.policy(), allot::rl::MetadataOf(trainer, r));
+    auto trainer = MakeSmallTrainer(*x, x->dir + "/seed", 2, false);
+    const allot::rl::TrainResult r = trainer->Train();
+    allot::rl::SavePolicyDirectory(x->dir + "/seed/policy", trainer->policy(), allot::rl::MetadataOf(*trainer, r));
     x->valid_pt = allot::ReadFile(x->dir + "/seed/policy/policy.pt");
     if (const char* seeds = std::getenv("ALLOT_FUZZ_SEED_DIR")) {
       fs::create_directories(seeds);
@@ -94,9 +94,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     if (ALLOT_FUZZ_CHECKPOINT) {
       allot::WriteFileAtomic(dir + "/checkpoint.pt", bytes);
-      allot::rl::TrainerConfig c = Config(dir, 3);
-      c.resume = true;
-      allot::rl::Trainer(f.problem, c).Train();
+      MakeSmallTrainer(f, dir, 3, true)->Train();
     } else {
       const size_t nul = bytes.find('\0');
       allot::WriteFileAtomic(dir + "/policy.json", bytes.substr(0, nul));

@@ -1,0 +1,92 @@
+#include "rl/algorithm.h"
+
+#include <torch/nn/utils/clip_grad.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "graph/error.h"
+#include "rl/checked_load.h"
+
+namespace allot::rl {
+
+double PlacementCost(double step_time, bool valid) {
+  return std::sqrt(valid ? std::max(0.0, step_time) : kInvalidStepTime);
+}
+
+std::string FingerprintNumber(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+double EmaBaseline::Before(double mean) {
+  if (!started_) {
+    value_ = mean;
+    started_ = true;
+  }
+  return value_;
+}
+
+void EmaBaseline::Save(torch::serialize::OutputArchive& archive) const {
+  archive.write("baseline", c10::IValue(value_));
+  archive.write("has_baseline", c10::IValue(started_));
+}
+
+void EmaBaseline::Load(torch::serialize::InputArchive& archive, const std::string& source) {
+  c10::IValue v;
+  archive.read("baseline", v);
+  value_ = v.toDouble();
+  if (!std::isfinite(value_)) throw Error(source + ": the reward baseline is not finite");
+  archive.read("has_baseline", v);
+  started_ = v.toBool();
+}
+
+double AdvantageScale(const std::vector<double>& costs, double baseline, bool normalize) {
+  if (!normalize || costs.empty()) return 1.0;
+  double mean = 0, var = 0;
+  for (double c : costs) mean += c;
+  mean /= static_cast<double>(costs.size());
+  for (double c : costs) var += (c - mean) * (c - mean);
+  var /= static_cast<double>(costs.size());
+  return 1.0 / (std::sqrt(var) + 1e-6 * std::abs(baseline) + 1e-12);
+}
+
+std::vector<float> Advantages(const std::vector<double>& costs, double baseline, bool normalize,
+                              const std::vector<uint8_t>* mask) {
+  const double scale = AdvantageScale(costs, baseline, normalize);
+  std::vector<float> advantage(costs.size());
+  for (size_t k = 0; k < costs.size(); ++k)
+    advantage[k] = mask != nullptr && !(*mask)[k] ? 0.f : static_cast<float>((costs[k] - baseline) * scale);
+  return advantage;
+}
+
+PolicyOptimizer::PolicyOptimizer(Policy& policy, double lr, double grad_clip)
+    : policy_(policy), adam_(policy.parameters(), torch::optim::AdamOptions(lr)), grad_clip_(grad_clip) {}
+
+void PolicyOptimizer::Step(const at::Tensor& loss) {
+  if (!loss.requires_grad()) return;  // false only for a graph without decision units
+  adam_.zero_grad();
+  loss.backward();
+  if (grad_clip_ > 0) torch::nn::utils::clip_grad_norm_(policy_.parameters(), grad_clip_);
+  adam_.step();
+}
+
+void PolicyOptimizer::SetLearningRate(double lr) {
+  for (auto& group : adam_.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+}
+
+void PolicyOptimizer::Save(torch::serialize::OutputArchive& archive, const std::string& key) const {
+  torch::serialize::OutputArchive adam;
+  adam_.save(adam);
+  archive.write(key, adam);
+}
+
+void PolicyOptimizer::Load(torch::serialize::InputArchive& archive, const std::string& key, const std::string& source) {
+  torch::serialize::InputArchive adam;
+  archive.read(key, adam);
+  adam_.load(adam);
+  CheckAdamState(adam_, source);
+}
+
+}  // namespace allot::rl

@@ -1,0 +1,70 @@
+#include "rl/ppo.h"
+
+#include <cmath>
+
+namespace allot::rl {
+
+Ppo::Ppo(Policy& policy, const PpoConfig& config)
+    : policy_(policy), config_(config), optimizer_(policy, config.lr, config.grad_clip), baseline_(config.baseline_decay) {}
+
+at::Tensor Ppo::ClippedSurrogate(const at::Tensor& log_prob, const at::Tensor& old_log_prob, const at::Tensor& advantage,
+                                 double clip) {
+  const at::Tensor ratio = at::exp(log_prob - old_log_prob);
+  return at::max(ratio * advantage, ratio.clamp(1.0 - clip, 1.0 + clip) * advantage).sum(1).mean();
+}
+
+UpdateStats Ppo::Update(const Batch& batch) {
+  const Decoded& sampled = batch.decoded;
+  const int64_t K = sampled.samples;
+  TORCH_CHECK(static_cast<int64_t>(batch.costs.size()) == K, "one cost per sample");
+  double mean = 0;
+  for (double c : batch.costs) mean += c;
+  mean /= static_cast<double>(K);
+  const double baseline = baseline_.Before(mean);
+  const at::Tensor old_log_prob = sampled.step_log_prob.detach();
+  const int64_t S = old_log_prob.size(1);
+  // The cost advantages against the EMA baseline, [K, 1]; with a value head, minus the per-stage correction it
+  // predicts (its regression target is this same centred, scaled cost).
+  const at::Tensor centred =
+      at::tensor(Advantages(batch.costs, baseline, config_.normalize), at::TensorOptions().dtype(at::kFloat)).unsqueeze(1);
+  const at::Tensor advantage = sampled.value.defined() ? centred - sampled.value.detach() : centred.expand({K, S});
+
+  UpdateStats stats;
+  stats.mean_cost = mean;
+  stats.baseline = baseline;
+  for (int64_t epoch = 0; epoch < config_.epochs; ++epoch) {
+    const Decoded current = epoch == 0 ? Decoded(sampled) : policy_.Evaluate(sampled);
+    const at::Tensor entropy = current.entropy.mean();
+    at::Tensor loss = ClippedSurrogate(current.step_log_prob, old_log_prob, advantage, config_.clip);
+    if (config_.entropy != 0) loss = loss - config_.entropy * static_cast<double>(current.decisions) * entropy;
+    if (current.value.defined() && config_.value_coef > 0)
+      loss = loss + config_.value_coef * (current.value - centred).pow(2).mean();
+    optimizer_.Step(loss);
+    if (epoch == 0) {
+      stats.loss = loss.item<double>();
+      stats.entropy = entropy.item<double>();
+    }
+  }
+  baseline_.After(mean);
+  return stats;
+}
+
+void Ppo::Save(torch::serialize::OutputArchive& archive) const {
+  optimizer_.Save(archive, "optimizer");
+  baseline_.Save(archive);
+}
+
+void Ppo::Load(torch::serialize::InputArchive& archive, const std::string& source) {
+  optimizer_.Load(archive, "optimizer", source);
+  baseline_.Load(archive, source);
+}
+
+std::string Ppo::Fingerprint() const {
+  return "algorithm=ppo;lr=" + FingerprintNumber(config_.lr) + ";clip=" + FingerprintNumber(config_.clip) +
+         ";epochs=" + std::to_string(config_.epochs) + ";entropy=" + FingerprintNumber(config_.entropy) +
+         ";normalize=" + std::to_string(config_.normalize) + ";value_coef=" + FingerprintNumber(config_.value_coef) +
+         ";baseline_decay=" + FingerprintNumber(config_.baseline_decay) + ";grad_clip=" +
+         FingerprintNumber(config_.grad_clip);
+}
+
+}  // namespace allot::rl

@@ -1,0 +1,58 @@
+#pragma once
+// Proximal policy optimisation (Schulman et al. 2017) over placement decisions, as Spotlight (Gao et al., ICML
+// 2018; REFERENCES Part I §3) and Post (NeurIPS 2018; §4) use it. Placement is a multi-stage MDP: stage i chooses
+// decision i's device (or group) given the choices before it, and the only reward is the terminal one, the cost
+// of the whole placement. For each batch of K samples, E epochs of
+//   loss = mean_k Σ_i max(r_ki A_ki, clip(r_ki, 1 - ε, 1 + ε) A_ki)
+//          - entropy · decisions · mean_k H_k + value_coef · mean_ki (V_ki - Â_k)²
+// with r_ki = π(a_ki | s_ki) / π_old(a_ki | s_ki) (π_old: the policy that sampled the batch), Â_k = (c_k - b)·s
+// the cost advantage against the EMA baseline b (rl/algorithm.h Advantages; positive = worse, so the max is PPO's
+// pessimistic min on rewards) and, with a learned value head (the policy's `value`, spotlight), A_ki = Â_k - V_ki:
+// the head predicts, from decoder state i, how much worse than the baseline the placement will end up, so the
+// choices already made stop counting in stage i's advantage (a per-stage baseline). Without a head, A_ki = Â_k.
+// The head regresses the centred, scaled cost rather than the raw one: a raw cost (sqrt seconds) is a constant
+// plus differences a thousand times smaller, which a freshly initialised head misses by more than the batch's
+// spread, turning every advantage into noise; centred, a zero head is exactly REINFORCE's baseline.
+// Summing over stages (not averaging) makes the first epoch's gradient exactly REINFORCE's.
+//
+// The papers give no ε, E or learning rate (REFERENCES §3, §7.4): ε = 0.2 and E = 4 are PPO's usual defaults,
+// recorded here as ours. The first epoch reuses the sampling pass's autograd graph (r = 1 there); later epochs
+// re-score the batch with Policy::Evaluate (without logit noise: the exploration noise belongs to sampling).
+#include "rl/algorithm.h"
+
+namespace allot::rl {
+
+struct PpoConfig {
+  double lr = 0.001;
+  double clip = 0.2;       // ε
+  int64_t epochs = 4;      // E
+  double entropy = 0.0;
+  bool normalize = true;
+  double value_coef = 0.5; // weight of the value head's squared error (when the policy has one)
+  double baseline_decay = 0.9;
+  double grad_clip = 1.0;
+};
+
+class Ppo : public Algorithm {
+ public:
+  Ppo(Policy& policy, const PpoConfig& config);
+
+  UpdateStats Update(const Batch& batch) override;
+  void SetLearningRate(double lr) override { optimizer_.SetLearningRate(lr); }
+  void Save(torch::serialize::OutputArchive& archive) const override;
+  void Load(torch::serialize::InputArchive& archive, const std::string& source) override;
+  std::string Fingerprint() const override;
+
+  // The clipped surrogate of one epoch: mean_k Σ_i max(r A, clip(r) A) for new and old per-stage log-probabilities
+  // [K, S] and cost advantages [K, S] (exposed for its test).
+  static at::Tensor ClippedSurrogate(const at::Tensor& log_prob, const at::Tensor& old_log_prob,
+                                     const at::Tensor& advantage, double clip);
+
+ private:
+  Policy& policy_;
+  PpoConfig config_;
+  PolicyOptimizer optimizer_;
+  EmaBaseline baseline_;
+};
+
+}  // namespace allot::rl
