@@ -189,7 +189,7 @@ std::unique_ptr<Policy> LoadSpotlight(const PlacementProblem& p, const nlohmann:
 
 Specs PostOptions() {
   return Concat({LoopOptions("300", "16", "placements sampled per PPO batch (Post's K)"),
-                 PpoOptions("0.05", "10", "0"),
+                 PpoOptions("0.01", "10", "0"),
                  {{"elite", T::kDouble, "0.1", "elite fraction of the CE refit (Post: top 10%)", 1e-6, 1},
                   {"every", T::kInt, "160", "samples between CE refits (Post's N; rounded up to whole batches)", 1},
                   {"mix", T::kDouble, "0.05", "weight of uniform mixed into each CE refit (Post's epsilon)", 0, 1}},

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <onnx/onnx_pb.h>
 
 #include <cmath>
@@ -152,6 +153,44 @@ TEST(CliTest, TrainingKilledWithSigkillResumesToTheUninterruptedResult) {
   EXPECT_EQ(read(killed + "/policy/policy.pt"), read(reference + "/policy/policy.pt"));
   fs::remove_all(reference);
   fs::remove_all(killed);
+}
+
+// Every learned placer behind the CLI: `allot train` takes any of them and refuses a classic one, `allot place
+// --policy` decodes the training folder with the placer the policy names, and `allot compare --placers learned`
+// gives them one placement budget and charts their search.
+TEST(CliTest, LearnedPlacersTrainPlaceAndCompareUnderOneBudget) {
+  const std::string out = Temp("train_hierarchical"), placement = Temp("hierarchical.json"), report = Temp("learned");
+  fs::remove_all(out);
+  fs::remove_all(report);
+  const Outcome trained = RunAllot("train gen:mlp --cluster p100x2 --placer hierarchical:hidden=16,groups=4 --steps 3 "
+                                   "--samples 4 --out " + out);
+  ASSERT_EQ(trained.exit_code, 0) << trained.out;
+  EXPECT_NE(trained.out.find("placer         hierarchical:"), std::string::npos) << trained.out;
+  EXPECT_TRUE(fs::exists(out + "/best_placement.json"));
+  const Outcome placed = RunAllot("place gen:mlp --cluster p100x2 --policy " + out + " -o " + placement);
+  ASSERT_EQ(placed.exit_code, 0) << placed.out;
+  EXPECT_NE(placed.out.find("placer         hierarchical:"), std::string::npos) << placed.out;
+  ExpectOneLineError(RunAllot("place gen:mlp --cluster p100x2 --placer post --policy " + out), "is a hierarchical policy");
+  ExpectOneLineError(RunAllot("train gen:mlp --placer etf --out " + out + "_etf"), "not a learned placer");
+
+  const Outcome compared = RunAllot("compare --models gen:mlp --cluster p100x2 --placers learned --budget-samples 32 "
+                                    "-o " + report);
+  ASSERT_EQ(compared.exit_code, 0) << compared.out;
+  std::ifstream in(report + "/results.json");
+  const nlohmann::json j = nlohmann::json::parse(in);
+  const nlohmann::json& rows = j["models"][0]["rows"];
+  ASSERT_EQ(rows.size(), 4u);
+  for (const nlohmann::json& row : rows) {
+    EXPECT_TRUE(row["valid"].get<bool>()) << row.dump();
+    ASSERT_TRUE(row.contains("search")) << row.dump();
+    EXPECT_EQ(row["search"].back()["placements"].get<int64_t>(), 32) << row.dump();  // 2 updates of 16
+  }
+  std::ifstream html_in(report + "/report.html");
+  const std::string html((std::istreambuf_iterator<char>(html_in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(html.find("placements evaluated"), std::string::npos);
+  fs::remove_all(out);
+  fs::remove_all(report);
+  fs::remove(placement);
 }
 
 TEST(CliTest, InspectPrintsJsonFields) {

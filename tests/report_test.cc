@@ -214,3 +214,32 @@ TEST(ReportTest, JsonHasEveryRow) {
 
 }  // namespace
 }  // namespace allot::tools
+
+namespace allot::tools {
+namespace {
+
+TEST(ReportTest, SearchCurvesChartOneLinePerSearchingPlacer) {
+  CompareReport r = HandMadeReport();
+  CompareModel& m = r.models[0];
+  EXPECT_EQ(SearchCurvesSvg(m), "");  // no placer searched: no chart
+  m.rows[1].search = {{16, INFINITY, 0.1}, {32, 0.012, 0.2}, {48, 0.010, 0.3}};
+  m.rows[2].search = {{16, 0.030, 0.1}, {32, 0.020, 0.2}};
+  const std::string svg = SearchCurvesSvg(m);
+  EXPECT_EQ(Count(svg, "<polyline"), 2u);
+  EXPECT_NE(svg.find("placements evaluated"), std::string::npos);
+  // The point before any valid placement is left out of the line: metis's line has two points.
+  const size_t metis = svg.find("<polyline");
+  const std::string points = svg.substr(metis, svg.find("</polyline>", metis) - metis);
+  EXPECT_EQ(Count(points, ","), 2u);
+  const std::string html = ReportHtml(r);
+  EXPECT_NE(html.find("Search: best step time against placements evaluated"), std::string::npos);
+  const nlohmann::json j = nlohmann::json::parse(ReportJson(r));
+  const nlohmann::json& curve = j["models"][0]["rows"][1]["search"];
+  ASSERT_EQ(curve.size(), 3u);
+  EXPECT_TRUE(curve[0]["best_step_time"].is_null());
+  EXPECT_EQ(curve[2]["placements"], 48);
+  EXPECT_FALSE(j["models"][0]["rows"][0].contains("search"));
+}
+
+}  // namespace
+}  // namespace allot::tools
