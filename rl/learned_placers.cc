@@ -146,12 +146,16 @@ std::unique_ptr<Policy> MakeSeq2Seq(const PlacementProblem& p, const OptionValue
   return std::make_unique<Seq2SeqPolicy>(p, Seq2SeqPolicyConfigOf(o, "seq2seq"), "seq2seq");
 }
 
-std::unique_ptr<Algorithm> Seq2SeqAlgorithm(Policy& policy, const OptionValues& o) {
+ReinforceConfig ReinforceConfigOf(const OptionValues& o) {
   ReinforceConfig c;
   c.lr = o.Double("lr");
   c.entropy = o.Double("entropy");
   c.normalize = o.Bool("normalize");
-  return std::make_unique<Reinforce>(policy, c);
+  return c;
+}
+
+std::unique_ptr<Algorithm> Seq2SeqAlgorithm(Policy& policy, const OptionValues& o) {
+  return std::make_unique<Reinforce>(policy, ReinforceConfigOf(o));
 }
 
 std::unique_ptr<Policy> LoadSeq2Seq(const PlacementProblem& p, const nlohmann::json& j, const std::string& source) {
@@ -239,10 +243,7 @@ std::unique_ptr<Policy> MakeHierarchical(const PlacementProblem& p, const Option
 }
 
 std::unique_ptr<Algorithm> HierarchicalAlgorithm(Policy& policy, const OptionValues& o) {
-  ReinforceConfig c;
-  c.lr = o.Double("lr");
-  c.entropy = o.Double("entropy");
-  c.normalize = o.Bool("normalize");
+  ReinforceConfig c = ReinforceConfigOf(o);
   c.mask_invalid_after = o.Int("mask_after");
   return std::make_unique<Reinforce>(policy, c);
 }

@@ -20,13 +20,18 @@ float Log(double x, double divisor) { return static_cast<float>(std::log1p(std::
 }  // namespace
 
 HierarchicalPolicy::HierarchicalPolicy(const PlacementProblem& problem, HierarchicalConfig config)
-    : problem_(problem), config_(std::move(config)) {
+    : config_(std::move(config)) {
   decision_ = problem.groups;
   map_ = MapDecision(problem, decision_, config_.gpu_only);
   if (config_.groups <= 0) config_.groups = std::min<int64_t>(256, 20 * num_devices());
   const GroupFeatures unit = ComputeGroupFeatures(*problem.graph, decision_);
   unit_types_ = unit.op_type;
   unit_numeric_ = unit.Numeric();
+  const int64_t V = OpTypeVocabulary();
+  unit_families_.assign(static_cast<size_t>(decision_.num_groups() * V), 0.f);
+  for (uint32_t u = 0; u < decision_.num_groups(); ++u)
+    for (uint32_t i = decision_.member_offsets[u]; i < decision_.member_offsets[u + 1]; ++i)
+      unit_families_[u * V + static_cast<int64_t>(ClassifyOp(problem.graph->node(decision_.members[i]).op_type))] += 1.f;
   const int64_t F = config_.op_embedding + kNumericFeatures;
   op_embedding_ = module_.register_module(
       "op_embedding", torch::nn::Embedding(torch::nn::EmbeddingOptions(OpTypeVocabulary(), config_.op_embedding)));
@@ -62,7 +67,6 @@ at::Tensor HierarchicalPolicy::GrouperLogits() {
 }
 
 at::Tensor HierarchicalPolicy::GroupInputs(const std::vector<int64_t>& groups, int64_t K) const {
-  const Graph& graph = *problem_.graph;
   const CoarseGraph& units = decision_;
   const int64_t U = static_cast<int64_t>(units.num_groups()), G = config_.groups, V = OpTypeVocabulary();
   const int64_t W = GroupFeatureWidth(), shape = V, work = V + kShapeDims, out_adj = work + kWork, in_adj = out_adj + G;
@@ -77,8 +81,8 @@ at::Tensor HierarchicalPolicy::GroupInputs(const std::vector<int64_t>& groups, i
     std::fill(memory.begin(), memory.end(), 0.0);
     for (int64_t u = 0; u < U; ++u) {
       float* row = base + a[u] * W;
-      for (uint32_t i = units.member_offsets[u]; i < units.member_offsets[u + 1]; ++i)
-        row[static_cast<int64_t>(ClassifyOp(graph.node(units.members[i]).op_type))] += 1.f;
+      const float* families = unit_families_.data() + u * V;
+      for (int64_t f = 0; f < V; ++f) row[f] += families[f];
       for (int64_t d = 0; d < kShapeDims; ++d) row[shape + d] += ushape[u * kShapeDims + d];
       flops[a[u]] += units.flops[u];
       memory[a[u]] += static_cast<double>(units.memory_bytes[u]);
@@ -180,19 +184,12 @@ void HierarchicalPolicy::CheckActions(const Decoded& d, const std::string& sourc
 }
 
 nlohmann::ordered_json HierarchicalPolicy::Config() const {
-  const Seq2SeqConfig& n = config_.placer;
   nlohmann::ordered_json j;
   j["gpu_only"] = config_.gpu_only;
   j["groups"] = config_.groups;
   j["grouper_hidden"] = config_.grouper_hidden;
   j["grouper_op_embedding"] = config_.op_embedding;
-  j["hidden"] = n.hidden;
-  j["op_embedding"] = 0;
-  j["device_embedding"] = n.device_embedding;
-  j["attention"] = n.attention;
-  j["bidirectional"] = n.bidirectional;
-  j["temperature"] = n.temperature;
-  j["logit_clip"] = n.logit_clip;
+  WriteSeq2SeqConfig(config_.placer, j);  // the Placer's (op_embedding 0: it reads group embeddings only)
   return j;
 }
 

@@ -70,10 +70,10 @@ class HierarchicalPolicy : public Policy {
   // Scores (and, with `rng`, draws or, without, takes the argmax of) the groupings, then runs the placer.
   Decoded Decode(int64_t samples, std::mt19937_64* rng, double logit_noise, const Decoded* forced);
 
-  const PlacementProblem& problem_;
   HierarchicalConfig config_;
   at::Tensor unit_types_;    // [U] op family
   at::Tensor unit_numeric_;  // [U, kNumericFeatures]
+  std::vector<float> unit_families_;  // [U, OpTypeVocabulary()]: each unit's members per op family
   torch::nn::Module module_;
   torch::nn::Embedding op_embedding_{nullptr};
   torch::nn::Linear grouper_hidden_{nullptr}, grouper_out_{nullptr};

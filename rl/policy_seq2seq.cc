@@ -23,19 +23,11 @@ Decoded Seq2SeqPolicy::Greedy() { return net_->Greedy(input_); }
 Decoded Seq2SeqPolicy::Evaluate(const Decoded& batch) { return net_->Evaluate(input_, batch.samples, batch.devices); }
 
 nlohmann::ordered_json Seq2SeqPolicy::Config() const {
-  const Seq2SeqConfig& n = config_.net;
   nlohmann::ordered_json j;
   j["max_groups"] = config_.max_groups;
   j["fuse_chains"] = config_.fuse_chains;
   j["gpu_only"] = config_.gpu_only;
-  j["hidden"] = n.hidden;
-  j["op_embedding"] = n.op_embedding;
-  j["device_embedding"] = n.device_embedding;
-  j["attention"] = n.attention;
-  j["bidirectional"] = n.bidirectional;
-  j["temperature"] = n.temperature;
-  j["logit_clip"] = n.logit_clip;
-  j["value_head"] = n.value_head;
+  WriteSeq2SeqConfig(config_.net, j);
   return j;
 }
 

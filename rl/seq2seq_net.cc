@@ -193,6 +193,17 @@ Decoded Seq2SeqNetImpl::Decode(const Seq2SeqInput& input, int64_t K, std::mt1993
   return out;
 }
 
+void WriteSeq2SeqConfig(const Seq2SeqConfig& n, nlohmann::ordered_json& j) {
+  j["hidden"] = n.hidden;
+  j["op_embedding"] = n.op_embedding;
+  j["device_embedding"] = n.device_embedding;
+  j["attention"] = n.attention;
+  j["bidirectional"] = n.bidirectional;
+  j["temperature"] = n.temperature;
+  j["logit_clip"] = n.logit_clip;
+  j["value_head"] = n.value_head;
+}
+
 Seq2SeqConfig ReadSeq2SeqConfig(const nlohmann::json& j, const std::string& source) {
   // Every size the network is built from is bounded: an edited file must not allocate a 2^40-wide layer.
   constexpr int64_t kWidth = 1 << 13;

@@ -113,5 +113,7 @@ TORCH_MODULE(Seq2SeqNet);
 // The network's settings as a saved policy's policy.json holds them (hidden, op_embedding, device_embedding,
 // attention, bidirectional, temperature, logit_clip, value_head), every size bounded; Error naming `source`.
 Seq2SeqConfig ReadSeq2SeqConfig(const nlohmann::json& j, const std::string& source);
+// The same fields into `j` (what ReadSeq2SeqConfig reads back).
+void WriteSeq2SeqConfig(const Seq2SeqConfig& config, nlohmann::ordered_json& j);
 
 }  // namespace allot::rl
