@@ -14,6 +14,7 @@ namespace allot::rl {
 namespace {
 
 constexpr int64_t kWork = 2;  // summed FLOPs, summed memory
+constexpr int64_t kPositionFeatures = 16;
 
 float Log(double x, double divisor) { return static_cast<float>(std::log1p(std::max(0.0, x)) / divisor); }
 
@@ -27,12 +28,26 @@ HierarchicalPolicy::HierarchicalPolicy(const PlacementProblem& problem, Hierarch
   const GroupFeatures unit = ComputeGroupFeatures(*problem.graph, decision_);
   unit_types_ = unit.op_type;
   unit_numeric_ = unit.Numeric();
+  // Where each unit sits in the graph, as the Grouper reads it: sin/cos(2^k π r) of its first member's topological
+  // rank r in [0, 1] (k < kPositionFeatures / 2).
+  const int64_t U = static_cast<int64_t>(decision_.num_groups());
+  std::vector<float> position(static_cast<size_t>(U * kPositionFeatures), 0.f);
+  const double nodes = static_cast<double>(std::max<size_t>(1, problem.graph->num_nodes()));
+  for (int64_t u = 0; u < U; ++u) {
+    if (decision_.member_offsets[u] == decision_.member_offsets[u + 1]) continue;
+    const double r = problem.graph->topo_rank()[decision_.members[decision_.member_offsets[u]]] / nodes;
+    for (int64_t k = 0; k < kPositionFeatures / 2; ++k) {
+      position[u * kPositionFeatures + 2 * k] = static_cast<float>(std::sin(std::ldexp(M_PI, static_cast<int>(k)) * r));
+      position[u * kPositionFeatures + 2 * k + 1] = static_cast<float>(std::cos(std::ldexp(M_PI, static_cast<int>(k)) * r));
+    }
+  }
+  unit_position_ = at::tensor(position, at::TensorOptions().dtype(at::kFloat)).view({U, kPositionFeatures});
   const int64_t V = OpTypeVocabulary();
   unit_families_.assign(static_cast<size_t>(decision_.num_groups() * V), 0.f);
   for (uint32_t u = 0; u < decision_.num_groups(); ++u)
     for (uint32_t i = decision_.member_offsets[u]; i < decision_.member_offsets[u + 1]; ++i)
       unit_families_[u * V + static_cast<int64_t>(ClassifyOp(problem.graph->node(decision_.members[i]).op_type))] += 1.f;
-  const int64_t F = config_.op_embedding + kNumericFeatures;
+  const int64_t F = config_.op_embedding + kNumericFeatures + kPositionFeatures;
   op_embedding_ = module_.register_module(
       "op_embedding", torch::nn::Embedding(torch::nn::EmbeddingOptions(OpTypeVocabulary(), config_.op_embedding)));
   grouper_hidden_ = module_.register_module("grouper_hidden",
@@ -62,7 +77,7 @@ void HierarchicalPolicy::ResetParameters(uint64_t seed) {
 }
 
 at::Tensor HierarchicalPolicy::GrouperLogits() {
-  const at::Tensor x = at::cat({op_embedding_->forward(unit_types_), unit_numeric_}, 1);
+  const at::Tensor x = at::cat({op_embedding_->forward(unit_types_), unit_numeric_, unit_position_}, 1);
   return grouper_out_->forward(at::tanh(grouper_hidden_->forward(x)));  // [U, G]
 }
 

@@ -7,8 +7,10 @@
 // Decision units: the problem's forced co-location groups (an op with its gradient and update ops, the model's
 // colocation classes), the finest partition a placement may use; the Grouper assigns each to a group.
 //   Grouper  per unit: op-type embedding (op families, 20 wide as the paper's) ‖ the unit's features
-//            (rl/features.h: output shape, work, neighbours) -> Linear(64) -> tanh -> Linear(G) -> softmax; one
-//            sample per unit. HDP's code has no nonlinearity between its two matmuls (one linear map); the paper
+//            (rl/features.h: output shape, work, neighbours) ‖ its topological position (sin/cos of 8 octaves)
+//            -> Linear(64) -> tanh -> Linear(G) -> softmax; one sample per unit. HDP's code tells the Grouper
+//            where an op is by its neighbours' raw topological indices; a raw index is a poor input to a tanh
+//            layer, so allot encodes the position as a Transformer does. HDP's code has no nonlinearity between its two matmuls (one linear map); the paper
 //            says "feed-forward": the tanh is ours, as a linear grouper can only cut the feature space by
 //            hyperplanes.
 //   Groups   per sample, each group's embedding as the paper lists it: per-op-family op counts, summed output
@@ -73,6 +75,7 @@ class HierarchicalPolicy : public Policy {
   HierarchicalConfig config_;
   at::Tensor unit_types_;    // [U] op family
   at::Tensor unit_numeric_;  // [U, kNumericFeatures]
+  at::Tensor unit_position_;  // [U, 16]: sinusoidal encoding of the unit's topological position
   std::vector<float> unit_families_;  // [U, OpTypeVocabulary()]: each unit's members per op family
   torch::nn::Module module_;
   torch::nn::Embedding op_embedding_{nullptr};
