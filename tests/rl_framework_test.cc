@@ -22,14 +22,7 @@
 namespace allot {
 namespace {
 
-using rltest::Chains;
-using rltest::ExpectSameParameters;
-using rltest::GreedyPlacement;
-using rltest::kUnequal;
-using rltest::Parameters;
-using rltest::SmallTrainer;
-using rltest::StepTime;
-using rltest::TempDir;
+using namespace rltest;  // tests/rl_test_util.h
 
 // Small settings per placer for the chains graph (8 chains; 24 ops for the Grouper). Without advantage normalisation
 // PPO's 4 epochs at lr 0.01 take calmer steps on this 8-decision problem (late mean 18.2 ms against 20.6 ms).

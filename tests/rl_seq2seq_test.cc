@@ -18,14 +18,7 @@
 namespace allot {
 namespace {
 
-using rltest::Chains;
-using rltest::ExpectSameParameters;
-using rltest::GreedyPlacement;
-using rltest::kUnequal;
-using rltest::Parameters;
-using rltest::SmallTrainer;
-using rltest::StepTime;
-using rltest::TempDir;
+using namespace rltest;  // tests/rl_test_util.h
 
 TEST(RlFeaturesTest, ShapesPaddingAndRanges) {
   auto f = Chains(kUnequal, {1, 1});
