@@ -328,7 +328,7 @@ void RegisterCompare(CLI::App& app) {
   cmd->add_option("--budget-samples", args->budget_samples, "learned placers: placements each may evaluate")
       ->check(kCount);
   cmd->add_option("--budget-seconds", args->budget_seconds, "learned placers: seconds each may train")
-      ->check(CLI::PositiveNumber);
+      ->check(kSeconds);
   cmd->add_option("--mode", args->mode, "inference, or training (adds backward and optimizer ops)")
       ->check(CLI::IsMember({"inference", "training"}));
   cmd->add_option("--optimizer", args->optimizer, "training optimizer: sgd, momentum, adam")

@@ -11,6 +11,8 @@ namespace allot::tools {
 inline const CLI::Range kCount(1, 2147483647, "COUNT >= 1");
 // The same where 0 has a meaning (warm-up steps, "0: automatic" thread counts).
 inline const CLI::Range kCountOrZero(0, 2147483647, "COUNT >= 0");
+// A duration in seconds: above 0, at most about 31 years.
+inline const CLI::Range kSeconds(1e-3, 1e9, "SECONDS > 0");
 // A file or folder to write: an empty name is refused (a missing -o is the option's default, not "").
 inline const CLI::Validator kOutputPath(
     [](std::string& path) { return path.empty() ? std::string("an output path must not be empty") : std::string(); },
