@@ -93,15 +93,6 @@ Tensor InceptionE(OnnxBuilder& b, const Tensor& x, const std::string& s) {
   return b.Concat({b1, b3_cat, bd_cat, bp}, 1, s + "/concat");
 }
 
-// Global pooling output [N, C, 1, 1] -> Flatten -> Gemm (PyTorch Linear layout) -> logits [N, classes].
-Tensor Classifier(OnnxBuilder& b, const Tensor& pooled, int64_t classes) {
-  const Tensor flat = b.Flatten(pooled, 1, "flatten");
-  const int64_t in = flat.dim(1);
-  const Tensor w = b.Parameter("fc/weight", {classes, in}, in);
-  const Tensor bias = b.Parameter("fc/bias", {classes}, in);
-  return b.Gemm(flat, w, bias, true, "logits");
-}
-
 // ---- ResNet -----------------------------------------------------------------------------------------------------
 constexpr float kResNetBnEpsilon = 1e-5f;  // torchvision
 

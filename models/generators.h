@@ -30,5 +30,7 @@ onnx::ModelProto GenerateRnnLm(const ModelOptions& options);
 onnx::ModelProto GenerateNmt(const ModelOptions& options);
 onnx::ModelProto GenerateTransformer(const ModelOptions& options);
 onnx::ModelProto GenerateGpt2(const ModelOptions& options);
+onnx::ModelProto GenerateNasCnn(const ModelOptions& options);
+onnx::ModelProto GenerateNasRnn(const ModelOptions& options);
 
 }  // namespace allot::models::detail

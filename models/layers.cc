@@ -12,6 +12,11 @@ Tensor Dense(OnnxBuilder& b, const DenseWeights& w, const Tensor& x, const std::
   return b.Add(b.MatMul(x, w.w, scope + "/matmul"), w.b, scope + "/bias_add");
 }
 
+void ProjectStep(OnnxBuilder& b, const DenseWeights& softmax, const Tensor& h, int64_t t) {
+  const Tensor logits = Dense(b, softmax, h, "softmax/t" + std::to_string(t));
+  b.Output(b.LogSoftmax(logits, -1, "logprobs_t" + std::to_string(t)));
+}
+
 LstmWeights MakeLstm(OnnxBuilder& b, const std::string& scope, int64_t input, int64_t hidden) {
   // PyTorch's LSTM init bound 1/sqrt(hidden) for kernel and bias alike.
   return {b.Parameter(scope + "/kernel", {input + hidden, 4 * hidden}, hidden),
@@ -141,6 +146,14 @@ Tensor ConvBn(OnnxBuilder& b, const Tensor& x, int64_t out_channels, int64_t ker
   const Tensor var = b.Parameter(scope + "/bn/running_var", {out_channels}, 1, Init::kOnes);
   const Tensor bn = b.BatchNormalization(conv, scale, shift, mean, var, bn_epsilon, scope + "/bn");
   return relu ? b.Relu(bn, scope + "/relu") : bn;
+}
+
+Tensor Classifier(OnnxBuilder& b, const Tensor& pooled, int64_t classes) {
+  const Tensor flat = b.Flatten(pooled, 1, "flatten");
+  const int64_t in = flat.dim(1);
+  const Tensor w = b.Parameter("fc/weight", {classes, in}, in);
+  const Tensor bias = b.Parameter("fc/bias", {classes}, in);
+  return b.Gemm(flat, w, bias, true, "logits");
 }
 
 }  // namespace allot::models

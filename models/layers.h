@@ -21,6 +21,10 @@ DenseWeights MakeDense(OnnxBuilder& b, const std::string& scope, int64_t in, int
 // x[..., in] -> x W + b. Two ops (MatMul, Add), as TF's matmul + bias_add and PyTorch's Linear on 3-D input.
 Tensor Dense(OnnxBuilder& b, const DenseWeights& w, const Tensor& x, const std::string& scope);
 
+// Per-step output projection of a language model: Dense to the vocabulary (scope "softmax/t<t>") + LogSoftmax,
+// one graph output per step ("logprobs_t<t>"), matching the per-step softmax/loss ops of unrolled TF graphs.
+void ProjectStep(OnnxBuilder& b, const DenseWeights& softmax, const Tensor& h, int64_t t);
+
 // ---- LSTM -------------------------------------------------------------------------------------------------------
 // TF BasicLSTMCell layout: one fused kernel over [x, h] producing the four gates (i, j, f, o) side by side.
 struct LstmWeights {
@@ -85,5 +89,9 @@ Tensor SinusoidalPositions(OnnxBuilder& b, int64_t steps, int64_t d_model);
 Tensor ConvBn(OnnxBuilder& b, const Tensor& x, int64_t out_channels, int64_t kernel_h, int64_t kernel_w,
               int64_t stride, const std::vector<int64_t>& pads, float bn_epsilon, bool relu,
               const std::string& scope);
+
+// Global pooling output [N, C, 1, 1] -> Flatten -> Gemm (PyTorch Linear layout, "fc/weight" and "fc/bias") ->
+// logits [N, classes], the node "logits".
+Tensor Classifier(OnnxBuilder& b, const Tensor& pooled, int64_t classes);
 
 }  // namespace allot::models

@@ -56,6 +56,17 @@ const std::vector<Entry>& Registry() {
         "a deep random DAG of cheap ops (elementwise, with a MatMul every ~10 ops), seeded by seed; options layers "
         "(= node count, 1000; e.g. 100000 for the import benchmark), batch (1), hidden (64)"},
        detail::GenerateSynthetic, kBatch | kLayers | kHidden},
+      {{"nas_cnn",
+        "a CNN sampled from the ENAS micro search space (Pham 2018), seed selects the architecture: 32x32 images, "
+        "ConvBn stem, 3 stages of normal cells split by 2 stride-2 reduction cells (channels doubled), 5-node cells "
+        "of sep_conv 3x3/5x5, avg/max pool 3x3 and identity, 10 classes; options batch (32), layers (normal cells "
+        "per stage, 2), hidden (initial channels, 20)"},
+       detail::GenerateNasCnn, kBatch | kLayers | kHidden},
+      {{"nas_rnn",
+        "a language model with a recurrent cell sampled from the ENAS search space (Pham 2018), seed selects the "
+        "architecture: 8-node cell (tanh/relu/identity/sigmoid over a random DAG, mean of loose ends) unrolled, "
+        "LogSoftmax per step; options batch (64), seq (35), layers (1), hidden (200), vocab (10000)"},
+       detail::GenerateNasRnn, kSequenceModel},
   };
   return registry;
 }

@@ -300,18 +300,22 @@ Tensor OnnxBuilder::Gemm(const Tensor& a, const Tensor& b, const Tensor& c, bool
 }
 
 Tensor OnnxBuilder::Conv(const Tensor& x, const Tensor& w, const Tensor* bias, const std::vector<int64_t>& strides,
-                         const std::vector<int64_t>& pads, const std::string& name) {
+                         const std::vector<int64_t>& pads, const std::string& name, int64_t group) {
   Require(x.rank() == 4 && w.rank() == 4, "Conv", name, "2-D NCHW convolution expected");
-  Require(x.dim(1) == w.dim(1), "Conv", name, "input channels differ from the kernel's");
+  Require(group >= 1 && x.dim(1) % group == 0 && w.dim(0) % group == 0, "Conv", name,
+          "group must divide the input and output channels");
+  Require(x.dim(1) == w.dim(1) * group, "Conv", name, "input channels differ from the kernel's times group");
   Require(strides.size() == 2 && pads.size() == 4, "Conv", name, "2 strides and 4 pads expected");
   const Shape out{x.dim(0), w.dim(0), WindowOutput(x.dim(2), w.dim(2), strides[0], pads[0], pads[2]),
                   WindowOutput(x.dim(3), w.dim(3), strides[1], pads[1], pads[3])};
   Require(out[2] > 0 && out[3] > 0, "Conv", name, "empty output " + ShapeToString(out));
   std::vector<Tensor> inputs{x, w};
   if (bias != nullptr) inputs.push_back(*bias);
-  return AddNode("Conv", inputs, {{x.dtype, out}},
-                 {AttrInts("kernel_shape", {w.dim(2), w.dim(3)}), AttrInts("strides", strides), AttrInts("pads", pads)},
-                 name)[0];
+  std::vector<onnx::AttributeProto> attrs{AttrInts("kernel_shape", {w.dim(2), w.dim(3)}),
+                                          AttrInts("strides", strides), AttrInts("pads", pads)};
+  // Only written when it is not ONNX's default, so group-1 models serialize as before.
+  if (group != 1) attrs.push_back(AttrInt("group", group));
+  return AddNode("Conv", inputs, {{x.dtype, out}}, std::move(attrs), name)[0];
 }
 
 Tensor OnnxBuilder::BatchNormalization(const Tensor& x, const Tensor& scale, const Tensor& bias, const Tensor& mean,

@@ -108,9 +108,10 @@ class OnnxBuilder {
   Tensor MatMul(const Tensor& a, const Tensor& b, const std::string& name);
   // Y = A * B^T(if trans_b) + C, the classifier layer of the CNNs (PyTorch's Linear exports this way).
   Tensor Gemm(const Tensor& a, const Tensor& b, const Tensor& c, bool trans_b, const std::string& name);
-  // 2-D convolution, NCHW, group 1; w is [out, in, kh, kw]. pads are {top, left, bottom, right}.
+  // 2-D convolution, NCHW; w is [out, in / group, kh, kw]. pads are {top, left, bottom, right}. group = in
+  // (with out = in) is a depthwise convolution, the first half of a separable one.
   Tensor Conv(const Tensor& x, const Tensor& w, const Tensor* bias, const std::vector<int64_t>& strides,
-              const std::vector<int64_t>& pads, const std::string& name);
+              const std::vector<int64_t>& pads, const std::string& name, int64_t group = 1);
   // Inference-form BatchNormalization (one output).
   Tensor BatchNormalization(const Tensor& x, const Tensor& scale, const Tensor& bias, const Tensor& mean,
                             const Tensor& var, float epsilon, const std::string& name);

@@ -13,13 +13,6 @@ namespace {
 
 std::string Step(const std::string& scope, int64_t t) { return scope + "/t" + std::to_string(t); }
 
-// Per-step output projection: Dense to the vocabulary + LogSoftmax, one graph output per step ("logprobs_t<i>"),
-// matching the per-step softmax/loss ops of the unrolled TF graphs.
-void ProjectStep(OnnxBuilder& b, const DenseWeights& softmax, const Tensor& h, int64_t t) {
-  const Tensor logits = Dense(b, softmax, h, Step("softmax", t));
-  b.Output(b.LogSoftmax(logits, -1, "logprobs_t" + std::to_string(t)));
-}
-
 }  // namespace
 
 // Defaults: Zaremba et al. 2014 / Jozefowicz et al. 2016 style, per shared/REFERENCES.md: 2 layers, hidden 2048,

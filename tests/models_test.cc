@@ -15,6 +15,8 @@
 #include <unordered_set>
 
 #include "graph/error.h"
+#include "graph/onnx_import.h"
+#include "graph/training.h"
 #include "models/model_zoo.h"
 #include "models/onnx_builder.h"
 
@@ -39,6 +41,10 @@ const std::vector<std::string>& SmallSpecs() {
       "transformer,layers=1,seq=5,hidden=24,vocab=30,batch=1",
       "gpt2,layers=2,seq=8,hidden=128,vocab=100,batch=2",
       "gpt2,layers=1,seq=4,hidden=32,vocab=50,batch=1,weights=1",
+      "nas_cnn,batch=1,hidden=4,seed=3",
+      "nas_cnn,batch=2,layers=1,hidden=8,seed=7,weights=1",
+      "nas_rnn,seq=3,hidden=16,vocab=30,batch=2,seed=2",
+      "nas_rnn,layers=2,seq=2,hidden=8,vocab=20,batch=1,seed=5,weights=1",
   };
   return specs;
 }
@@ -119,7 +125,7 @@ TEST(ModelZoo, ListsAllGenerators) {
     names.insert(info.name);
   }
   EXPECT_EQ(names, (std::set<std::string>{"inception_v3", "resnet50", "rnnlm", "nmt", "transformer", "gpt2", "mlp",
-                                          "chain", "synthetic"}));
+                                          "chain", "synthetic", "nas_cnn", "nas_rnn"}));
 }
 
 TEST(ModelZoo, SmallModelsPassCheckerAndStrictShapeInference) {
@@ -228,23 +234,112 @@ TEST(ModelZoo, NmtFourLayersAtPaperSizeHasThousandsOfNodes) {
   ExpectValidAndFullyTyped(model, "nmt (paper size)");
 }
 
-TEST(ModelZoo, SyntheticHasTheRequestedNodeCountAndNoDeadOps) {
-  ModelOptions o;
-  o.layers = 5000;
-  o.seed = 7;
-  const onnx::ModelProto model = Generate("synthetic", o);
-  EXPECT_EQ(model.graph().node_size(), 5000);
+void ExpectNoDeadOps(const onnx::ModelProto& model) {
   std::unordered_set<std::string> used;
   for (const auto& node : model.graph().node()) used.insert(node.input().begin(), node.input().end());
   for (const auto& out : model.graph().output()) used.insert(out.name());
   for (const auto& node : model.graph().node()) {
     for (const auto& name : node.output()) EXPECT_TRUE(used.count(name)) << name << " is dead";
   }
+}
+
+TEST(ModelZoo, SyntheticHasTheRequestedNodeCountAndNoDeadOps) {
+  ModelOptions o;
+  o.layers = 5000;
+  o.seed = 7;
+  const onnx::ModelProto model = Generate("synthetic", o);
+  EXPECT_EQ(model.graph().node_size(), 5000);
+  ExpectNoDeadOps(model);
   EXPECT_GT(CountOp(model, "MatMul"), 0);
   o.seed = 8;
   EXPECT_NE(Generate("synthetic", o).SerializeAsString(), model.SerializeAsString());
   o.layers = 100;
   EXPECT_EQ(Generate("chain", o).graph().node_size(), 100);
+}
+
+// What an architecture is, without the doc string (which names the seed) and the weights: each node's op type
+// and the tensors it reads (named by scope path, so they encode the wiring and the ops along it).
+std::string Structure(const onnx::ModelProto& model) {
+  std::string s;
+  for (const auto& node : model.graph().node()) {
+    s += node.op_type() + "(";
+    for (const auto& input : node.input()) s += input + ",";
+    s += ")\n";
+  }
+  return s;
+}
+
+// The NAS families exist to give a learned placer many related graphs: each seed must be its own architecture,
+// reproducible to the byte, free of dead ops, and importable as an inference and a training graph.
+TEST(ModelZoo, NasFamiliesTakeTheArchitectureFromTheSeed) {
+  for (const std::string name : {"nas_cnn", "nas_rnn"}) {
+    SCOPED_TRACE(name);
+    ModelOptions o;
+    o.batch = 2;
+    o.hidden = 8;
+    if (name == "nas_rnn") {
+      o.seq = 4;
+      o.vocab = 20;
+    }
+    std::set<std::string> structures;
+    std::set<int> node_counts;
+    int64_t depthwise = 0;  // grouped Convs: the sep_conv ops, which only nas_cnn has
+    constexpr uint64_t kSeeds = 8;
+    for (uint64_t seed = 1; seed <= kSeeds; ++seed) {
+      o.seed = seed;
+      onnx::ModelProto model = Generate(name, o);
+      structures.insert(Structure(model));
+      node_counts.insert(model.graph().node_size());
+      for (const auto& node : model.graph().node()) {
+        for (const auto& attr : node.attribute()) depthwise += attr.name() == "group";
+      }
+      ExpectNoDeadOps(model);
+      if (seed == 1) {
+        EXPECT_EQ(Generate(name, o).SerializeAsString(), model.SerializeAsString()) << "same seed, same bytes";
+        o.weights = true;
+        EXPECT_EQ(Generate(name, o).SerializeAsString(), Generate(name, o).SerializeAsString()) << "with weights";
+        o.weights = false;
+        const Graph forward = ImportModel(model, name, ImportOptions{});
+        EXPECT_EQ(forward.num_nodes(), static_cast<size_t>(model.graph().node_size()));
+        EXPECT_GT(SynthesizeTrainingGraph(forward).num_nodes(), forward.num_nodes());
+      }
+    }
+    EXPECT_EQ(structures.size(), kSeeds) << "two seeds gave the same architecture";
+    EXPECT_GT(node_counts.size(), 1u) << "the sizes of a family's graphs vary with the architecture";
+    EXPECT_EQ(depthwise > 0, name == "nas_cnn");
+  }
+}
+
+TEST(ModelZoo, NasFamiliesKeepTheirFixedSkeleton) {
+  ModelOptions o;
+  o.batch = 1;
+  o.hidden = 4;
+  for (int layers : {1, 3}) {
+    o.layers = layers;
+    const onnx::ModelProto cnn = Generate("nas_cnn", o);
+    int64_t cells = 0;
+    for (const auto& node : cnn.graph().node()) {
+      const std::string& n = node.name();
+      cells += n.size() > 16 && n.compare(n.size() - 16, 16, "/final_conv/conv") == 0;
+    }
+    EXPECT_EQ(cells, 3 * layers + 2) << "3 stages of normal cells and 2 reduction cells";
+    EXPECT_EQ(CountOp(cnn, "Gemm"), 1);
+    EXPECT_EQ(CountOp(cnn, "GlobalAveragePool"), 1);
+    EXPECT_EQ(cnn.graph().output(0).type().tensor_type().shape().dim(1).dim_value(), 10);
+  }
+  // Every node of the recurrent cell is one MatMul (node 0 two: input and state), whatever the wiring.
+  ModelOptions r;
+  r.batch = 1;
+  r.hidden = 8;
+  r.vocab = 10;
+  r.seq = 3;
+  r.layers = 2;
+  for (uint64_t seed : {1, 2, 3}) {
+    r.seed = seed;
+    const onnx::ModelProto rnn = Generate("nas_rnn", r);
+    EXPECT_EQ(CountOp(rnn, "MatMul"), 3 * 2 * 9 + 3) << "8 nodes per cell, 3 steps, 2 layers, one softmax per step";
+    EXPECT_EQ(rnn.graph().output_size(), 3);
+  }
 }
 
 TEST(ModelZoo, ParametersAreMarkedInputsWithoutWeights) {
