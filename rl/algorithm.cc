@@ -28,18 +28,39 @@ double EmaBaseline::Before(double mean) {
   return value_;
 }
 
-void EmaBaseline::Save(torch::serialize::OutputArchive& archive) const {
-  archive.write("baseline", c10::IValue(value_));
-  archive.write("has_baseline", c10::IValue(started_));
+void EmaBaseline::Save(torch::serialize::OutputArchive& archive, const std::string& suffix) const {
+  archive.write("baseline" + suffix, c10::IValue(value_));
+  archive.write("has_baseline" + suffix, c10::IValue(started_));
 }
 
-void EmaBaseline::Load(torch::serialize::InputArchive& archive, const std::string& source) {
+void EmaBaseline::Load(torch::serialize::InputArchive& archive, const std::string& source, const std::string& suffix) {
   c10::IValue v;
-  archive.read("baseline", v);
+  archive.read("baseline" + suffix, v);
   value_ = v.toDouble();
   if (!std::isfinite(value_)) throw Error(source + ": the reward baseline is not finite");
-  archive.read("has_baseline", v);
+  archive.read("has_baseline" + suffix, v);
   started_ = v.toBool();
+}
+
+EmaBaseline& TaskBaselines::of(int64_t task) {
+  while (static_cast<int64_t>(baselines_.size()) <= task) baselines_.emplace_back(decay_);
+  return baselines_[static_cast<size_t>(task)];
+}
+
+void TaskBaselines::Save(torch::serialize::OutputArchive& archive) const {
+  const EmaBaseline first(decay_);
+  (baselines_.empty() ? first : baselines_[0]).Save(archive);
+  if (baselines_.size() > 1) archive.write("baseline_tasks", c10::IValue(static_cast<int64_t>(baselines_.size())));
+  for (size_t t = 1; t < baselines_.size(); ++t) baselines_[t].Save(archive, "_" + std::to_string(t));
+}
+
+void TaskBaselines::Load(torch::serialize::InputArchive& archive, const std::string& source) {
+  c10::IValue v;
+  int64_t tasks = 1;
+  if (archive.try_read("baseline_tasks", v)) tasks = v.toInt();
+  if (tasks < 1 || tasks > (1 << 20)) throw Error(source + ": the count of reward baselines is out of range");
+  baselines_.assign(static_cast<size_t>(tasks), EmaBaseline(decay_));
+  for (int64_t t = 0; t < tasks; ++t) baselines_[t].Load(archive, source, t == 0 ? "" : "_" + std::to_string(t));
 }
 
 double AdvantageScale(const std::vector<double>& costs, double baseline, bool normalize) {

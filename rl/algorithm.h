@@ -27,6 +27,8 @@ struct Batch {
   std::vector<double> costs;        // per sample, PlacementCost
   std::vector<uint8_t> valid;       // per sample
   int64_t step = 0;                 // 0-based index of this update
+  Policy* policy = nullptr;         // the policy that sampled it (null: the algorithm's own)
+  int64_t task = 0;                 // the graph it was sampled on (multi-graph training): baselines are per graph
 };
 
 struct UpdateStats {
@@ -59,13 +61,27 @@ class EmaBaseline {
   double Before(double mean);
   void After(double mean) { value_ = decay_ * value_ + (1.0 - decay_) * mean; }
   double value() const { return value_; }
-  void Save(torch::serialize::OutputArchive& archive) const;
-  void Load(torch::serialize::InputArchive& archive, const std::string& source);
+  void Save(torch::serialize::OutputArchive& archive, const std::string& suffix = "") const;
+  void Load(torch::serialize::InputArchive& archive, const std::string& source, const std::string& suffix = "");
 
  private:
   double decay_;
   double value_ = 0;
   bool started_ = false;
+};
+
+// One EmaBaseline per graph of a multi-graph run (a graph's step times say nothing about another's), created on
+// first use. The first graph's saves under EmaBaseline's own keys, so a one-graph checkpoint is unchanged.
+class TaskBaselines {
+ public:
+  explicit TaskBaselines(double decay) : decay_(decay) {}
+  EmaBaseline& of(int64_t task);
+  void Save(torch::serialize::OutputArchive& archive) const;
+  void Load(torch::serialize::InputArchive& archive, const std::string& source);
+
+ private:
+  double decay_;
+  std::vector<EmaBaseline> baselines_;
 };
 
 // Cost advantages A_k = (c_k - b) · s (positive: worse than the baseline), with s = 1 / (std_k(c) + 1e-6 · |b|) when `normalize` (not in the papers;

@@ -143,6 +143,13 @@ std::vector<DeviceId> ExpandDecision(const PlacementProblem& problem, const Deci
   return problem.ExpandGroups(devices);
 }
 
+void EncodePosition(double r, float* out) {
+  for (int64_t k = 0; k < kPositionFeatures / 2; ++k) {
+    out[2 * k] = static_cast<float>(std::sin(std::ldexp(M_PI, static_cast<int>(k)) * r));
+    out[2 * k + 1] = static_cast<float>(std::cos(std::ldexp(M_PI, static_cast<int>(k)) * r));
+  }
+}
+
 at::Tensor GroupFeatures::Numeric() const {
   const at::Tensor self = at::arange(num_groups, at::TensorOptions().dtype(at::kLong)).unsqueeze(1);
   const at::Tensor present = adjacency.ge(0);

@@ -43,6 +43,12 @@ struct GroupFeatures {
 
 GroupFeatures ComputeGroupFeatures(const Graph& graph, const CoarseGraph& groups);
 
+// Where something sits in a sequence, as a smooth, size-independent code: sin/cos(2^k π r) of its relative position
+// r in [0, 1] (k < kPositionFeatures / 2), written to out[0, kPositionFeatures). Networks read contiguous ranges of
+// the topological order (a pipeline split) from it far more easily than from r alone.
+inline constexpr int64_t kPositionFeatures = 16;
+void EncodePosition(double r, float* out);
+
 // The groups the policy decides over: ColocRL's co-location groups, i.e. the problem's forced groups (gradient and
 // update ops with their forward op), plus, with `fuse_chains`, "an op whose output feeds a single consumer is
 // merged with it", cut to at most `max_groups` contiguous runs (graph/coarsen.h; 0: no cap).

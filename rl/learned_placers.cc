@@ -10,6 +10,7 @@
 #include "rl/cross_entropy.h"
 #include "rl/learned_registry.h"
 #include "rl/policy_categorical.h"
+#include "rl/policy_gdp.h"
 #include "rl/policy_hierarchical.h"
 #include "rl/policy_io.h"
 #include "rl/policy_seq2seq.h"
@@ -248,6 +249,60 @@ std::unique_ptr<Algorithm> HierarchicalAlgorithm(Policy& policy, const OptionVal
   return std::make_unique<Reinforce>(policy, c);
 }
 
+// --- gdp: GraphSAGE + segment attention, one-shot, PPO, many graphs ------------------------------------------------
+
+Specs GdpOptions() {
+  return Concat({LoopOptions("1000", "16", "placements sampled per PPO batch (K), all from one forward pass"),
+                 PpoOptions("0.0002", "4", "0.03"),
+                 {{"hidden", T::kInt, "64", "embedding and attention width (DOPPLER's GDP: 64)", 2, 4096},
+                  {"sage_layers", T::kInt, "2", "GraphSAGE layers (hops)", 0, 16},
+                  {"heads", T::kInt, "4", "attention heads (DOPPLER's GDP: 4)", 1, 64},
+                  {"attention_layers", T::kInt, "2", "segment-attention blocks", 0, 16},
+                  {"segment", T::kInt, "128", "units per attention segment; each also attends to the previous one",
+                   1, 1 << 20},
+                  {"superposition", T::kBool, "true", "graph-conditioned gates on every attention block (GDP's "
+                                                      "superposition network)"},
+                  {"groups", T::kInt, "0", "most decision units (0: every forced co-location group, as GDP places "
+                                           "every op)"},
+                  {"fuse_chains", T::kBool, "false", "merge an op into its single consumer first"},
+                  {"devices", T::kString, "gpu", "the devices the policy chooses among: gpu or all"},
+                  {"finetune_steps", T::kInt, "0", "with policy=DIR: PPO updates on this graph before placing (0: "
+                                                   "zero-shot, the greedy decode)"}}});
+}
+
+GdpConfig GdpConfigOf(const OptionValues& o) {
+  GdpConfig c;
+  c.hidden = o.Int("hidden");
+  c.sage_layers = o.Int("sage_layers");
+  c.attention.heads = o.Int("heads");
+  c.attention.layers = o.Int("attention_layers");
+  c.attention.segment = o.Int("segment");
+  c.attention.superposition = o.Bool("superposition");
+  if (c.hidden % c.attention.heads != 0) throw Error("gdp: hidden must be a multiple of heads");
+  c.max_groups = static_cast<size_t>(o.Int("groups"));
+  c.fuse_chains = o.Bool("fuse_chains");
+  c.gpu_only = GpuOnly(o, "gdp");
+  return c;
+}
+
+std::unique_ptr<Policy> MakeGdp(const PlacementProblem& p, const OptionValues& o) {
+  return std::make_unique<GdpPolicy>(p, GdpConfigOf(o));
+}
+
+std::unique_ptr<Algorithm> GdpAlgorithm(Policy& policy, const OptionValues& o) {
+  return std::make_unique<Ppo>(policy, PpoConfigOf(o));
+}
+
+std::unique_ptr<Policy> ShareGdp(const PlacementProblem& p, Policy& trained) {
+  auto& gdp = dynamic_cast<GdpPolicy&>(trained);
+  GdpConfig c = gdp.net()->config();
+  const nlohmann::ordered_json j = gdp.Config();
+  c.max_groups = j["max_groups"].get<size_t>();
+  c.fuse_chains = j["fuse_chains"].get<bool>();
+  c.gpu_only = j["gpu_only"].get<bool>();
+  return std::make_unique<GdpPolicy>(p, c, gdp.net());
+}
+
 // --- the generic placer ---------------------------------------------------------------------------------------------
 
 class LearnedPlacer : public Placer {
@@ -257,7 +312,10 @@ class LearnedPlacer : public Placer {
 
   std::vector<DeviceId> place(const PlacementProblem& p) override {
     curve_.clear();
-    if (!options_.String("policy").empty()) return PlaceWithPolicy(p, options_.String("policy"));
+    if (!options_.String("policy").empty()) {
+      if (options_.Has("finetune_steps") && options_.Int("finetune_steps") > 0) return FineTune(p, options_.String("policy"));
+      return PlaceWithPolicy(p, options_.String("policy"));
+    }
     TrainerConfig run;
     // Training inside `allot place` can take minutes: report on stderr every 10 s.
     const std::string name = def_.name;
@@ -276,19 +334,62 @@ class LearnedPlacer : public Placer {
   std::vector<SearchPoint> search_curve() const override { return curve_; }
 
  private:
-  std::vector<DeviceId> PlaceWithPolicy(const PlacementProblem& p, const std::string& dir) const {
+  LoadedPolicy Load(const PlacementProblem& p, const std::string& dir) const {
     LoadedPolicy loaded = LoadPolicyDirectory(dir, p);
     if (loaded.meta.placer != def_.name)
       throw Error(std::string(def_.name) + ": the policy in " + dir + " is a " + loaded.meta.placer +
                   " policy (use --placer " + loaded.meta.placer + ")");
+    return loaded;
+  }
+
+  static std::vector<DeviceId> GreedyPlacement(const PlacementProblem& p, Policy& policy) {
     torch::NoGradGuard no_grad;
-    const Decoded d = loaded.policy->Greedy();
-    std::vector<DeviceId> placement = ExpandDecision(p, loaded.policy->decision_map(), d.devices.data());
+    const Decoded d = policy.Greedy();
+    return ExpandDecision(p, policy.decision_map(), d.devices.data());
+  }
+
+  std::vector<DeviceId> PlaceWithPolicy(const PlacementProblem& p, const std::string& dir) const {
+    LoadedPolicy loaded = Load(p, dir);
+    std::vector<DeviceId> placement = GreedyPlacement(p, *loaded.policy);
     Simulator sim(*p.graph, *p.cluster, *p.costs, SimOptions{p.order, false});
     const SimResult& r = sim.Run(placement);
     if (!r.valid)
       throw Error(std::string(def_.name) + ": the greedy placement of the policy in " + dir + " does not fit: " + r.error);
     return placement;
+  }
+
+  // A trained policy's greedy placement, then finetune_steps updates on this graph: the best of the greedy decodes
+  // before and after and of every sample.
+  std::vector<DeviceId> FineTune(const PlacementProblem& p, const std::string& dir) {
+    LoadedPolicy loaded = Load(p, dir);
+    Simulator sim(*p.graph, *p.cluster, *p.costs, SimOptions{p.order, false});
+    std::vector<DeviceId> best = GreedyPlacement(p, *loaded.policy);
+    const SimResult& zero_shot = sim.Run(best);
+    double best_time = zero_shot.valid ? zero_shot.step_time : std::numeric_limits<double>::infinity();
+    OptionValues o = options_;
+    o.Set("steps", std::to_string(options_.Int("finetune_steps")));
+    TrainerConfig run;
+    const std::string name = def_.name;
+    run.progress = [name](const std::string& line) { std::fprintf(stderr, "%s: %s\n", name.c_str(), line.c_str()); };
+    run.progress_interval = 10;
+    std::unique_ptr<Trainer> trainer = MakeTrainer({&p}, def_.name, o, run, std::move(loaded.policy));
+    const TrainResult r = trainer->Train();
+    curve_.push_back({1, best_time, 0});
+    for (const CurvePoint& c : r.curve)
+      curve_.push_back({1 + c.step * trainer->config().samples, std::min(best_time, c.best_step_time), c.elapsed});
+    if (!r.best_placement.empty() && r.best_step_time < best_time) {
+      best = r.best_placement;
+      best_time = r.best_step_time;
+    }
+    std::vector<DeviceId> after = GreedyPlacement(p, trainer->policy());
+    const SimResult& tuned = sim.Run(after);
+    if (tuned.valid && tuned.step_time < best_time) {
+      best = std::move(after);
+      best_time = tuned.step_time;
+    }
+    if (!std::isfinite(best_time))
+      throw Error(name + ": no placement of the policy in " + dir + " fits in memory, before or after fine-tuning");
+    return best;
   }
 
   const LearnedPlacerDef& def_;
@@ -312,6 +413,10 @@ const std::vector<LearnedPlacerDef>& LearnedPlacerDefs() {
        "Post: a categorical distribution per group, PPO every batch and a closed-form cross-entropy refit to the "
        "elite 10% every N samples",
        PostOptions, MakePost, PostAlgorithm, LoadCategoricalPolicy},
+      {"gdp",
+       "GDP: GraphSAGE embeddings and segment (Transformer-XL-style) attention place every unit in one shot, PPO; "
+       "trains on many graphs (allot train --models) and places unseen ones (policy=DIR, finetune_steps=N)",
+       GdpOptions, MakeGdp, GdpAlgorithm, LoadGdpPolicy, ShareGdp},
   };
   return defs;
 }
@@ -325,9 +430,10 @@ const LearnedPlacerDef& FindLearnedPlacer(const std::string& name) {
   throw Error("'" + name + "' is not a learned placer (learned placers: " + known + ")");
 }
 
-std::unique_ptr<Trainer> MakeTrainer(const PlacementProblem& problem, const std::string& name, const OptionValues& o,
-                                     TrainerConfig run) {
-  const LearnedPlacerDef& def = FindLearnedPlacer(name);
+namespace {
+
+// The loop's settings from a placer's options.
+void LoopSettings(const OptionValues& o, TrainerConfig& run) {
   run.steps = o.Int("steps");
   run.samples = o.Int("samples");
   if (o.Int("placements") > 0) run.steps = std::min(run.steps, (o.Int("placements") + run.samples - 1) / run.samples);
@@ -343,11 +449,46 @@ std::unique_ptr<Trainer> MakeTrainer(const PlacementProblem& problem, const std:
     run.lr_decay_every = o.Int("lr_decay_every");
     run.lr_decay_start = o.Int("lr_decay_start");
   }
+}
+
+}  // namespace
+
+std::unique_ptr<Trainer> MakeTrainer(const PlacementProblem& problem, const std::string& name, const OptionValues& o,
+                                     TrainerConfig run) {
+  const LearnedPlacerDef& def = FindLearnedPlacer(name);
+  LoopSettings(o, run);
   try {
     std::unique_ptr<Policy> policy = def.make_policy(problem, o);
     std::unique_ptr<Algorithm> algorithm = def.make_algorithm(*policy, o);
     return std::make_unique<Trainer>(problem, std::move(run), std::move(policy), std::move(algorithm));
   } catch (const c10::Error& e) {  // a network LibTorch refuses to build
+    throw Error(name + ": " + e.what_without_backtrace());
+  }
+}
+
+std::unique_ptr<Trainer> MakeTrainer(const std::vector<const PlacementProblem*>& problems, const std::string& name,
+                                     const OptionValues& o, TrainerConfig run, std::unique_ptr<Policy> start) {
+  const LearnedPlacerDef& def = FindLearnedPlacer(name);
+  if (def.share_policy == nullptr && (problems.size() > 1 || start))
+    throw Error(name + " trains on one graph at a time; graph-generic placers train on many (gdp)");
+  if (problems.empty()) throw Error(name + ": no graph to train on");
+  LoopSettings(o, run);
+  try {
+    std::vector<TrainTask> tasks(problems.size());
+    if (start) {
+      run.init_parameters = false;
+      tasks[0].policy = def.share_policy(*problems[0], *start);
+    } else {
+      tasks[0].policy = def.make_policy(*problems[0], o);
+    }
+    tasks[0].problem = problems[0];
+    for (size_t t = 1; t < problems.size(); ++t) {
+      tasks[t].problem = problems[t];
+      tasks[t].policy = def.share_policy(*problems[t], *tasks[0].policy);
+    }
+    std::unique_ptr<Algorithm> algorithm = def.make_algorithm(*tasks[0].policy, o);
+    return std::make_unique<Trainer>(std::move(tasks), std::move(run), std::move(algorithm));
+  } catch (const c10::Error& e) {
     throw Error(name + ": " + e.what_without_backtrace());
   }
 }

@@ -9,6 +9,8 @@
 //   spotlight     Spotlight (ICML'18): the seq2seq policy with a value head, PPO over the multi-stage MDP
 //   post          Post (NeurIPS'18): a categorical distribution per group, PPO every batch, a closed-form
 //                 cross-entropy refit to the elite 10% every N samples
+//   gdp           GDP (2019): GraphSAGE + segment attention, one-shot, PPO; trains on many graphs and places unseen
+//                 ones
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +32,10 @@ struct LearnedPlacerDef {
   std::unique_ptr<Algorithm> (*make_algorithm)(Policy& policy, const OptionValues& options);
   // A saved policy's network over `problem`, from policy.json (`source`); parameters are loaded after.
   std::unique_ptr<Policy> (*load_policy)(const PlacementProblem& problem, const nlohmann::json& j, const std::string& source);
+  // Graph-generic placers (their network reads any graph): a policy over `problem` that shares `trained`'s network.
+  // Null for the placers whose network is tied to one graph; only the generic ones train on many graphs, and
+  // their saved policies place graphs other than the ones they were trained on.
+  std::unique_ptr<Policy> (*share_policy)(const PlacementProblem& problem, Policy& trained) = nullptr;
 };
 
 const std::vector<LearnedPlacerDef>& LearnedPlacerDefs();
@@ -41,5 +47,11 @@ const LearnedPlacerDef& FindLearnedPlacer(const std::string& name);
 // checkpoints) from `run`. Errors (bad option combinations, a network LibTorch refuses) are Error.
 std::unique_ptr<Trainer> MakeTrainer(const PlacementProblem& problem, const std::string& name,
                                      const OptionValues& options, TrainerConfig run = {});
+// The same over several graphs, one policy each sharing one network (graph-generic placers only; Error otherwise).
+// `start`: a trained policy to continue from (fine-tuning; its parameters are kept, run.init_parameters is
+// cleared); null: a fresh network.
+std::unique_ptr<Trainer> MakeTrainer(const std::vector<const PlacementProblem*>& problems, const std::string& name,
+                                     const OptionValues& options, TrainerConfig run = {},
+                                     std::unique_ptr<Policy> start = nullptr);
 
 }  // namespace allot::rl

@@ -65,4 +65,19 @@ void FillUniform(at::Tensor& tensor, double bound, std::mt19937_64& rng) {
   tensor.copy_(at::tensor(values, at::TensorOptions().dtype(at::kFloat)).reshape(tensor.sizes()));
 }
 
+void InitLinearLayers(torch::nn::Module& module, uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  std::mt19937_64 rng(seed);
+  double bound = 0;  // of the last matrix, for the bias that follows it; 0 after a vector weight
+  for (auto& item : module.named_parameters(/*recurse=*/true)) {
+    at::Tensor& p = item.value();
+    const bool bias = item.key().size() >= 4 && item.key().compare(item.key().size() - 4, 4, "bias") == 0;
+    if (!bias) bound = p.dim() >= 2 ? 1.0 / std::sqrt(static_cast<double>(p.size(1))) : 0.0;
+    if (bound > 0)
+      FillUniform(p, bound, rng);
+    else
+      p.fill_(bias ? 0.0 : 1.0);
+  }
+}
+
 }  // namespace allot::rl

@@ -14,7 +14,6 @@ namespace allot::rl {
 namespace {
 
 constexpr int64_t kWork = 2;  // summed FLOPs, summed memory
-constexpr int64_t kPositionFeatures = 16;
 
 float Log(double x, double divisor) { return static_cast<float>(std::log1p(std::max(0.0, x)) / divisor); }
 
@@ -28,18 +27,15 @@ HierarchicalPolicy::HierarchicalPolicy(const PlacementProblem& problem, Hierarch
   const GroupFeatures unit = ComputeGroupFeatures(*problem.graph, decision_);
   unit_types_ = unit.op_type;
   unit_numeric_ = unit.Numeric();
-  // Where each unit sits in the graph, as the Grouper reads it: sin/cos(2^k π r) of its first member's topological
-  // rank r in [0, 1] (k < kPositionFeatures / 2).
+  // Where each unit sits in the graph, as the Grouper reads it: its first member's topological rank r in [0, 1]
+  // (rl/features.h EncodePosition).
   const int64_t U = static_cast<int64_t>(decision_.num_groups());
   std::vector<float> position(static_cast<size_t>(U * kPositionFeatures), 0.f);
   const double nodes = static_cast<double>(std::max<size_t>(1, problem.graph->num_nodes()));
   for (int64_t u = 0; u < U; ++u) {
     if (decision_.member_offsets[u] == decision_.member_offsets[u + 1]) continue;
     const double r = problem.graph->topo_rank()[decision_.members[decision_.member_offsets[u]]] / nodes;
-    for (int64_t k = 0; k < kPositionFeatures / 2; ++k) {
-      position[u * kPositionFeatures + 2 * k] = static_cast<float>(std::sin(std::ldexp(M_PI, static_cast<int>(k)) * r));
-      position[u * kPositionFeatures + 2 * k + 1] = static_cast<float>(std::cos(std::ldexp(M_PI, static_cast<int>(k)) * r));
-    }
+    EncodePosition(r, position.data() + u * kPositionFeatures);
   }
   unit_position_ = at::tensor(position, at::TensorOptions().dtype(at::kFloat)).view({U, kPositionFeatures});
   const int64_t V = OpTypeVocabulary();

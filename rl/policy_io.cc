@@ -86,7 +86,8 @@ LoadedPolicy LoadPolicyDirectory(const std::string& dir, const PlacementProblem&
   m.num_groups = JsonInteger(j, "num_groups", json_path, 1, int64_t{1} << 22);
   m.steps = JsonInteger(j, "steps", json_path, 0, INT64_MAX, 0);
   m.best_step_time = JsonNonNegative(j, "best_step_time_s", json_path, 0.0);
-  if (m.graph_hash != problem.graph->hash_hex())
+  const bool generic = def->share_policy != nullptr;  // its network reads any graph
+  if (!generic && m.graph_hash != problem.graph->hash_hex())
     throw Error(m.placer + ": the policy in " + dir + " was trained on another graph (hash " + m.graph_hash +
                 ", this one " + problem.graph->hash_hex() + "; same model, mode and sizes needed)");
   try {
@@ -94,7 +95,7 @@ LoadedPolicy LoadPolicyDirectory(const std::string& dir, const PlacementProblem&
   } catch (const c10::Error& e) {  // any other rule the network's constructor checks
     throw Error(json_path + ": " + e.what_without_backtrace());
   }
-  if (static_cast<int64_t>(out.policy->decision_groups().num_groups()) != m.num_groups)
+  if (!generic && static_cast<int64_t>(out.policy->decision_groups().num_groups()) != m.num_groups)
     throw Error(m.placer + ": the policy in " + dir + " decides " + std::to_string(m.num_groups) +
                 " groups, this graph gives " + std::to_string(out.policy->decision_groups().num_groups()));
   if (out.policy->num_devices() != m.num_devices)

@@ -36,7 +36,7 @@ struct LoadedPolicy {
   PolicyMetadata meta;
 };
 // The policy saved in `dir` (or in `dir`/policy: a training output folder), rebuilt over `problem`, which must be
-// the graph it was trained on and offer it as many devices. Throws Error naming the file for a missing, malformed
+// the graph it was trained on (any graph for a graph-generic placer: gdp) and offer it as many devices. Throws Error naming the file for a missing, malformed
 // or mismatched directory.
 LoadedPolicy LoadPolicyDirectory(const std::string& dir, const PlacementProblem& problem);
 // `dir`, or `dir`/policy when `dir` is a training output folder (it has no policy.json but policy/ has).

@@ -5,7 +5,7 @@
 namespace allot::rl {
 
 Ppo::Ppo(Policy& policy, const PpoConfig& config)
-    : policy_(policy), config_(config), optimizer_(policy, config.lr, config.grad_clip), baseline_(config.baseline_decay) {}
+    : policy_(policy), config_(config), optimizer_(policy, config.lr, config.grad_clip), baselines_(config.baseline_decay) {}
 
 at::Tensor Ppo::ClippedSurrogate(const at::Tensor& log_prob, const at::Tensor& old_log_prob, const at::Tensor& advantage,
                                  double clip) {
@@ -15,12 +15,14 @@ at::Tensor Ppo::ClippedSurrogate(const at::Tensor& log_prob, const at::Tensor& o
 
 UpdateStats Ppo::Update(const Batch& batch) {
   const Decoded& sampled = batch.decoded;
+  Policy& policy = batch.policy != nullptr ? *batch.policy : policy_;
+  EmaBaseline& ema = baselines_.of(batch.task);
   const int64_t K = sampled.samples;
   TORCH_CHECK(static_cast<int64_t>(batch.costs.size()) == K, "one cost per sample");
   double mean = 0;
   for (double c : batch.costs) mean += c;
   mean /= static_cast<double>(K);
-  const double baseline = baseline_.Before(mean);
+  const double baseline = ema.Before(mean);
   const at::Tensor old_log_prob = sampled.step_log_prob.detach();
   const int64_t S = old_log_prob.size(1);
   // The cost advantages against the EMA baseline, [K, 1]; with a value head, minus the per-stage correction it
@@ -33,7 +35,7 @@ UpdateStats Ppo::Update(const Batch& batch) {
   stats.mean_cost = mean;
   stats.baseline = baseline;
   for (int64_t epoch = 0; epoch < config_.epochs; ++epoch) {
-    const Decoded current = epoch == 0 ? Decoded(sampled) : policy_.Evaluate(sampled);
+    const Decoded current = epoch == 0 ? Decoded(sampled) : policy.Evaluate(sampled);
     const at::Tensor entropy = current.entropy.mean();
     at::Tensor loss = ClippedSurrogate(current.step_log_prob, old_log_prob, advantage, config_.clip);
     if (config_.entropy != 0) loss = loss - config_.entropy * static_cast<double>(current.decisions) * entropy;
@@ -45,18 +47,18 @@ UpdateStats Ppo::Update(const Batch& batch) {
       stats.entropy = entropy.item<double>();
     }
   }
-  baseline_.After(mean);
+  ema.After(mean);
   return stats;
 }
 
 void Ppo::Save(torch::serialize::OutputArchive& archive) const {
   optimizer_.Save(archive, "optimizer");
-  baseline_.Save(archive);
+  baselines_.Save(archive);
 }
 
 void Ppo::Load(torch::serialize::InputArchive& archive, const std::string& source) {
   optimizer_.Load(archive, "optimizer", source);
-  baseline_.Load(archive, source);
+  baselines_.Load(archive, source);
 }
 
 std::string Ppo::Fingerprint() const {

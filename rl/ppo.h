@@ -52,7 +52,7 @@ class Ppo : public Algorithm {
   Policy& policy_;
   PpoConfig config_;
   PolicyOptimizer optimizer_;
-  EmaBaseline baseline_;
+  TaskBaselines baselines_;
 };
 
 }  // namespace allot::rl

@@ -3,12 +3,13 @@
 namespace allot::rl {
 
 Reinforce::Reinforce(Policy& policy, const ReinforceConfig& config)
-    : config_(config), optimizer_(policy, config.lr, config.grad_clip), baseline_(config.baseline_decay) {}
+    : config_(config), optimizer_(policy, config.lr, config.grad_clip), baselines_(config.baseline_decay) {}
 
 UpdateStats Reinforce::Update(const Batch& batch) {
   const Decoded& decoded = batch.decoded;
   TORCH_CHECK(static_cast<int64_t>(batch.costs.size()) == decoded.samples, "one cost per sample");
   const bool masking = config_.mask_invalid_after > 0 && batch.step >= config_.mask_invalid_after;
+  EmaBaseline& ema = baselines_.of(batch.task);
   double mean = 0;
   int64_t counted = 0;
   for (size_t k = 0; k < batch.costs.size(); ++k)
@@ -16,9 +17,9 @@ UpdateStats Reinforce::Update(const Batch& batch) {
       mean += batch.costs[k];
       ++counted;
     }
-  mean = counted > 0 ? mean / static_cast<double>(counted) : baseline_.value();
+  mean = counted > 0 ? mean / static_cast<double>(counted) : ema.value();
   UpdateStats stats;
-  const double baseline = baseline_.Before(mean);
+  const double baseline = ema.Before(mean);
   const std::vector<float> advantage = Advantages(batch.costs, baseline, config_.normalize, masking ? &batch.valid : nullptr);
   const at::Tensor adv = at::tensor(advantage, at::TensorOptions().dtype(at::kFloat));
   const at::Tensor entropy = decoded.entropy.mean();
@@ -30,18 +31,18 @@ UpdateStats Reinforce::Update(const Batch& batch) {
   stats.mean_cost = mean;
   stats.baseline = baseline;
   stats.entropy = entropy.item<double>();
-  if (counted > 0) baseline_.After(mean);
+  if (counted > 0) ema.After(mean);
   return stats;
 }
 
 void Reinforce::Save(torch::serialize::OutputArchive& archive) const {
   optimizer_.Save(archive, "optimizer");
-  baseline_.Save(archive);
+  baselines_.Save(archive);
 }
 
 void Reinforce::Load(torch::serialize::InputArchive& archive, const std::string& source) {
   optimizer_.Load(archive, "optimizer", source);
-  baseline_.Load(archive, source);
+  baselines_.Load(archive, source);
 }
 
 std::string Reinforce::Fingerprint() const {

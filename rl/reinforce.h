@@ -36,7 +36,7 @@ class Reinforce : public Algorithm {
  private:
   ReinforceConfig config_;
   PolicyOptimizer optimizer_;
-  EmaBaseline baseline_;
+  TaskBaselines baselines_;
 };
 
 }  // namespace allot::rl

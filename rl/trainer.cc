@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cost_model/bounds.h"
 #include "cost_model/simulator.h"
 #include "graph/error.h"
 #include "graph/file_io.h"
@@ -21,7 +22,8 @@ namespace allot::rl {
 namespace {
 
 constexpr const char* kCheckpointFormat = "allot-learned-checkpoint-2";
-constexpr int kCurveColumns = 7;
+constexpr int kCurveColumns = 7;       // one graph
+constexpr int kMultiCurveColumns = 9;  // + graph, relative step time
 
 using Clock = std::chrono::steady_clock;
 double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
@@ -91,25 +93,36 @@ std::string FormatStepTime(double s) {
   return buf;
 }
 
+namespace {
+std::vector<TrainTask> OneTask(const PlacementProblem& problem, std::unique_ptr<Policy> policy) {
+  std::vector<TrainTask> tasks(1);
+  tasks[0].problem = &problem;
+  tasks[0].policy = std::move(policy);
+  return tasks;
+}
+}  // namespace
+
 Trainer::Trainer(const PlacementProblem& problem, TrainerConfig config, std::unique_ptr<Policy> policy,
                  std::unique_ptr<Algorithm> algorithm)
-    : problem_(problem),
-      config_(std::move(config)),
-      policy_(std::move(policy)),
-      algorithm_(std::move(algorithm)),
-      rng_(config_.seed) {
-  const std::string name(policy_->kind());
+    : Trainer(OneTask(problem, std::move(policy)), std::move(config), std::move(algorithm)) {}
+
+Trainer::Trainer(std::vector<TrainTask> tasks, TrainerConfig config, std::unique_ptr<Algorithm> algorithm)
+    : tasks_(std::move(tasks)), config_(std::move(config)), algorithm_(std::move(algorithm)), rng_(config_.seed) {
+  if (tasks_.empty()) throw Error("training needs at least one graph");
+  const std::string name(policy().kind());
   if (config_.samples < 1) throw Error(name + ": samples must be at least 1");
   if (config_.steps < 0) throw Error(name + ": steps must not be negative");
   if (config_.reward == RewardSource::kMeasured && !config_.scorer)
     throw Error(name + ": measured rewards need a scorer that runs placements (allot train --reward measured)");
   if ((config_.resume || config_.checkpoint_every > 0) && config_.out_dir.empty())
     throw Error(name + ": checkpoints need an output directory");
-  policy_->ResetParameters(config_.seed * 0x9E3779B97F4A7C15ull + 0x5eed);
-  if (config_.scorer)
-    scorer_ = config_.scorer;
-  else
-    scorer_ = MakeSimulatorScorer(problem, std::min<int>(std::max(1, config_.threads), static_cast<int>(config_.samples)));
+  if (config_.scorer && multi()) throw Error(name + ": a custom scorer serves one graph; train on one model");
+  if (config_.init_parameters) policy().ResetParameters(config_.seed * 0x9E3779B97F4A7C15ull + 0x5eed);
+  const int threads = std::min<int>(std::max(1, config_.threads), static_cast<int>(config_.samples));
+  for (const TrainTask& t : tasks_) {
+    scorers_.push_back(config_.scorer ? config_.scorer : std::shared_ptr<PlacementScorer>(MakeSimulatorScorer(*t.problem, threads)));
+    if (multi()) lower_bounds_.push_back(ComputeLowerBound(*t.problem->graph, *t.problem->costs).value());
+  }
 }
 
 Trainer::~Trainer() = default;
@@ -118,10 +131,14 @@ std::string Trainer::CheckpointPath() const { return (std::filesystem::path(conf
 
 std::string Trainer::Fingerprint() const {
   std::ostringstream s;
-  s << "placer=" << policy_->kind() << ";graph=" << problem_.graph->hash_hex() << ";cluster=" << problem_.cluster->name()
-    << ";devices=" << problem_.cluster->num_devices() << ";order=" << static_cast<int>(problem_.order)
-    << ";units=" << policy_->decision_groups().num_groups() << ";policy_devices=" << policy_->num_devices();
-  const nlohmann::ordered_json config = policy_->Config();
+  const PlacementProblem& p = problem();
+  s << "placer=" << policy().kind() << ";graph=" << p.graph->hash_hex();
+  for (size_t t = 1; t < tasks_.size(); ++t) s << "," << tasks_[t].problem->graph->hash_hex();
+  s << ";cluster=" << p.cluster->name() << ";devices=" << p.cluster->num_devices() << ";order=" << static_cast<int>(p.order)
+    << ";units=" << policy().decision_groups().num_groups();
+  for (size_t t = 1; t < tasks_.size(); ++t) s << "," << tasks_[t].policy->decision_groups().num_groups();
+  s << ";policy_devices=" << policy().num_devices();
+  const nlohmann::ordered_json config = policy().Config();
   for (const auto& [key, value] : config.items()) s << ";" << key << "=" << value.dump();
   s << ";" << algorithm_->Fingerprint() << ";logit_noise=" << Num(config_.logit_noise)
     << ";noise_steps=" << config_.noise_steps << ";lr_decay=" << Num(config_.lr_decay)
@@ -135,7 +152,7 @@ void Trainer::SaveCheckpoint(const TrainResult& r, double elapsed, int64_t evalu
   a.write("format", c10::IValue(std::string(kCheckpointFormat)));
   a.write("fingerprint", c10::IValue(Fingerprint()));
   torch::serialize::OutputArchive policy;
-  policy_->module().save(policy);
+  this->policy().module().save(policy);
   a.write("policy", policy);
   torch::serialize::OutputArchive algorithm;
   algorithm_->Save(algorithm);
@@ -147,13 +164,22 @@ void Trainer::SaveCheckpoint(const TrainResult& r, double elapsed, int64_t evalu
   a.write("best_step_time", c10::IValue(r.best_step_time));
   a.write("best_step", c10::IValue(r.best_step));
   a.write("best_groups", at::tensor(r.best_groups, at::TensorOptions().dtype(at::kLong)));
+  for (size_t t = 1; t < r.tasks.size(); ++t) {
+    const std::string k = std::to_string(t);
+    a.write("best_groups_" + k, at::tensor(r.tasks[t].groups, at::TensorOptions().dtype(at::kLong)));
+    a.write("best_step_time_" + k, c10::IValue(r.tasks[t].step_time));
+    a.write("best_step_" + k, c10::IValue(r.tasks[t].step));
+  }
+  const int columns = multi() ? kMultiCurveColumns : kCurveColumns;
   std::vector<double> curve;
-  curve.reserve(r.curve.size() * kCurveColumns);
-  for (const CurvePoint& c : r.curve)
+  curve.reserve(r.curve.size() * columns);
+  for (const CurvePoint& c : r.curve) {
     curve.insert(curve.end(), {static_cast<double>(c.step), c.mean_step_time, c.best_step_time, c.mean_reward,
                                c.entropy, c.elapsed, c.valid_fraction});
+    if (multi()) curve.insert(curve.end(), {static_cast<double>(c.task), c.relative});
+  }
   a.write("curve", at::tensor(curve, at::TensorOptions().dtype(at::kDouble))
-                       .reshape({static_cast<int64_t>(r.curve.size()), kCurveColumns}));
+                       .reshape({static_cast<int64_t>(r.curve.size()), columns}));
   a.write("elapsed", c10::IValue(elapsed));
   a.write("placements", c10::IValue(evaluated_total));
 
@@ -194,7 +220,7 @@ void Trainer::LoadCheckpoint(TrainResult& r, double& elapsed, int64_t& evaluated
     auto bad = [&](const std::string& what) { return Error("--resume: " + path + ": " + what); };
     torch::serialize::InputArchive policy;
     a.read("policy", policy);
-    LoadModuleChecked(policy_->module(), policy, path);
+    LoadModuleChecked(this->policy().module(), policy, path);
     torch::serialize::InputArchive algorithm;
     a.read("algorithm", algorithm);
     algorithm_->Load(algorithm, path);
@@ -210,24 +236,48 @@ void Trainer::LoadCheckpoint(TrainResult& r, double& elapsed, int64_t& evaluated
     if (!(r.best_step_time >= 0)) throw bad("the best step time is negative or NaN");
     a.read("best_step", v);
     r.best_step = v.toInt();
-    at::Tensor best;
-    a.read("best_groups", best);
-    const int64_t groups = static_cast<int64_t>(policy_->decision_groups().num_groups()), devices = policy_->num_devices();
-    if (best.scalar_type() != at::kLong || best.dim() != 1 || (best.numel() != 0 && best.numel() != groups))
-      throw bad("the best placement is not one device per decision group");
-    best = best.contiguous();
-    r.best_groups.assign(best.data_ptr<int64_t>(), best.data_ptr<int64_t>() + best.numel());
-    for (int64_t g : r.best_groups)
-      if (g < 0 || g >= devices) throw bad("the best placement names device " + std::to_string(g));
+    r.tasks.assign(tasks_.size(), TaskBest{});
+    for (size_t t = 0; t < tasks_.size(); ++t) {
+      const std::string k = t == 0 ? "" : "_" + std::to_string(t);
+      TaskBest& best_of = r.tasks[t];
+      if (t == 0) {
+        best_of.step_time = r.best_step_time;
+        best_of.step = r.best_step;
+      } else {
+        a.read("best_step_time" + k, v);
+        best_of.step_time = v.toDouble();
+        if (!(best_of.step_time >= 0)) throw bad("a best step time is negative or NaN");
+        a.read("best_step" + k, v);
+        best_of.step = v.toInt();
+      }
+      at::Tensor best;
+      a.read("best_groups" + k, best);
+      const Policy& policy_t = *tasks_[t].policy;
+      const int64_t groups = static_cast<int64_t>(policy_t.decision_groups().num_groups()), devices = policy_t.num_devices();
+      if (best.scalar_type() != at::kLong || best.dim() != 1 || (best.numel() != 0 && best.numel() != groups))
+        throw bad("the best placement is not one device per decision group");
+      best = best.contiguous();
+      best_of.groups.assign(best.data_ptr<int64_t>(), best.data_ptr<int64_t>() + best.numel());
+      for (int64_t g : best_of.groups)
+        if (g < 0 || g >= devices) throw bad("the best placement names device " + std::to_string(g));
+    }
+    r.best_groups = r.tasks[0].groups;
+    const int columns = multi() ? kMultiCurveColumns : kCurveColumns;
     at::Tensor curve;
     a.read("curve", curve);
-    if (curve.scalar_type() != at::kDouble || curve.dim() != 2 || curve.size(1) != kCurveColumns)
-      throw bad("the learning curve is not a [steps, " + std::to_string(kCurveColumns) + "] double tensor");
+    if (curve.scalar_type() != at::kDouble || curve.dim() != 2 || curve.size(1) != columns)
+      throw bad("the learning curve is not a [steps, " + std::to_string(columns) + "] double tensor");
     curve = curve.contiguous();
     const double* c = curve.data_ptr<double>();
     r.curve.clear();
-    for (int64_t i = 0; i < curve.size(0); ++i, c += kCurveColumns)
+    for (int64_t i = 0; i < curve.size(0); ++i, c += columns) {
       r.curve.push_back(CurvePoint{static_cast<int64_t>(c[0]), c[1], c[2], c[3], c[4], c[5], c[6]});
+      if (multi()) {
+        if (!(c[7] >= 0 && c[7] < static_cast<double>(tasks_.size()))) throw bad("the learning curve names no graph");
+        r.curve.back().task = static_cast<int64_t>(c[7]);
+        r.curve.back().relative = c[8];
+      }
+    }
     a.read("elapsed", v);
     elapsed = v.toDouble();
     if (!(elapsed >= 0 && std::isfinite(elapsed))) throw bad("the elapsed time is negative or not finite");
@@ -242,9 +292,11 @@ void Trainer::LoadCheckpoint(TrainResult& r, double& elapsed, int64_t& evaluated
 void Trainer::WriteCurve(const std::vector<CurvePoint>& curve) const {
   const std::filesystem::path dir(config_.out_dir);
   std::filesystem::create_directories(dir);
-  WriteFileAtomic((dir / "learning_curve.csv").string(), LearningCurveCsv(curve));
+  WriteFileAtomic((dir / "learning_curve.csv").string(), LearningCurveCsv(curve, multi()));
+  const std::string on = std::string(policy().kind()) + " on " + problem().cluster->name();
   WriteFileAtomic((dir / "learning_curve.svg").string(),
-                  LearningCurveSvg(curve, std::string(policy_->kind()) + " on " + problem_.cluster->name() + ": step time per policy step"));
+                  multi() ? LearningCurveSvg(curve, on + ", " + std::to_string(tasks_.size()) + " graphs: mean step time / lower bound", true)
+                          : LearningCurveSvg(curve, on + ": step time per policy step"));
 }
 
 TrainResult Trainer::Train() {
@@ -254,12 +306,12 @@ TrainResult Trainer::Train() {
     ~ThreadsGuard() { at::set_num_threads(saved); }
   } threads_guard(config_.policy_threads);
   TrainResult r;
+  r.tasks.assign(tasks_.size(), TaskBest{});
   double elapsed_before = 0;
   int64_t evaluated_total = 0;
   if (config_.resume) LoadCheckpoint(r, elapsed_before, evaluated_total);
 
   const int64_t K = config_.samples;
-  const int64_t G = static_cast<int64_t>(policy_->decision_groups().num_groups());
   std::vector<std::vector<DeviceId>> placements(static_cast<size_t>(K));
   std::vector<Score> scores;
   const auto t0 = Clock::now();
@@ -286,14 +338,18 @@ TrainResult Trainer::Train() {
       algorithm_->SetLearningRate(lr);
     }
     const auto t_sample = Clock::now();
-    Decoded decoded = policy_->Sample(K, rng_, noise);
+    const size_t task = multi() ? static_cast<size_t>(rng_() % tasks_.size()) : 0;
+    Policy& policy = *tasks_[task].policy;
+    const PlacementProblem& problem = *tasks_[task].problem;
+    const int64_t G = static_cast<int64_t>(policy.decision_groups().num_groups());
+    Decoded decoded = policy.Sample(K, rng_, noise);
     for (int64_t k = 0; k < K; ++k)
-      placements[k] = ExpandDecision(problem_, policy_->decision_map(), decoded.devices.data() + k * G);
+      placements[k] = ExpandDecision(problem, policy.decision_map(), decoded.devices.data() + k * G);
     const auto t_score = Clock::now();
-    scorer_->ScoreAll(placements, scores);
+    scorers_[task]->ScoreAll(placements, scores);
     const auto t_update = Clock::now();
     Batch batch{decoded, std::vector<double>(static_cast<size_t>(K)), std::vector<uint8_t>(static_cast<size_t>(K)),
-                r.steps_done};
+                r.steps_done, &policy, static_cast<int64_t>(task)};
     double valid_time = 0;
     int valid = 0;
     for (int64_t k = 0; k < K; ++k) {
@@ -308,12 +364,16 @@ TrainResult Trainer::Train() {
     r.scoring_seconds += std::chrono::duration<double>(t_update - t_score).count();
     r.policy_seconds += std::chrono::duration<double>(t_score - t_sample).count() + Since(t_update);
     ++r.steps_done;
+    TaskBest& best = r.tasks[task];
     for (int64_t k = 0; k < K; ++k)
-      if (scores[k].valid && scores[k].step_time < r.best_step_time) {
-        r.best_step_time = scores[k].step_time;
-        r.best_step = r.steps_done;
-        r.best_groups.assign(decoded.devices.begin() + k * G, decoded.devices.begin() + (k + 1) * G);
+      if (scores[k].valid && scores[k].step_time < best.step_time) {
+        best.step_time = scores[k].step_time;
+        best.step = r.steps_done;
+        best.groups.assign(decoded.devices.begin() + k * G, decoded.devices.begin() + (k + 1) * G);
       }
+    r.best_step_time = r.tasks[0].step_time;
+    r.best_step = r.tasks[0].step;
+    if (task == 0 && best.step == r.steps_done) r.best_groups = best.groups;
     r.placements_evaluated += K;
     evaluated_total += K;
     CurvePoint c;
@@ -326,6 +386,11 @@ TrainResult Trainer::Train() {
     c.entropy = stats.entropy;
     c.elapsed = elapsed_before + Since(t0);
     c.valid_fraction = static_cast<double>(valid) / static_cast<double>(K);
+    if (multi()) {
+      c.task = static_cast<int64_t>(task);
+      c.relative = c.mean_step_time / lower_bounds_[task];
+      c.best_step_time = best.step_time;
+    }
     r.curve.push_back(c);
 
     printed_last = false;
@@ -356,29 +421,36 @@ TrainResult Trainer::Train() {
     SaveCheckpoint(r, elapsed_before + r.seconds, evaluated_total);
     WriteCurve(r.curve);
   }
-  if (!r.best_groups.empty()) r.best_placement = ExpandDecision(problem_, policy_->decision_map(), r.best_groups.data());
+  if (!r.best_groups.empty()) r.best_placement = ExpandDecision(problem(), policy().decision_map(), r.best_groups.data());
   return r;
 }
 
-std::string LearningCurveCsv(const std::vector<CurvePoint>& curve) {
-  std::string out = "step,mean_step_time_s,best_step_time_s,mean_reward,entropy,elapsed_s,valid_fraction\n";
-  char buf[256];
+std::string LearningCurveCsv(const std::vector<CurvePoint>& curve, bool multi) {
+  std::string out = "step,mean_step_time_s,best_step_time_s,mean_reward,entropy,elapsed_s,valid_fraction";
+  out += multi ? ",graph,relative_step_time\n" : "\n";
+  char buf[320];
   for (const CurvePoint& c : curve) {
-    std::snprintf(buf, sizeof buf, "%lld,%s,%s,%.9g,%.6g,%.3f,%.4g\n", static_cast<long long>(c.step),
+    std::snprintf(buf, sizeof buf, "%lld,%s,%s,%.9g,%.6g,%.3f,%.4g", static_cast<long long>(c.step),
                   std::isfinite(c.mean_step_time) ? Num(c.mean_step_time).c_str() : "",
                   std::isfinite(c.best_step_time) ? Num(c.best_step_time).c_str() : "", c.mean_reward, c.entropy,
                   c.elapsed, c.valid_fraction);
     out += buf;
+    if (multi) {
+      std::snprintf(buf, sizeof buf, ",%lld,%s", static_cast<long long>(c.task),
+                    std::isfinite(c.relative) ? Num(c.relative).c_str() : "");
+      out += buf;
+    }
+    out += "\n";
   }
   return out;
 }
 
-std::string LearningCurveSvg(const std::vector<CurvePoint>& curve, const std::string& title) {
+std::string LearningCurveSvg(const std::vector<CurvePoint>& curve, const std::string& title, bool relative) {
   const double W = 800, H = 440, left = 80, right = 20, top = 40, bottom = 50;
   double lo = INFINITY, hi = -INFINITY;
   int64_t max_step = 1;
   for (const CurvePoint& c : curve) {
-    for (double v : {c.mean_step_time, c.best_step_time})
+    for (double v : {relative ? c.relative : c.mean_step_time, relative ? c.relative : c.best_step_time})
       if (std::isfinite(v) && v > 0) {
         lo = std::min(lo, v);
         hi = std::max(hi, v);
@@ -408,8 +480,13 @@ std::string LearningCurveSvg(const std::vector<CurvePoint>& curve, const std::st
   for (int i = 0; i <= 5; ++i) {  // y ticks, log-spaced
     const double v = std::pow(10.0, llo + (lhi - llo) * i / 5);
     s << "<line x1=\"" << left - 4 << "\" x2=\"" << W - right << "\" y1=\"" << Y(v) << "\" y2=\"" << Y(v)
-      << "\" stroke=\"#eee\"/>\n<text x=\"" << left - 6 << "\" y=\"" << Y(v) + 4 << "\" text-anchor=\"end\">"
-      << FormatStepTime(v) << "</text>\n";
+      << "\" stroke=\"#eee\"/>\n<text x=\"" << left - 6 << "\" y=\"" << Y(v) + 4 << "\" text-anchor=\"end\">";
+    if (relative) {
+      std::snprintf(buf, sizeof buf, "%.3gx", v);
+      s << buf << "</text>\n";
+    } else {
+      s << FormatStepTime(v) << "</text>\n";
+    }
   }
   for (int i = 0; i <= 5; ++i) {  // x ticks
     const double step = static_cast<double>(max_step) * i / 5;
@@ -420,7 +497,7 @@ std::string LearningCurveSvg(const std::vector<CurvePoint>& curve, const std::st
   auto series = [&](bool best, const char* color, const char* label, double y_label) {
     s << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"" << (best ? 2 : 1) << "\" points=\"";
     for (const CurvePoint& c : curve) {
-      const double v = best ? c.best_step_time : c.mean_step_time;
+      const double v = relative ? c.relative : best ? c.best_step_time : c.mean_step_time;
       if (std::isfinite(v) && v > 0) {
         std::snprintf(buf, sizeof buf, "%.1f,%.1f ", X(static_cast<double>(c.step)), Y(v));
         s << buf;
@@ -429,8 +506,12 @@ std::string LearningCurveSvg(const std::vector<CurvePoint>& curve, const std::st
     s << "\"/>\n<text x=\"" << W - right - 8 << "\" y=\"" << y_label << "\" text-anchor=\"end\" fill=\"" << color
       << "\">" << label << "</text>\n";
   };
-  series(false, "#7fa7d9", "mean step time of the step's valid samples", top + 16);
-  series(true, "#d9480f", "best step time so far", top + 32);
+  if (relative) {
+    series(false, "#7fa7d9", "mean step time of the step's valid samples / the graph's lower bound", top + 16);
+  } else {
+    series(false, "#7fa7d9", "mean step time of the step's valid samples", top + 16);
+    series(true, "#d9480f", "best step time so far", top + 32);
+  }
   s << "</svg>\n";
   return s.str();
 }

@@ -20,6 +20,12 @@
 //   checkpoint holds the parameters, the algorithm's state, the step, the RNG state, the best placement and the
 //   curve). A time budget (`max_seconds`) ends a run at a step that depends on the machine's speed; the steps it
 //   did are still a function of the seed.
+// - Many graphs (GDP's batch training, Placeto's generalisation): a trainer may hold several tasks, one policy per
+//   graph, all sharing one network. Each update draws its graph uniformly from the seeded RNG (one graph per
+//   batch of K samples), so baselines and advantage scales stay per graph (rl/algorithm.h Batch::task); the best
+//   placement is kept per graph, and the curve gains the graph and the step time relative to the graph's lower
+//   bound (cost_model/bounds.h), the one number comparable across graphs. With one task no draw is made: the
+//   single-graph runs are unchanged.
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -58,6 +64,9 @@ struct TrainerConfig {
   // second thread gains nothing (Inception-V3, 128 groups: 87 placements/s with 1, 86 with 2), and 1 keeps a
   // seed's results independent of the machine's core count.
   int policy_threads = 1;
+  // false: keep the policy's parameters as given (fine-tuning a trained policy) instead of initialising them from
+  // the seed.
+  bool init_parameters = true;
   // Budget: stop after this many seconds of training in this process (0: none). Checked after every step.
   double max_seconds = 0;
   RewardSource reward = RewardSource::kSimulated;
@@ -85,6 +94,15 @@ struct CurvePoint {
   double entropy = 0;            // mean per-group entropy, nats
   double elapsed = 0;            // seconds since the run started (resumed runs continue the count)
   double valid_fraction = 0;
+  int64_t task = 0;              // the graph this step trained on (multi-graph runs)
+  double relative = 0;           // mean_step_time / the graph's lower bound (multi-graph runs; NaN if none valid)
+};
+
+// The best placement sampled for one graph.
+struct TaskBest {
+  std::vector<int64_t> groups;   // per decision group; empty while none was valid
+  double step_time = std::numeric_limits<double>::infinity();
+  int64_t step = 0;
 };
 
 struct TrainResult {
@@ -101,6 +119,7 @@ struct TrainResult {
   double scoring_seconds = 0;            // of which scoring placements (simulator or runtime)
   bool budget_exhausted = false;         // stopped by max_seconds
   std::vector<CurvePoint> curve;
+  std::vector<TaskBest> tasks;           // per graph; best_* above are the first graph's
 };
 
 // Scores placements (one device per node): a step time and whether it fits.
@@ -116,20 +135,31 @@ class PlacementScorer {
 // The simulator, `threads` of them in parallel (one Simulator per thread, created once).
 std::unique_ptr<PlacementScorer> MakeSimulatorScorer(const PlacementProblem& problem, int threads);
 
+// One graph of a training run: its problem (borrowed; it must outlive the trainer) and the policy bound to it.
+struct TrainTask {
+  const PlacementProblem* problem = nullptr;
+  std::unique_ptr<Policy> policy;
+};
+
 class Trainer {
  public:
   // The problem (and its graph, cluster and costs) must outlive the trainer; `algorithm` optimizes `policy`.
   Trainer(const PlacementProblem& problem, TrainerConfig config, std::unique_ptr<Policy> policy,
           std::unique_ptr<Algorithm> algorithm);
+  // Several graphs: the tasks' policies share one network (the first's module() is the one saved and optimized).
+  // A custom scorer (config.scorer) is for one graph only.
+  Trainer(std::vector<TrainTask> tasks, TrainerConfig config, std::unique_ptr<Algorithm> algorithm);
   ~Trainer();
 
   TrainResult Train();
 
-  Policy& policy() const { return *policy_; }
+  Policy& policy() const { return *tasks_[0].policy; }
   const TrainerConfig& config() const { return config_; }
-  const PlacementProblem& problem() const { return problem_; }
-  const CoarseGraph& decision_groups() const { return policy_->decision_groups(); }
-  const DecisionMap& decision_map() const { return policy_->decision_map(); }
+  const PlacementProblem& problem() const { return *tasks_[0].problem; }
+  size_t num_tasks() const { return tasks_.size(); }
+  const TrainTask& task(size_t i) const { return tasks_[i]; }
+  const CoarseGraph& decision_groups() const { return policy().decision_groups(); }
+  const DecisionMap& decision_map() const { return policy().decision_map(); }
   // The checkpoint's path: out_dir/checkpoint.pt.
   std::string CheckpointPath() const;
 
@@ -139,18 +169,22 @@ class Trainer {
   void LoadCheckpoint(TrainResult& r, double& elapsed, int64_t& evaluated_total);
   void WriteCurve(const std::vector<CurvePoint>& curve) const;
 
-  const PlacementProblem& problem_;
+  bool multi() const { return tasks_.size() > 1; }
+
+  std::vector<TrainTask> tasks_;
   TrainerConfig config_;
-  std::unique_ptr<Policy> policy_;
   std::unique_ptr<Algorithm> algorithm_;
-  std::shared_ptr<PlacementScorer> scorer_;
+  std::vector<std::shared_ptr<PlacementScorer>> scorers_;  // per task
+  std::vector<double> lower_bounds_;                       // per task, seconds (multi-graph runs)
   std::mt19937_64 rng_;
 };
 
-// Learning curve as CSV (step,mean_step_time_s,best_step_time_s,mean_reward,entropy,elapsed_s,valid_fraction) and
-// as an SVG plot (step time per step, log scale: the step's mean over valid samples and the best so far).
-std::string LearningCurveCsv(const std::vector<CurvePoint>& curve);
-std::string LearningCurveSvg(const std::vector<CurvePoint>& curve, const std::string& title);
+// Learning curve as CSV (step,mean_step_time_s,best_step_time_s,mean_reward,entropy,elapsed_s,valid_fraction, and
+// with `multi` graph,relative_step_time) and as an SVG plot (step time per step, log scale: the step's mean over
+// valid samples and the best so far).
+std::string LearningCurveCsv(const std::vector<CurvePoint>& curve, bool multi = false);
+// `relative`: plot the multi-graph curve's relative step times instead.
+std::string LearningCurveSvg(const std::vector<CurvePoint>& curve, const std::string& title, bool relative = false);
 
 // "12.3 ms", "1.23 s", "45.6 us".
 std::string FormatStepTime(double seconds);

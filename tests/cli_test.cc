@@ -179,7 +179,7 @@ TEST(CliTest, LearnedPlacersTrainPlaceAndCompareUnderOneBudget) {
   std::ifstream in(report + "/results.json");
   const nlohmann::json j = nlohmann::json::parse(in);
   const nlohmann::json& rows = j["models"][0]["rows"];
-  ASSERT_EQ(rows.size(), 4u);
+  ASSERT_EQ(rows.size(), 5u);
   for (const nlohmann::json& row : rows) {
     EXPECT_TRUE(row["valid"].get<bool>()) << row.dump();
     ASSERT_TRUE(row.contains("search")) << row.dump();
@@ -191,6 +191,28 @@ TEST(CliTest, LearnedPlacersTrainPlaceAndCompareUnderOneBudget) {
   fs::remove_all(out);
   fs::remove_all(report);
   fs::remove(placement);
+}
+
+TEST(CliTest, GdpTrainsOnSeveralModelsAndPlacesAnUnseenOne) {
+  const std::string out = Temp("train_gdp");
+  fs::remove_all(out);
+  const Outcome trained = RunAllot("train --models \"gen:mlp,layers=2; gen:mlp,layers=3\" --cluster p100x2 "
+                                   "--placer gdp:hidden=16,heads=2 --steps 4 --samples 4 --out " + out);
+  ASSERT_EQ(trained.exit_code, 0) << trained.out;
+  EXPECT_NE(trained.out.find("gen:mlp,layers=3 ("), std::string::npos) << trained.out;
+  EXPECT_NE(trained.out.find("its lower bound"), std::string::npos) << trained.out;
+  EXPECT_FALSE(fs::exists(out + "/best_placement.json"));  // one per model is printed instead
+  for (const char* extra : {"", " --finetune-steps 2", " --budget-seconds 0.5"}) {
+    const Outcome placed = RunAllot("place gen:mlp,layers=4 --cluster p100x2 --policy " + out + extra);
+    ASSERT_EQ(placed.exit_code, 0) << extra << placed.out;
+    EXPECT_NE(placed.out.find("placer         gdp:"), std::string::npos) << placed.out;
+  }
+  ExpectOneLineError(RunAllot("place gen:mlp --cluster p100x4 --policy " + out), "places on 2 devices");
+  ExpectOneLineError(RunAllot("place gen:mlp --cluster p100x2 --finetune-steps 2"), "give --policy");
+  ExpectOneLineError(RunAllot("train --models \"gen:mlp;gen:chain\" --placer seq2seq --out " + out + "_s"),
+                     "trains on one model");
+  ExpectOneLineError(RunAllot("train --placer gdp --out " + out + "_none"), "give a MODEL");
+  fs::remove_all(out);
 }
 
 TEST(CliTest, InspectPrintsJsonFields) {

@@ -99,7 +99,8 @@ inline OptionValues SmallOptions(const std::string& placer, int64_t steps, const
       if (o.name == name) return true;
     return false;
   };
-  if (has("hidden")) spec += ",hidden=32,op_embedding=8,device_embedding=8";
+  if (has("hidden")) spec += ",hidden=32";
+  if (has("op_embedding")) spec += ",op_embedding=8,device_embedding=8";
   if (has("noise")) spec += ",noise=0";
   if (placer != "hierarchical") spec += ",groups=0";
   if (placer == "seq2seq") spec += ",lr=0.01,entropy=0,normalize=false";

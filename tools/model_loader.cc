@@ -41,9 +41,9 @@ DimBindings ParseBindings(const ModelArgs& args) {
   return b;
 }
 
-void AddModelOptions(CLI::App& app, ModelArgs& args, bool model_option) {
+void AddModelOptions(CLI::App& app, ModelArgs& args, bool model_option, bool optional_model) {
   const char* help = "ONNX file, or gen:SPEC for a generated model (e.g. gen:nmt,layers=4)";
-  app.add_option(model_option ? "--model" : "model", args.model, help)->required();
+  app.add_option(model_option ? "--model" : "model", args.model, help)->required(!optional_model);
   args.mode_option = app.add_option("--mode", args.mode, "inference, or training (adds backward and optimizer ops)")
                          ->check(CLI::IsMember({"inference", "training"}));
   args.optimizer_option = app.add_option("--optimizer", args.optimizer, "training optimizer: sgd, momentum, adam")

@@ -35,8 +35,9 @@ struct ModelArgs {
                     *seq_option = nullptr, *dim_option = nullptr;
 };
 
-// Adds MODEL (a positional argument, or `--model` with model_option) and the options above to a subcommand.
-void AddModelOptions(CLI::App& app, ModelArgs& args, bool model_option = false);
+// Adds MODEL (a positional argument, or `--model` with model_option; optional with `optional_model`) and the
+// options above to a subcommand.
+void AddModelOptions(CLI::App& app, ModelArgs& args, bool model_option = false, bool optional_model = false);
 
 // --batch, --seq and --dim as bindings; an ill-formed --dim is an Error.
 DimBindings ParseBindings(const ModelArgs& args);

@@ -24,7 +24,8 @@ struct PlaceArgs {
   ModelArgs model;
   ClusterArgs cluster;
   std::string placer = "etf", output, order = "fifo", policy;
-  int64_t seed = -1;
+  int64_t seed = -1, finetune_steps = -1;
+  double budget_seconds = 0;
   bool json = false;
   bool placer_given = false;
 };
@@ -34,8 +35,16 @@ void RunPlace(const PlaceArgs& args) {
   // A learned placer's trained policy: place with it, without training (the placer named in the policy unless
   // --placer says otherwise; a mismatch is refused by the placer).
   std::string spec = !args.policy.empty() && !args.placer_given ? SavedPolicyPlacer(args.policy) : args.placer;
-  if (!args.policy.empty())
-    spec += std::string(spec.find(':') == std::string::npos ? ":" : ",") + "policy=" + args.policy;
+  auto add = [&spec](const std::string& option) {
+    spec += std::string(spec.find(':') == std::string::npos ? ":" : ",") + option;
+  };
+  if (!args.policy.empty()) add("policy=" + args.policy);
+  if ((args.finetune_steps >= 0 || args.budget_seconds > 0) && args.policy.empty())
+    throw Error("allot place: --finetune-steps and --budget-seconds fine-tune a trained policy: give --policy DIR");
+  // A time budget alone fine-tunes until it runs out.
+  if (args.finetune_steps >= 0 || args.budget_seconds > 0)
+    add("finetune_steps=" + std::to_string(args.finetune_steps >= 0 ? args.finetune_steps : int64_t{INT32_MAX}));
+  if (args.budget_seconds > 0) add("seconds=" + std::to_string(args.budget_seconds));
   const PlaceRun run = RunPlacer(m, spec, args.seed, ParseDispatchOrder(args.order));
   if (!run.error.empty()) throw Error(run.error);
   PlacementInfo info;
@@ -85,6 +94,13 @@ void RegisterPlace(CLI::App& app) {
   cmd->add_option("--policy", args->policy,
                   "a learned placer's trained policy (allot train --out DIR: DIR or DIR/policy); its placer is the "
                   "default --placer");
+  cmd->add_option("--finetune-steps", args->finetune_steps,
+                  "with --policy of a graph-generic placer (gdp): train this many updates on this model first "
+                  "(0: zero-shot, the default)")
+      ->check(kCountOrZero);
+  cmd->add_option("--budget-seconds", args->budget_seconds,
+                  "with --policy (gdp): fine-tune on this model for at most this many seconds")
+      ->check(kSeconds);
   cmd->add_option("--order", args->order, "simulator dispatch order: fifo or critical-path")
       ->check(CLI::IsMember({"fifo", "critical-path"}));
   cmd->add_option("-o,--output", args->output, "placement JSON to write")->check(kOutputPath);

@@ -1,6 +1,8 @@
-// `allot train`: trains a learned placer's policy (seq2seq, hierarchical, spotlight, post: rl/learned_registry.h)
-// on one model and cluster, with checkpoints, resume, SIGINT handling and a learning curve. Writes, under --out DIR:
-//   best_placement.json   the best valid placement sampled (placement-file format, cost_model/placement.h)
+// `allot train`: trains a learned placer's policy (seq2seq, hierarchical, spotlight, post, gdp:
+// rl/learned_registry.h) on one model and cluster — or, for a graph-generic placer, on many (`--models "M1;M2"`)
+// — with checkpoints, resume, SIGINT handling and a learning curve. Writes, under --out DIR:
+//   best_placement.json   the best valid placement sampled (placement-file format, cost_model/placement.h); one
+//                         model only (with many, the best per model is printed)
 //   learning_curve.csv    step, mean step time, best step time, mean reward, entropy, elapsed, valid fraction
 //   learning_curve.svg    the same, plotted
 //   policy/               the trained policy: `allot place MODEL --policy DIR` (or DIR/policy)
@@ -33,6 +35,7 @@ namespace {
 struct TrainArgs {
   ModelArgs model;
   ClusterArgs cluster;
+  std::string models;  // "M1;M2;...": train one graph-generic policy on all of them
   std::string placer = "seq2seq", out, order = "fifo", reward = "simulated";
   int64_t steps = -1, seed = -1, samples = -1, threads = -1, checkpoint_every = 50;
   bool resume = false;
@@ -69,6 +72,11 @@ class MeasuredScorer : public rl::PlacementScorer {
   runtime::MeasureOptions options_;
 };
 
+std::string Trim(const std::string& s) {
+  const size_t begin = s.find_first_not_of(" \t");
+  return begin == std::string::npos ? "" : s.substr(begin, s.find_last_not_of(" \t") - begin + 1);
+}
+
 std::atomic<bool> g_stop{false};
 
 void OnTrainSigint(int) {
@@ -103,10 +111,33 @@ void RunTrain(const TrainArgs& args) {
   if (args.samples >= 0) options.Set("samples", std::to_string(args.samples));
   if (args.threads >= 0) options.Set("threads", std::to_string(args.threads));
 
-  const CostedModel m = LoadCostedModel(args.model, args.cluster);
-  PlacementProblem problem = MakeProblem(m);
-  problem.mode = args.model.mode;
-  problem.order = ParseDispatchOrder(args.order);
+  std::vector<std::string> specs;
+  if (!args.model.model.empty()) specs.push_back(args.model.model);
+  for (size_t start = 0; start <= args.models.size() && !args.models.empty();) {
+    const size_t end = std::min(args.models.find(';', start), args.models.size());
+    const std::string spec = Trim(args.models.substr(start, end - start));
+    if (!spec.empty()) specs.push_back(spec);
+    start = end + 1;
+  }
+  if (specs.empty()) throw Error("allot train: give a MODEL or --models \"M1;M2;...\"");
+  if (specs.size() > 1 && rl::FindLearnedPlacer(name).share_policy == nullptr)
+    throw Error("allot train: " + name + " trains on one model; graph-generic placers (gdp) train on several");
+  if (specs.size() > 1 && args.reward != "simulated")
+    throw Error("allot train: --reward measured trains on one model");
+  // Stable addresses: the problems point into these.
+  std::vector<std::unique_ptr<CostedModel>> costed;
+  std::vector<PlacementProblem> problems;
+  problems.reserve(specs.size());
+  for (const std::string& spec : specs) {
+    ModelArgs model = args.model;
+    model.model = spec;
+    costed.push_back(std::make_unique<CostedModel>(LoadCostedModel(model, args.cluster)));
+    problems.push_back(MakeProblem(*costed.back()));
+    problems.back().mode = args.model.mode;
+    problems.back().order = ParseDispatchOrder(args.order);
+  }
+  const CostedModel& m = *costed[0];
+  const PlacementProblem& problem = problems[0];
 
   rl::TrainerConfig config;
   config.reward = rl::ParseRewardSource(args.reward);
@@ -121,13 +152,18 @@ void RunTrain(const TrainArgs& args) {
   if (config.reward == rl::RewardSource::kMeasured)
     config.scorer = std::make_shared<MeasuredScorer>(m.model, m.cluster, m.costs, problem.order);
 
-  const std::unique_ptr<rl::Trainer> trainer_ptr = rl::MakeTrainer(problem, name, options, config);
+  std::vector<const PlacementProblem*> pointers;
+  for (const PlacementProblem& p : problems) pointers.push_back(&p);
+  const std::unique_ptr<rl::Trainer> trainer_ptr = specs.size() > 1 ? rl::MakeTrainer(pointers, name, options, config)
+                                                                      : rl::MakeTrainer(problem, name, options, config);
   rl::Trainer& trainer = *trainer_ptr;
-  std::printf("model          %s (%zu nodes, %s)\n", args.model.model.c_str(), m.model.graph.num_nodes(),
-              args.model.mode.c_str());
+  for (size_t i = 0; i < specs.size(); ++i)
+    std::printf("%-15s%s (%zu nodes, %s; %zu decision units)\n", i == 0 ? "model" : "", specs[i].c_str(),
+                costed[i]->model.graph.num_nodes(), args.model.mode.c_str(),
+                trainer.task(i).policy->decision_groups().num_groups());
   std::printf("cluster        %s (%zu devices)\n", m.cluster.name().c_str(), m.cluster.num_devices());
   std::printf("placer         %s:%s\n", name.c_str(), options.ToSpec().c_str());
-  std::printf("groups         %zu decision units\n", trainer.decision_groups().num_groups());
+  if (specs.size() == 1) std::printf("groups         %zu decision units\n", trainer.decision_groups().num_groups());
   if (args.resume) std::printf("resuming       from %s\n", trainer.CheckpointPath().c_str());
   std::fflush(stdout);
 
@@ -138,7 +174,8 @@ void RunTrain(const TrainArgs& args) {
   }
   const std::filesystem::path out(args.out);
   rl::PolicyMetadata meta = rl::MetadataOf(trainer, r);
-  meta.model = args.model.model;
+  meta.model = specs[0];
+  for (size_t i = 1; i < specs.size(); ++i) meta.model += ";" + specs[i];
   meta.mode = args.model.mode;
   rl::SavePolicyDirectory((out / "policy").string(), trainer.policy(), meta);
 
@@ -150,6 +187,16 @@ void RunTrain(const TrainArgs& args) {
               r.interrupted        ? "; interrupted: continue with --resume"
               : r.budget_exhausted ? "; time budget reached"
                                    : "");
+  if (specs.size() > 1) {
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const double bound = ComputeLowerBound(costed[i]->model.graph, costed[i]->costs).value();
+      const rl::TaskBest& best = r.tasks[i];
+      std::printf("%-15s%s  best %s (%.3gx its lower bound %s)\n", i == 0 ? "best" : "", specs[i].c_str(),
+                  FormatSeconds(best.step_time).c_str(), best.step_time / bound, FormatSeconds(bound).c_str());
+    }
+    std::printf("wrote          %s/{policy/,learning_curve.csv,learning_curve.svg,checkpoint.pt}\n", args.out.c_str());
+    return;
+  }
   if (r.best_placement.empty()) {
     std::printf("wrote          %s/{policy/,learning_curve.csv,learning_curve.svg,checkpoint.pt}\n", args.out.c_str());
     throw Error(name + " found no placement that fits in memory in " + std::to_string(r.steps_done) +
@@ -182,10 +229,13 @@ void RunTrain(const TrainArgs& args) {
 
 void RegisterTrain(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
-  CLI::App* cmd = app.add_subcommand("train", "Train a learned placer's policy (seq2seq, hierarchical, spotlight, post) with checkpoints");
-  AddModelOptions(*cmd, args->model);
+  CLI::App* cmd = app.add_subcommand("train", "Train a learned placer's policy (seq2seq, hierarchical, spotlight, post, gdp) with checkpoints");
+  AddModelOptions(*cmd, args->model, /*model_option=*/false, /*optional_model=*/true);
+  cmd->add_option("--models", args->models,
+                  "several models, \"M1;M2;...\" (ONNX files or gen: specs): one graph-generic policy (gdp) for all, "
+                  "a graph drawn per update");
   AddClusterOptions(*cmd, args->cluster);
-  cmd->add_option("--placer", args->placer, "learned placer spec: seq2seq|hierarchical|spotlight|post[:key=value,...] (see `allot placers`)");
+  cmd->add_option("--placer", args->placer, "learned placer spec: seq2seq|hierarchical|spotlight|post|gdp[:key=value,...] (see `allot placers`)");
   cmd->add_option("--out", args->out, "output directory (checkpoint, curve, policy, best placement)")
       ->required()
       ->check(kOutputPath);

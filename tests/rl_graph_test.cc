@@ -1,0 +1,229 @@
+// The graph-neural placers' pieces (rl/unit_graph.h, rl/sage_encoder.h, rl/segment_attention.h) on hand-made
+// graphs, and GDP (rl/policy_gdp.h) trained on several graphs placing one it never saw.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+
+#include "graph/error.h"
+#include "graph/file_io.h"
+#include "rl/policy_gdp.h"
+#include "rl/policy_io.h"
+#include "rl_test_util.h"
+
+namespace allot {
+namespace {
+
+using namespace rltest;  // tests/rl_test_util.h
+
+// Op i reads the outputs of inputs[i] (the graph input when empty) and takes ms[i] milliseconds at slowdown 1.
+std::unique_ptr<Case> Dag(const std::vector<std::vector<int>>& inputs, const std::vector<double>& ms,
+                          const std::vector<double>& slowdown) {
+  GraphBuilder b("dag");
+  const TensorId x = b.Tensor("x");
+  b.SetType(x, DType::kFloat32, {4, 4});
+  b.tensor(x).is_graph_input = true;
+  std::vector<TensorId> out;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    NodeDef n;
+    n.name = "op" + std::to_string(i);
+    n.op_type = inputs[i].size() > 1 ? "Add" : "Relu";
+    for (int j : inputs[i]) n.inputs.push_back(out[j]);
+    if (inputs[i].empty()) n.inputs.push_back(x);
+    out.push_back(b.Tensor(n.name + ":0"));
+    b.SetType(out.back(), DType::kFloat32, {16, 32});
+    n.outputs = {out.back()};
+    n.flops = ms[i] * 1e6;
+    b.AddNode(std::move(n));
+  }
+  std::vector<bool> read(inputs.size(), false);
+  for (const auto& in : inputs)
+    for (int j : in) read[j] = true;
+  auto f = std::make_unique<Case>();
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (!read[i]) b.tensor(out[i]).is_graph_output = true;
+  f->graph = b.Finalize();
+  f->cluster = MakeCluster(slowdown);
+  f->costs.num_nodes = f->graph.num_nodes();
+  f->costs.num_devices = slowdown.size();
+  for (double m : ms)
+    for (double s : slowdown) f->costs.time.push_back(m * 1e-3 * s);
+  f->problem = PlacementProblem::Make(f->graph, f->cluster, f->costs);
+  return f;
+}
+
+std::vector<std::vector<int>> Chain(int n) {
+  std::vector<std::vector<int>> in(static_cast<size_t>(n));
+  for (int i = 1; i < n; ++i) in[i] = {i - 1};
+  return in;
+}
+
+TEST(UnitGraphTest, OrderEdgesLevelsAndReachabilityOfADiamond) {
+  // 0 -> {1, 2} -> 3, and 4 alone.
+  auto f = Dag({{}, {0}, {0}, {1, 2}, {}}, {1, 1, 1, 1, 1}, {1, 1});
+  rl::UnitGraph g = rl::BuildUnitGraph(f->graph, f->problem.groups);
+  ASSERT_EQ(g.units, 5);
+  std::vector<std::string> names;
+  for (uint32_t u : g.order) names.push_back(f->problem.groups.group_names[u]);
+  // Topological order (ties by node id): the isolated op 4 last.
+  EXPECT_EQ(names, (std::vector<std::string>{"op0", "op1", "op2", "op3", "op4"}));
+  auto preds = [&](int i) { return std::vector<uint32_t>(g.preds.begin() + g.pred_offsets[i], g.preds.begin() + g.pred_offsets[i + 1]); };
+  auto succs = [&](int i) { return std::vector<uint32_t>(g.succs.begin() + g.succ_offsets[i], g.succs.begin() + g.succ_offsets[i + 1]); };
+  EXPECT_EQ(succs(0), (std::vector<uint32_t>{1, 2}));
+  EXPECT_EQ(preds(3), (std::vector<uint32_t>{1, 2}));
+  EXPECT_TRUE(preds(4).empty() && succs(4).empty());
+  EXPECT_EQ(g.level, (std::vector<uint32_t>{0, 1, 1, 2, 0}));
+  EXPECT_EQ(g.level_offsets, (std::vector<uint32_t>{0, 2, 4, 5}));
+  EXPECT_EQ(g.level_members, (std::vector<uint32_t>{0, 4, 1, 2, 3}));
+  EXPECT_EQ(g.num_edges(), 4);
+  EXPECT_EQ(g.features.sizes(), (at::IntArrayRef{5, rl::UnitFeatureWidth()}));
+
+  g.ComputeReachability();
+  EXPECT_TRUE(g.IsAncestor(3, 0) && g.IsAncestor(3, 1) && g.IsAncestor(3, 2));
+  EXPECT_FALSE(g.IsAncestor(3, 4));
+  EXPECT_TRUE(g.IsDescendant(0, 3));
+  EXPECT_FALSE(g.IsAncestor(1, 2) || g.IsDescendant(1, 2));  // the two branches are parallel
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(g.IsAncestor(i, i) || g.IsDescendant(i, i));
+}
+
+TEST(UnitGraphTest, ReachabilityOfALongChainCrossesWordBoundaries) {
+  auto f = Dag(Chain(150), std::vector<double>(150, 1), {1, 1});
+  rl::UnitGraph g = rl::BuildUnitGraph(f->graph, f->problem.groups);
+  g.ComputeReachability();
+  EXPECT_EQ(g.words, 3);
+  EXPECT_TRUE(g.IsAncestor(149, 0) && g.IsDescendant(0, 149) && g.IsAncestor(130, 64));
+  EXPECT_FALSE(g.IsAncestor(64, 130));
+  EXPECT_EQ(g.level.back(), 149u);
+}
+
+TEST(SageEncoderTest, RelabellingTheNodesPermutesTheEmbeddings) {
+  auto f = Dag({{}, {0}, {0}, {1, 2}, {}, {3, 4}}, {1, 2, 3, 4, 5, 6}, {1, 1});
+  const rl::UnitGraph g = rl::BuildUnitGraph(f->graph, f->problem.groups);
+  const rl::EdgeTensors e = rl::EdgeTensors::Of(g);
+  rl::SageEncoder encoder(rl::UnitFeatureWidth(), 16, 2);
+  rl::InitLinearLayers(*encoder, 3);
+  torch::NoGradGuard no_grad;
+  const at::Tensor h = encoder->forward(g.features, e);
+  // The same graph with its rows in another order: new row i holds old row perm[i].
+  const std::vector<int64_t> perm = {5, 2, 0, 4, 1, 3};
+  std::vector<int64_t> where(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i) where[perm[i]] = static_cast<int64_t>(i);
+  const at::Tensor index = at::tensor(perm, at::TensorOptions().dtype(at::kLong));
+  rl::EdgeTensors p = e;
+  const at::Tensor map = at::tensor(where, at::TensorOptions().dtype(at::kLong));
+  p.source = map.index_select(0, e.source);
+  p.target = map.index_select(0, e.target);
+  p.in_degree = e.in_degree.index_select(0, index);
+  p.out_degree = e.out_degree.index_select(0, index);
+  const at::Tensor hp = encoder->forward(g.features.index_select(0, index), p);
+  EXPECT_TRUE(at::allclose(hp, h.index_select(0, index), 1e-5, 1e-6));
+  // Direction matters: reversing every edge changes the embeddings.
+  rl::EdgeTensors r = e;
+  std::swap(r.source, r.target);
+  std::swap(r.in_degree, r.out_degree);
+  EXPECT_FALSE(at::allclose(encoder->forward(g.features, r), h, 1e-4, 1e-5));
+}
+
+TEST(SegmentAttentionTest, AUnitSeesItsSegmentAndThePreviousOnly) {
+  rl::SegmentAttentionConfig c;
+  c.width = 8;
+  c.heads = 2;
+  c.layers = 1;
+  c.segment = 4;
+  rl::SegmentAttention attention(c);
+  rl::InitLinearLayers(*attention, 5);
+  torch::NoGradGuard no_grad;
+  const at::Tensor x = at::randn({14, 8}), context = at::randn({8});
+  const at::Tensor y = attention->forward(x, context);
+  ASSERT_EQ(y.sizes(), x.sizes());
+  at::Tensor x2 = x.clone();
+  x2[1] += 1.0;  // a unit of segment 0
+  const at::Tensor y2 = attention->forward(x2, context);
+  auto changed = [&](int64_t from, int64_t to) { return !at::allclose(y.narrow(0, from, to - from), y2.narrow(0, from, to - from)); };
+  EXPECT_TRUE(changed(0, 4));    // its own segment
+  EXPECT_TRUE(changed(4, 8));    // the next, through its memory
+  EXPECT_FALSE(changed(8, 14));  // beyond: out of reach of one layer
+  // The padding of the last segment (14 = 3 x 4 + 2) is never attended: appending units changes no earlier output
+  // beyond the last segment's window.
+  const at::Tensor longer = attention->forward(at::cat({x, at::randn({2, 8})}, 0), context);
+  EXPECT_TRUE(at::allclose(longer.narrow(0, 0, 8), y.narrow(0, 0, 8)));
+}
+
+// Single chains on a fast and a very slow device: whatever the length, the optimum runs everything on the fast
+// one. Trained on chains of 2-6 ops, the policy places chains of 9 and 13 it never saw at that optimum.
+TEST(GdpTest, TrainedOnSeveralGraphsPlacesAnUnseenOneAtItsOptimum) {
+  std::vector<std::unique_ptr<Case>> train, unseen;
+  for (int n : {2, 3, 4, 6}) train.push_back(Dag(Chain(n), std::vector<double>(n, 1), {1, 100}));
+  for (int n : {9, 13}) unseen.push_back(Dag(Chain(n), std::vector<double>(n, 1), {1, 100}));
+  std::vector<const PlacementProblem*> problems;
+  for (const auto& c : train) problems.push_back(&c->problem);
+  const std::string dir = TempDir("gdp_family");
+  rl::TrainerConfig run;
+  run.out_dir = dir;
+  auto trainer = rl::MakeTrainer(problems, "gdp", SmallOptions("gdp", 60, "lr=0.01"), run);
+  const rl::TrainResult r = trainer->Train();
+  ASSERT_EQ(r.tasks.size(), 4u);
+  for (size_t t = 0; t < train.size(); ++t) EXPECT_NEAR(r.tasks[t].step_time, t == 3 ? 6e-3 : (t + 2) * 1e-3, 1e-9);
+  std::set<int64_t> graphs;
+  for (const rl::CurvePoint& c : r.curve) graphs.insert(c.task);
+  EXPECT_EQ(graphs.size(), 4u) << "every graph is drawn";
+  rl::PolicyMetadata meta = rl::MetadataOf(*trainer, r);
+  rl::SavePolicyDirectory(dir + "/policy", trainer->policy(), meta);
+  EXPECT_NE(ReadFile(dir + "/learning_curve.csv").find(",graph,relative_step_time\n"), std::string::npos);
+
+  for (const auto& c : unseen) {
+    const std::vector<DeviceId> placed = Learned().Create("gdp:policy=" + dir)->place(c->problem);
+    EXPECT_NEAR(StepTime(*c, placed), static_cast<double>(c->graph.num_nodes()) * 1e-3, 1e-9);
+  }
+  // Another device count is refused in one line.
+  auto three = Dag(Chain(5), std::vector<double>(5, 1), {1, 1, 100});
+  try {
+    Learned().Create("gdp:policy=" + dir)->place(three->problem);
+    ADD_FAILURE() << "a 2-device policy placed on 3 devices";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("places on 2 devices"), std::string::npos) << e.what();
+  }
+  // Fine-tuning on the unseen graph keeps the optimum (the best of the zero-shot decode and the samples).
+  const std::vector<DeviceId> tuned =
+      Learned().Create("gdp:policy=" + dir + ",finetune_steps=3,samples=4")->place(unseen[0]->problem);
+  EXPECT_NEAR(StepTime(*unseen[0], tuned), 9e-3, 1e-9);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(GdpTest, AMultiGraphRunResumesExactly) {
+  std::vector<std::unique_ptr<Case>> cases;
+  cases.push_back(Chains(kUnequal, {1, 1}));
+  cases.push_back(Dag({{}, {0}, {0}, {1, 2}, {}}, {1, 2, 3, 4, 5}, {1, 1}));
+  cases.push_back(Dag(Chain(7), std::vector<double>(7, 1), {1, 1}));
+  std::vector<const PlacementProblem*> problems;
+  for (const auto& c : cases) problems.push_back(&c->problem);
+  const int64_t N = 5;
+  auto full = rl::MakeTrainer(problems, "gdp", SmallOptions("gdp", 2 * N));
+  const rl::TrainResult uninterrupted = full->Train();
+  const std::string dir = TempDir("gdp_resume");
+  rl::TrainerConfig run;
+  run.out_dir = dir;
+  rl::MakeTrainer(problems, "gdp", SmallOptions("gdp", N), run)->Train();
+  run.resume = true;
+  auto second = rl::MakeTrainer(problems, "gdp", SmallOptions("gdp", 2 * N), run);
+  const rl::TrainResult resumed = second->Train();
+  ASSERT_EQ(resumed.curve.size(), uninterrupted.curve.size());
+  for (size_t i = 0; i < resumed.curve.size(); ++i) {
+    EXPECT_EQ(resumed.curve[i].task, uninterrupted.curve[i].task) << i;
+    EXPECT_EQ(resumed.curve[i].mean_reward, uninterrupted.curve[i].mean_reward) << i;
+  }
+  for (size_t t = 0; t < problems.size(); ++t) {
+    EXPECT_EQ(resumed.tasks[t].step_time, uninterrupted.tasks[t].step_time) << t;
+    EXPECT_EQ(resumed.tasks[t].groups, uninterrupted.tasks[t].groups) << t;
+  }
+  ExpectSameParameters(Parameters(*full), Parameters(*second));
+  // The same graphs in another order are another run.
+  std::swap(problems[0], problems[2]);
+  EXPECT_THROW(rl::MakeTrainer(problems, "gdp", SmallOptions("gdp", 2 * N), run)->Train(), Error);
+  // Placers tied to one graph refuse several.
+  EXPECT_THROW(rl::MakeTrainer(problems, "seq2seq", SmallOptions("seq2seq", 2)), Error);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace allot
