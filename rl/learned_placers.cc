@@ -13,8 +13,10 @@
 #include "rl/policy_gdp.h"
 #include "rl/policy_hierarchical.h"
 #include "rl/policy_io.h"
+#include "rl/policy_placeto.h"
 #include "rl/policy_seq2seq.h"
 #include "rl/ppo.h"
+#include "rl/progressive_reinforce.h"
 #include "rl/reinforce.h"
 
 namespace allot {
@@ -249,6 +251,12 @@ std::unique_ptr<Algorithm> HierarchicalAlgorithm(Policy& policy, const OptionVal
   return std::make_unique<Reinforce>(policy, c);
 }
 
+// The graph-generic placers' option: fine-tune a trained policy on the graph it places.
+OptionSpec FinetuneOption() {
+  return {"finetune_steps", T::kInt, "0", "with policy=DIR: updates on this graph before placing (0: zero-shot, the "
+                                          "greedy decode)"};
+}
+
 // --- gdp: GraphSAGE + segment attention, one-shot, PPO, many graphs ------------------------------------------------
 
 Specs GdpOptions() {
@@ -258,7 +266,7 @@ Specs GdpOptions() {
                   {"sage_layers", T::kInt, "2", "GraphSAGE layers (hops)", 0, 16},
                   {"heads", T::kInt, "4", "attention heads (DOPPLER's GDP: 4)", 1, 64},
                   {"attention_layers", T::kInt, "2", "segment-attention blocks", 0, 16},
-                  {"segment", T::kInt, "128", "units per attention segment; each also attends to the previous one",
+                  {"segment", T::kInt, "64", "units per attention segment; each also attends to the previous one (128: 4x slower at 10k units)",
                    1, 1 << 20},
                   {"superposition", T::kBool, "true", "graph-conditioned gates on every attention block (GDP's "
                                                       "superposition network)"},
@@ -266,8 +274,7 @@ Specs GdpOptions() {
                                            "every op)"},
                   {"fuse_chains", T::kBool, "false", "merge an op into its single consumer first"},
                   {"devices", T::kString, "gpu", "the devices the policy chooses among: gpu or all"},
-                  {"finetune_steps", T::kInt, "0", "with policy=DIR: PPO updates on this graph before placing (0: "
-                                                   "zero-shot, the greedy decode)"}}});
+                  FinetuneOption()}});
 }
 
 GdpConfig GdpConfigOf(const OptionValues& o) {
@@ -301,6 +308,51 @@ std::unique_ptr<Policy> ShareGdp(const PlacementProblem& p, Policy& trained) {
   c.fuse_chains = j["fuse_chains"].get<bool>();
   c.gpu_only = j["gpu_only"].get<bool>();
   return std::make_unique<GdpPolicy>(p, c, gdp.net());
+}
+
+// --- placeto: progressive episodes, REINFORCE with per-step baselines -------------------------------------------------
+
+Specs PlacetoOptions() {
+  return Concat({LoopOptions("300", "4", "episodes per update (each visits every unit and re-simulates after every "
+                                         "move)"),
+                 {{"lr", T::kDouble, "0.001", "Adam learning rate (Placeto's hyperparameters.txt: 1e-3)"},
+                  {"entropy", T::kDouble, "0", "entropy bonus weight, per step (Placeto decays one; at 0.01 the "
+                                               "policy on 8 unequal chains stays uniform for 300 updates)"},
+                  {"window", T::kInt, "10", "episodes in each step's baseline (Placeto: 10)", 1, 100000},
+                  {"normalize", T::kBool, "true", "divide advantages by their std over the batch (not in Placeto)"},
+                  {"width", T::kInt, "32", "the encoder's embedding width d", 2, 4096},
+                  {"groups", T::kInt, "128", "most decision units (Placeto places coarsened graphs; 0: no cap)"},
+                  {"fuse_chains", T::kBool, "true", "merge an op into its single consumer before grouping"},
+                  {"devices", T::kString, "gpu", "the devices the policy chooses among: gpu or all"},
+                  FinetuneOption()}});
+}
+
+std::unique_ptr<Policy> MakePlaceto(const PlacementProblem& p, const OptionValues& o) {
+  PlacetoConfig c;
+  c.width = o.Int("width");
+  c.max_groups = static_cast<size_t>(o.Int("groups"));
+  c.fuse_chains = o.Bool("fuse_chains");
+  c.gpu_only = GpuOnly(o, "placeto");
+  return std::make_unique<PlacetoPolicy>(p, c);
+}
+
+std::unique_ptr<Algorithm> PlacetoAlgorithm(Policy& policy, const OptionValues& o) {
+  ProgressiveReinforceConfig c;
+  c.lr = o.Double("lr");
+  c.entropy = o.Double("entropy");
+  c.window = o.Int("window");
+  c.normalize = o.Bool("normalize");
+  return std::make_unique<ProgressiveReinforce>(policy, c);
+}
+
+std::unique_ptr<Policy> SharePlaceto(const PlacementProblem& p, Policy& trained) {
+  auto& placeto = dynamic_cast<PlacetoPolicy&>(trained);
+  PlacetoConfig c = placeto.net()->config();
+  const nlohmann::ordered_json j = placeto.Config();
+  c.max_groups = j["max_groups"].get<size_t>();
+  c.fuse_chains = j["fuse_chains"].get<bool>();
+  c.gpu_only = j["gpu_only"].get<bool>();
+  return std::make_unique<PlacetoPolicy>(p, c, placeto.net());
 }
 
 // --- the generic placer ---------------------------------------------------------------------------------------------
@@ -417,6 +469,10 @@ const std::vector<LearnedPlacerDef>& LearnedPlacerDefs() {
        "GDP: GraphSAGE embeddings and segment (Transformer-XL-style) attention place every unit in one shot, PPO; "
        "trains on many graphs (allot train --models) and places unseen ones (policy=DIR, finetune_steps=N)",
        GdpOptions, MakeGdp, GdpAlgorithm, LoadGdpPolicy, ShareGdp},
+      {"placeto",
+       "Placeto: episodes that revisit every unit of a placement in topological order, a two-sweep graph network "
+       "with ancestor/descendant/parallel aggregation, REINFORCE with per-step baselines; trains on many graphs",
+       PlacetoOptions, MakePlaceto, PlacetoAlgorithm, LoadPlacetoPolicy, SharePlaceto},
   };
   return defs;
 }

@@ -11,6 +11,8 @@
 //                 cross-entropy refit to the elite 10% every N samples
 //   gdp           GDP (2019): GraphSAGE + segment attention, one-shot, PPO; trains on many graphs and places unseen
 //                 ones
+//   placeto       Placeto (NeurIPS'19): progressive episodes over a placement, a two-sweep graph network,
+//                 REINFORCE with per-step baselines; trains on many graphs and places unseen ones
 #include <memory>
 #include <string>
 #include <vector>

@@ -34,6 +34,9 @@ struct Decoded {
   at::Tensor entropy;             // [samples]: mean over decisions of each choice's entropy (nats); differentiable
   at::Tensor step_log_prob;       // [samples, decisions]: per-decision log π, the stages of Spotlight's MDP
   at::Tensor value;               // [samples, decisions] predicted cost per stage, or undefined (no value head)
+  // [samples * decisions]: progressive policies' (Placeto's) return from each step on, in cost units (positive: the
+  // moves from that step on lowered the cost); empty for one-shot policies.
+  std::vector<double> step_returns;
   int64_t device(int64_t sample, int64_t group) const { return devices[sample * groups + group]; }
   const int64_t* actions_of(int64_t sample) const { return actions.data() + sample * action_width; }
   // The samples `which`, with their actions only (the tensors are left undefined): what Evaluate() re-scores.

@@ -47,18 +47,19 @@ at::Tensor SegmentAttentionImpl::forward(const at::Tensor& x, const at::Tensor& 
   // Keys a query may read: [S, 2L], the previous segment (none for the first) and its own, without padding.
   const at::Tensor position = at::arange(2 * L, at::TensorOptions().dtype(at::kLong)).unsqueeze(0) +
                               (at::arange(S, at::TensorOptions().dtype(at::kLong)) * L - L).unsqueeze(1);
-  const at::Tensor allowed = position.ge(0).logical_and(position.lt(U));
-  const at::Tensor bias = at::zeros({S, 2 * L}).masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity())
-                              .view({S, 1, 1, 2 * L});
+  const at::Tensor blocked = position.ge(0).logical_and(position.lt(U)).logical_not().view({S, 1, 1, 2 * L});
   at::Tensor h = padded > U ? at::cat({x, at::zeros({padded - U, W}, x.options())}, 0) : x;
   h = h.view({S, L, W});
   for (size_t l = 0; l < static_cast<size_t>(config_.layers); ++l) {
     const at::Tensor memory = at::cat({at::zeros({1, L, W}, h.options()), h.narrow(0, 0, S - 1)}, 0);
     const at::Tensor window = at::cat({memory, h}, 1);  // [S, 2L, W]
-    const at::Tensor q = Apply(query_, l, h).view({S, L, H, Dh}).transpose(1, 2);        // [S, H, L, Dh]
+    // Scaled before the product: the [S, H, L, 2L] scores are the largest tensors of the pass, so every
+    // elementwise pass over them is avoided where it can be (the mask is applied in place).
+    const at::Tensor q = (Apply(query_, l, h) * (1.0 / std::sqrt(static_cast<double>(Dh)))).view({S, L, H, Dh}).transpose(1, 2);
     const at::Tensor k = Apply(key_, l, window).view({S, 2 * L, H, Dh}).transpose(1, 2);  // [S, H, 2L, Dh]
     const at::Tensor v = Apply(value_, l, window).view({S, 2 * L, H, Dh}).transpose(1, 2);
-    const at::Tensor scores = at::matmul(q, k.transpose(2, 3)) / std::sqrt(static_cast<double>(Dh)) + bias;
+    at::Tensor scores = at::matmul(q, k.transpose(2, 3));  // [S, H, L, 2L]
+    scores.masked_fill_(blocked, -std::numeric_limits<float>::infinity());
     const at::Tensor attended = at::matmul(at::softmax(scores, -1), v).transpose(1, 2).reshape({S, L, W});
     h = norm1_[l]->as<torch::nn::LayerNorm>()->forward(h + Apply(output_, l, attended));
     h = norm2_[l]->as<torch::nn::LayerNorm>()->forward(h + Apply(ffn_out_, l, at::relu(Apply(ffn_in_, l, h))));

@@ -30,7 +30,7 @@ struct SegmentAttentionConfig {
   int64_t width = 64;
   int64_t heads = 4;
   int64_t layers = 2;
-  int64_t segment = 128;
+  int64_t segment = 64;
   bool superposition = true;
 };
 

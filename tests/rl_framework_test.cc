@@ -30,14 +30,14 @@ std::string Tiny(const std::string& placer) {
   if (placer == "hierarchical") return "groups=4";
   if (placer == "spotlight") return "normalize=false";
   if (placer == "post") return "every=20";
-  if (placer == "gdp") return "lr=0.01,entropy=0,fuse_chains=true";
+  if (placer == "gdp") return "lr=0.001,entropy=0,fuse_chains=true";
   return "";
 }
 
 TEST(RlFrameworkTest, EveryLearnedPlacerIsRegisteredWithItsOptions) {
   std::set<std::string> names;
   for (const rl::LearnedPlacerDef& d : rl::LearnedPlacerDefs()) names.insert(d.name);
-  EXPECT_EQ(names, (std::set<std::string>{"seq2seq", "hierarchical", "spotlight", "post", "gdp"}));
+  EXPECT_EQ(names, (std::set<std::string>{"seq2seq", "hierarchical", "spotlight", "post", "gdp", "placeto"}));
   for (const std::string& name : names) {
     const PlacerInfo* info = rltest::Learned().Find(name);
     ASSERT_NE(info, nullptr) << name;
@@ -54,7 +54,7 @@ class RlPlacerTest : public ::testing::TestWithParam<std::string> {};
 TEST_P(RlPlacerTest, FindsTheOptimumOfUnequalChains) {
   const std::string placer = GetParam();
   auto f = Chains(kUnequal, {1, 1});
-  const int64_t steps = placer == "hierarchical" ? 300 : 200;
+  const int64_t steps = placer == "hierarchical" || placer == "placeto" ? 300 : 200;
   auto trainer = SmallTrainer(f->problem, placer, steps, {}, Tiny(placer));
   const rl::TrainResult r = trainer->Train();
   ASSERT_FALSE(r.best_placement.empty());
@@ -66,10 +66,7 @@ TEST_P(RlPlacerTest, FindsTheOptimumOfUnequalChains) {
   // jointly, stalled at 20.5 ms here until its Grouper was told each op's position: rl/policy_hierarchical.h.)
   double late = 0;
   for (size_t i = r.curve.size() - 10; i < r.curve.size(); ++i) late += r.curve[i].mean_step_time / 10;
-  // GDP draws every unit independently (one-shot placement): on 8 chains told apart only by their size, over two
-  // equal devices, no single unit's move improves the expected step time of a uniform policy, so it learns the
-  // split only partly (21.0 ms late); GdpTest checks what it is for, placing unseen graphs.
-  EXPECT_LT(late, placer == "gdp" ? 22e-3 : 19.5e-3) << placer;
+  EXPECT_LT(late, 19.5e-3) << placer;
   EXPECT_LT(late, r.curve.front().mean_step_time) << placer;
 }
 
@@ -159,7 +156,7 @@ TEST_P(RlPlacerTest, SavedPolicyDecodesThroughTheRegistry) {
   std::filesystem::remove_all(dir);
 }
 
-INSTANTIATE_TEST_SUITE_P(Learned, RlPlacerTest, ::testing::Values("seq2seq", "hierarchical", "spotlight", "post", "gdp"),
+INSTANTIATE_TEST_SUITE_P(Learned, RlPlacerTest, ::testing::Values("seq2seq", "hierarchical", "spotlight", "post", "gdp", "placeto"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 TEST(RlPpoTest, ClippedSurrogateMatchesHandComputedValues) {

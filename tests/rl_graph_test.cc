@@ -8,6 +8,7 @@
 #include "graph/error.h"
 #include "graph/file_io.h"
 #include "rl/policy_gdp.h"
+#include "rl/placeto_encoder.h"
 #include "rl/policy_io.h"
 #include "rl_test_util.h"
 
@@ -124,6 +125,59 @@ TEST(SageEncoderTest, RelabellingTheNodesPermutesTheEmbeddings) {
   EXPECT_FALSE(at::allclose(encoder->forward(g.features, r), h, 1e-4, 1e-5));
 }
 
+TEST(PlacetoEncoderTest, OneSweepCarriesInformationAlongTheWholeChainInItsDirection) {
+  auto f = Dag(Chain(6), std::vector<double>(6, 1), {1, 1});
+  rl::UnitGraph g = rl::BuildUnitGraph(f->graph, f->problem.groups);
+  g.ComputeReachability();
+  const rl::SweepPlan plan = rl::SweepPlan::Of(g);
+  EXPECT_EQ(plan.forward.size(), 6u);
+  EXPECT_EQ(plan.backward.size(), 6u);
+  rl::PlacetoEncoder encoder(rl::UnitFeatureWidth(), 8);
+  rl::InitLinearLayers(*encoder, 11);
+  // Which inputs each half of each unit's embedding depends on (the gradient's non-zero rows: structure, not
+  // magnitude, which shrinks by every MLP it crosses).
+  auto depends = [&](int64_t unit, bool forward_half) {
+    const at::Tensor x = g.features.clone().requires_grad_(true);
+    encoder->Embed(x, plan).narrow(1, forward_half ? 0 : 8, 8)[unit].sum().backward();
+    std::vector<int64_t> rows;
+    for (int64_t i = 0; i < 6; ++i)
+      if (x.grad()[i].abs().sum().item<double>() > 0) rows.push_back(i);
+    return rows;
+  };
+  ASSERT_EQ(encoder->Embed(g.features, plan).sizes(), (at::IntArrayRef{6, 16}));
+  // One forward sweep carries the first unit to the last; each half sees only its own direction.
+  EXPECT_EQ(depends(5, true), (std::vector<int64_t>{0, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(depends(2, true), (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(depends(0, false), (std::vector<int64_t>{0, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(depends(3, false), (std::vector<int64_t>{3, 4, 5}));
+}
+
+TEST(PlacetoEncoderTest, SetsOfADiamond) {
+  // 0 -> {1, 2} -> 3, and 4 alone.
+  auto f = Dag({{}, {0}, {0}, {1, 2}, {}}, {1, 1, 1, 1, 1}, {1, 1});
+  rl::UnitGraph g = rl::BuildUnitGraph(f->graph, f->problem.groups);
+  g.ComputeReachability();
+  const rl::SweepPlan plan = rl::SweepPlan::Of(g);
+  auto row = [](const at::Tensor& m, int64_t i) {
+    std::vector<int64_t> out;
+    for (int64_t j = 0; j < m.size(1); ++j)
+      if (m[i][j].item<float>() > 0) out.push_back(j);
+    return out;
+  };
+  EXPECT_EQ(row(plan.ancestors, 3), (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(row(plan.descendants, 0), (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(row(plan.parallel, 1), (std::vector<int64_t>{2, 4}));
+  EXPECT_EQ(row(plan.parallel, 4), (std::vector<int64_t>{0, 1, 2, 3}));
+  rl::PlacetoEncoder encoder(rl::UnitFeatureWidth(), 8);
+  rl::InitLinearLayers(*encoder, 2);
+  const at::Tensor h = encoder->Embed(g.features, plan);
+  const at::Tensor a = encoder->Aggregate(h, plan, at::tensor({1, 3}, at::TensorOptions().dtype(at::kLong)));
+  EXPECT_EQ(a.sizes(), (at::IntArrayRef{2, encoder->output_width()}));
+  // Gradients reach the encoder's first layer through the sweeps and the sets.
+  a.sum().backward();
+  EXPECT_GT(encoder->parameters().front().grad().abs().sum().item<double>(), 0);
+}
+
 TEST(SegmentAttentionTest, AUnitSeesItsSegmentAndThePreviousOnly) {
   rl::SegmentAttentionConfig c;
   c.width = 8;
@@ -149,18 +203,26 @@ TEST(SegmentAttentionTest, AUnitSeesItsSegmentAndThePreviousOnly) {
   EXPECT_TRUE(at::allclose(longer.narrow(0, 0, 8), y.narrow(0, 0, 8)));
 }
 
+// The graph-generic placers (gdp, placeto) with settings for tiny graphs: every op its own unit.
+OptionValues GenericOptions(const std::string& placer, int64_t steps) {
+  return SmallOptions(placer, steps, "lr=0.01,fuse_chains=false");
+}
+
+class GraphPlacerTest : public ::testing::TestWithParam<std::string> {};
+
 // Single chains on a fast and a very slow device: whatever the length, the optimum runs everything on the fast
 // one. Trained on chains of 2-6 ops, the policy places chains of 9 and 13 it never saw at that optimum.
-TEST(GdpTest, TrainedOnSeveralGraphsPlacesAnUnseenOneAtItsOptimum) {
+TEST_P(GraphPlacerTest, TrainedOnSeveralGraphsPlacesAnUnseenOneAtItsOptimum) {
+  const std::string placer = GetParam();
   std::vector<std::unique_ptr<Case>> train, unseen;
   for (int n : {2, 3, 4, 6}) train.push_back(Dag(Chain(n), std::vector<double>(n, 1), {1, 100}));
   for (int n : {9, 13}) unseen.push_back(Dag(Chain(n), std::vector<double>(n, 1), {1, 100}));
   std::vector<const PlacementProblem*> problems;
   for (const auto& c : train) problems.push_back(&c->problem);
-  const std::string dir = TempDir("gdp_family");
+  const std::string dir = TempDir(placer + "_family");
   rl::TrainerConfig run;
   run.out_dir = dir;
-  auto trainer = rl::MakeTrainer(problems, "gdp", SmallOptions("gdp", 60, "lr=0.01"), run);
+  auto trainer = rl::MakeTrainer(problems, placer, GenericOptions(placer, 60), run);
   const rl::TrainResult r = trainer->Train();
   ASSERT_EQ(r.tasks.size(), 4u);
   for (size_t t = 0; t < train.size(); ++t) EXPECT_NEAR(r.tasks[t].step_time, t == 3 ? 6e-3 : (t + 2) * 1e-3, 1e-9);
@@ -172,25 +234,26 @@ TEST(GdpTest, TrainedOnSeveralGraphsPlacesAnUnseenOneAtItsOptimum) {
   EXPECT_NE(ReadFile(dir + "/learning_curve.csv").find(",graph,relative_step_time\n"), std::string::npos);
 
   for (const auto& c : unseen) {
-    const std::vector<DeviceId> placed = Learned().Create("gdp:policy=" + dir)->place(c->problem);
+    const std::vector<DeviceId> placed = Learned().Create(placer + ":policy=" + dir)->place(c->problem);
     EXPECT_NEAR(StepTime(*c, placed), static_cast<double>(c->graph.num_nodes()) * 1e-3, 1e-9);
   }
   // Another device count is refused in one line.
   auto three = Dag(Chain(5), std::vector<double>(5, 1), {1, 1, 100});
   try {
-    Learned().Create("gdp:policy=" + dir)->place(three->problem);
+    Learned().Create(placer + ":policy=" + dir)->place(three->problem);
     ADD_FAILURE() << "a 2-device policy placed on 3 devices";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("places on 2 devices"), std::string::npos) << e.what();
   }
   // Fine-tuning on the unseen graph keeps the optimum (the best of the zero-shot decode and the samples).
   const std::vector<DeviceId> tuned =
-      Learned().Create("gdp:policy=" + dir + ",finetune_steps=3,samples=4")->place(unseen[0]->problem);
+      Learned().Create(placer + ":policy=" + dir + ",finetune_steps=3,samples=4")->place(unseen[0]->problem);
   EXPECT_NEAR(StepTime(*unseen[0], tuned), 9e-3, 1e-9);
   std::filesystem::remove_all(dir);
 }
 
-TEST(GdpTest, AMultiGraphRunResumesExactly) {
+TEST_P(GraphPlacerTest, AMultiGraphRunResumesExactly) {
+  const std::string placer = GetParam();
   std::vector<std::unique_ptr<Case>> cases;
   cases.push_back(Chains(kUnequal, {1, 1}));
   cases.push_back(Dag({{}, {0}, {0}, {1, 2}, {}}, {1, 2, 3, 4, 5}, {1, 1}));
@@ -198,14 +261,14 @@ TEST(GdpTest, AMultiGraphRunResumesExactly) {
   std::vector<const PlacementProblem*> problems;
   for (const auto& c : cases) problems.push_back(&c->problem);
   const int64_t N = 5;
-  auto full = rl::MakeTrainer(problems, "gdp", SmallOptions("gdp", 2 * N));
+  auto full = rl::MakeTrainer(problems, placer, GenericOptions(placer, 2 * N));
   const rl::TrainResult uninterrupted = full->Train();
-  const std::string dir = TempDir("gdp_resume");
+  const std::string dir = TempDir(placer + "_resume");
   rl::TrainerConfig run;
   run.out_dir = dir;
-  rl::MakeTrainer(problems, "gdp", SmallOptions("gdp", N), run)->Train();
+  rl::MakeTrainer(problems, placer, GenericOptions(placer, N), run)->Train();
   run.resume = true;
-  auto second = rl::MakeTrainer(problems, "gdp", SmallOptions("gdp", 2 * N), run);
+  auto second = rl::MakeTrainer(problems, placer, GenericOptions(placer, 2 * N), run);
   const rl::TrainResult resumed = second->Train();
   ASSERT_EQ(resumed.curve.size(), uninterrupted.curve.size());
   for (size_t i = 0; i < resumed.curve.size(); ++i) {
@@ -219,11 +282,14 @@ TEST(GdpTest, AMultiGraphRunResumesExactly) {
   ExpectSameParameters(Parameters(*full), Parameters(*second));
   // The same graphs in another order are another run.
   std::swap(problems[0], problems[2]);
-  EXPECT_THROW(rl::MakeTrainer(problems, "gdp", SmallOptions("gdp", 2 * N), run)->Train(), Error);
+  EXPECT_THROW(rl::MakeTrainer(problems, placer, GenericOptions(placer, 2 * N), run)->Train(), Error);
   // Placers tied to one graph refuse several.
   EXPECT_THROW(rl::MakeTrainer(problems, "seq2seq", SmallOptions("seq2seq", 2)), Error);
   std::filesystem::remove_all(dir);
 }
+
+INSTANTIATE_TEST_SUITE_P(Generic, GraphPlacerTest, ::testing::Values("gdp", "placeto"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace
 }  // namespace allot

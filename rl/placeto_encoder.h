@@ -1,0 +1,61 @@
+#pragma once
+// Placeto's graph embedding (Addanki et al., NeurIPS 2019; REFERENCES Part II §1 "Architecture"; reference code
+// aravic/generalizable-device-placement model/mp_progressive_nn.py), over a unit graph (rl/unit_graph.h):
+//
+//   1. node transform   e_v = MLP(x_v), two hidden layers of `width`
+//   2. two sweeps       forward, in topological order:  h_v = e_v + g(Σ_{u ∈ pred(v)} f(h_u))
+//                       backward, in reverse order:     h'_v = e_v + g'(Σ_{w ∈ succ(v)} f'(h'_w))
+//                       (f, g, f', g': one-hidden-layer ReLU MLPs), output [h ‖ h'] of 2·width
+//   3. tri-aggregation  for a unit c being placed: own embedding ‖ A(ancestors of c) ‖ A(descendants of c) ‖
+//                       A(units parallel to c: neither), each A a sum of an MLP over the set followed by an MLP
+//
+// Batched over the nodes: a sweep processes one topological level at a time (every unit of a level at once: one
+// gather, one index_add and two small MLPs per level), and the three sets come from the unit graph's reachability
+// bitsets as [C, U] masks, so a set sum is one matrix product (dense [U, U] masks: Placeto places coarsened graphs
+// of hundreds of units, where they cost a few MB). The reference code's per-node loop and O(U³)
+// Floyd-Warshall are gone; the values are the same (the level order respects every dependency a node order does).
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/pimpl.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "rl/unit_graph.h"
+
+namespace allot::rl {
+
+// A unit graph's sweep schedule as tensors, made once per graph (ComputeReachability() must have run).
+struct SweepPlan {
+  int64_t units = 0;
+  // Per level (forward: by UnitGraph::level; backward: by longest path to a sink): the positions it holds, and its
+  // incoming messages as (source position, index of the target within the level).
+  struct Level {
+    at::Tensor members, sources, targets;
+  };
+  std::vector<Level> forward, backward;
+  at::Tensor ancestors, descendants, parallel;  // [U, U] float 0/1: row c is c's set
+  static SweepPlan Of(const UnitGraph& graph);
+};
+
+class PlacetoEncoderImpl : public torch::nn::Module {
+ public:
+  PlacetoEncoderImpl(int64_t input, int64_t width);
+  // x [U, input] (or [U, K, input]: K states of the graph at once) -> embeddings [U, (K,) 2 * width].
+  at::Tensor Embed(const at::Tensor& x, const SweepPlan& plan);
+  // For the units `current` ([C] int64 positions): [C, (K,) 8 * width] = own ‖ ancestors ‖ descendants ‖ parallel.
+  at::Tensor Aggregate(const at::Tensor& embeddings, const SweepPlan& plan, const at::Tensor& current);
+  int64_t output_width() const { return 8 * width_; }
+
+ private:
+  at::Tensor Sweep(const at::Tensor& e, const std::vector<SweepPlan::Level>& levels, torch::nn::Sequential& f,
+                   torch::nn::Sequential& g);
+
+  int64_t width_;
+  torch::nn::Sequential transform_{nullptr}, f_forward_{nullptr}, g_forward_{nullptr}, f_backward_{nullptr},
+      g_backward_{nullptr};
+  std::vector<torch::nn::Sequential> set_in_, set_out_;  // ancestors, descendants, parallel
+};
+TORCH_MODULE(PlacetoEncoder);
+
+}  // namespace allot::rl

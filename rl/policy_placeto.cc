@@ -1,0 +1,163 @@
+#include "rl/policy_placeto.h"
+
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/linear.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "graph/error.h"
+#include "graph/json_io.h"
+#include "rl/algorithm.h"
+#include "rl/features.h"
+
+namespace allot::rl {
+namespace {
+constexpr int64_t kBits = 3;  // done, current, start time
+}
+
+PlacetoNetImpl::PlacetoNetImpl(const PlacetoConfig& config) : config_(config) {
+  encoder_ = register_module("encoder", PlacetoEncoder(state_width(), config_.width));
+  const int64_t in = encoder_->output_width();
+  classifier_ = register_module(
+      "classifier", torch::nn::Sequential(torch::nn::Linear(in, 2 * in), torch::nn::ReLU(), torch::nn::Linear(2 * in, in),
+                                          torch::nn::ReLU(), torch::nn::Linear(in, config_.num_devices)));
+}
+
+int64_t PlacetoNetImpl::state_width() const { return UnitFeatureWidth() + config_.num_devices + kBits; }
+
+at::Tensor PlacetoNetImpl::forward(const at::Tensor& x, const SweepPlan& plan, int64_t current) {
+  const at::Tensor h = encoder_->Embed(x, plan);
+  const at::Tensor index = at::full({1}, current, at::TensorOptions().dtype(at::kLong));
+  return classifier_->forward(encoder_->Aggregate(h, plan, index).squeeze(0));
+}
+
+PlacetoPolicy::PlacetoPolicy(const PlacementProblem& problem, PlacetoConfig config, PlacetoNet net)
+    : problem_(problem),
+      config_(std::move(config)),
+      simulator_(*problem.graph, *problem.cluster, *problem.costs, SimOptions{problem.order, /*record_schedule=*/true}) {
+  decision_ = DecisionGroups(*problem.graph, config_.max_groups, config_.fuse_chains, problem.classes);
+  map_ = MapDecision(problem, decision_, config_.gpu_only);
+  config_.num_devices = num_devices();
+  graph_ = BuildUnitGraph(*problem.graph, decision_);
+  graph_.ComputeReachability();
+  plan_ = SweepPlan::Of(graph_);
+  if (!net) {
+    net_ = PlacetoNet(config_);
+  } else {
+    if (net->config().num_devices != config_.num_devices)
+      throw Error("placeto: the shared network places on " + std::to_string(net->config().num_devices) +
+                  " devices, this cluster offers it " + std::to_string(config_.num_devices));
+    net_ = net;
+  }
+}
+
+double PlacetoPolicy::Simulate(const std::vector<int64_t>& devices, float* start) {
+  const SimResult& r = simulator_.Run(ExpandDecision(problem_, map_, devices.data()));
+  const int64_t U = graph_.units;
+  std::fill(start, start + U, std::numeric_limits<float>::infinity());
+  std::vector<uint32_t> position(static_cast<size_t>(U));
+  for (int64_t i = 0; i < U; ++i) position[graph_.order[i]] = static_cast<uint32_t>(i);
+  const double scale = r.step_time > 0 ? 1.0 / r.step_time : 0.0;
+  for (const ScheduledOp& op : r.ops) {
+    float& s = start[position[decision_.group_of[op.node]]];
+    s = std::min(s, static_cast<float>(op.start * scale));
+  }
+  for (int64_t i = 0; i < U; ++i)
+    if (!std::isfinite(start[i])) start[i] = 0.f;
+  return PlacementCost(r.step_time, r.valid);
+}
+
+Decoded PlacetoPolicy::Episodes(int64_t K, std::mt19937_64* rng, const int64_t* forced) {
+  const int64_t U = graph_.units, D = num_devices(), Fs = UnitFeatureWidth(), Fd = D + kBits;
+  Decoded out;
+  out.samples = K;
+  out.groups = U;
+  out.decisions = U;
+  out.action_width = U;
+  out.devices.assign(static_cast<size_t>(K * U), 0);  // the all-zeros start
+  out.step_returns.assign(static_cast<size_t>(K * U), 0.0);
+  if (U == 0) {
+    out.actions = out.devices;
+    out.step_log_prob = at::zeros({K, 0});
+    out.log_prob = at::zeros({K});
+    out.entropy = at::zeros({K});
+    return out;
+  }
+  std::vector<float> start(static_cast<size_t>(K * U));
+  std::vector<double> cost(static_cast<size_t>(K * (U + 1)));  // cost before step t, per episode
+  std::vector<int64_t> row(static_cast<size_t>(U));
+  for (int64_t k = 0; k < K; ++k) {
+    row.assign(out.devices.begin() + k * U, out.devices.begin() + (k + 1) * U);
+    cost[k * (U + 1)] = Simulate(row, start.data() + k * U);
+  }
+  const at::Tensor fixed = graph_.features.unsqueeze(1).expand({U, K, Fs});
+  std::vector<float> dynamic(static_cast<size_t>(U * K * Fd));
+  std::vector<at::Tensor> step_log_prob, entropy;
+  std::vector<int64_t> chosen(static_cast<size_t>(K));
+  for (int64_t t = 0; t < U; ++t) {
+    std::fill(dynamic.begin(), dynamic.end(), 0.f);
+    for (int64_t i = 0; i < U; ++i) {
+      const uint32_t unit = graph_.order[i];
+      for (int64_t k = 0; k < K; ++k) {
+        float* d = dynamic.data() + (i * K + k) * Fd;
+        d[out.devices[k * U + unit]] = 1.f;
+        d[D] = i < t ? 1.f : 0.f;
+        d[D + 1] = i == t ? 1.f : 0.f;
+        d[D + 2] = start[k * U + i];
+      }
+    }
+    const at::Tensor x =
+        at::cat({fixed, at::tensor(dynamic, at::TensorOptions().dtype(at::kFloat)).view({U, K, Fd})}, 2);
+    const at::Tensor logp = at::log_softmax(net_->forward(x, plan_, t), 1);  // [K, D]
+    const at::Tensor probs = logp.detach().exp().contiguous();
+    const uint32_t unit = graph_.order[t];
+    for (int64_t k = 0; k < K; ++k) {
+      const float* p = probs.data_ptr<float>() + k * D;
+      chosen[k] = forced != nullptr ? forced[k * U + unit]
+                  : rng != nullptr  ? DrawIndex(p, D, UniformDouble(*rng))
+                                    : ArgMax(p, D);
+      out.devices[k * U + unit] = chosen[k];
+    }
+    step_log_prob.push_back(logp.gather(1, at::tensor(chosen, at::TensorOptions().dtype(at::kLong)).unsqueeze(1)).squeeze(1));
+    entropy.push_back(-(logp.exp() * logp).sum(1));
+    for (int64_t k = 0; k < K; ++k) {
+      row.assign(out.devices.begin() + k * U, out.devices.begin() + (k + 1) * U);
+      cost[k * (U + 1) + t + 1] = Simulate(row, start.data() + k * U);
+    }
+  }
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t t = 0; t < U; ++t) out.step_returns[k * U + t] = cost[k * (U + 1) + t] - cost[k * (U + 1) + U];
+  out.actions = out.devices;
+  out.step_log_prob = at::stack(step_log_prob, 1);
+  out.log_prob = out.step_log_prob.sum(1);
+  out.entropy = at::stack(entropy, 1).mean(1);
+  return out;
+}
+
+Decoded PlacetoPolicy::Sample(int64_t K, std::mt19937_64& rng, double) { return Episodes(K, &rng, nullptr); }
+
+Decoded PlacetoPolicy::Greedy() { return Episodes(1, nullptr, nullptr); }
+
+Decoded PlacetoPolicy::Evaluate(const Decoded& batch) { return Episodes(batch.samples, nullptr, batch.devices.data()); }
+
+nlohmann::ordered_json PlacetoPolicy::Config() const {
+  nlohmann::ordered_json j;
+  j["width"] = config_.width;
+  j["max_groups"] = config_.max_groups;
+  j["fuse_chains"] = config_.fuse_chains;
+  j["gpu_only"] = config_.gpu_only;
+  return j;
+}
+
+std::unique_ptr<Policy> LoadPlacetoPolicy(const PlacementProblem& problem, const nlohmann::json& j,
+                                          const std::string& source) {
+  PlacetoConfig c;
+  c.width = JsonInteger(j, "width", source, 1, 4096);
+  c.max_groups = static_cast<size_t>(JsonInteger(j, "max_groups", source, 0, int64_t{1} << 22));
+  c.fuse_chains = JsonBool(j, "fuse_chains", source);
+  c.gpu_only = JsonBool(j, "gpu_only", source);
+  return std::make_unique<PlacetoPolicy>(problem, c);
+}
+
+}  // namespace allot::rl

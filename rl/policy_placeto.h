@@ -1,0 +1,95 @@
+#pragma once
+// Placeto (Addanki et al., NeurIPS 2019; REFERENCES Part II §1; reference code aravic/generalizable-device-placement):
+// placement as progressive refinement. An episode starts from a placement and visits every decision unit once, in
+// topological order; at each visit the policy, reading the graph *with its current placement*, moves the unit to a
+// device, and the placement is re-simulated. The reward of step t is the drop in cost, r_t = c(T_t) - c(T_{t+1})
+// (c = sqrt(step time), rl/algorithm.h), so the return from step t is c(T_t) - c(T_final): what the moves from t
+// on gained. The algorithm (rl/progressive_reinforce.h) weighs each step's log-probability by its return against
+// a per-step baseline.
+//
+// State per unit (the reference code's NodeEmbeddings): the size-independent unit features (rl/unit_graph.h) ‖
+// one-hot of its current device ‖ done bit (visited this episode) ‖ current bit (being placed) ‖ its start time
+// in the last simulation, as a fraction of that step time. Network: Placeto's encoder (rl/placeto_encoder.h: two
+// sweeps, then own ‖ ancestors ‖ descendants ‖ parallel for the current unit) and a classifier MLP with hidden
+// layers [2·in, in] to one logit per device. The device count is part of the network: a policy refuses a cluster
+// that offers it another.
+//
+// Choices and deviations, and why:
+// - Episodes start from every unit on the first offered device (the reference code's "all-zeros" start): a start
+//   that is the same for training and for placing an unseen graph, so a placement is a function of the policy.
+// - The K episodes of an update run side by side, one batched encoder pass per step for all of them (the reference
+//   runs one episode per worker); their re-simulations run on the policy's own simulator, which records start times.
+// - Re-simulation is a full run of allot's simulator per step (U runs per episode); an incremental re-simulation
+//   is not implemented: on the graphs Placeto places (hundreds of units) the encoder costs more than the simulator.
+// - Decision units as the other placers': forced co-location groups, chain fusion, cut to at most `max_groups`
+//   (Placeto coarsens its graphs before placing them: REFERENCES §1 "Graph coarsening").
+#include <torch/nn/modules/container/sequential.h>
+
+#include <memory>
+#include <string>
+
+#include "cost_model/simulator.h"
+#include "placers/placer.h"
+#include "rl/placeto_encoder.h"
+#include "rl/policy.h"
+#include "rl/unit_graph.h"
+
+namespace allot::rl {
+
+struct PlacetoConfig {
+  int64_t num_devices = 2;  // set from the decision map
+  int64_t width = 32;       // the encoder's d
+  size_t max_groups = 128;
+  bool fuse_chains = true;
+  bool gpu_only = true;
+};
+
+// Placeto's network: the encoder and the classifier, shared by the policies of every graph it trains on.
+class PlacetoNetImpl : public torch::nn::Module {
+ public:
+  explicit PlacetoNetImpl(const PlacetoConfig& config);
+  // x [U, K, F] (F = StateWidth) -> logits [K, num_devices] for the unit at `current`.
+  at::Tensor forward(const at::Tensor& x, const SweepPlan& plan, int64_t current);
+  const PlacetoConfig& config() const { return config_; }
+  int64_t state_width() const;
+
+ private:
+  PlacetoConfig config_;
+  PlacetoEncoder encoder_{nullptr};
+  torch::nn::Sequential classifier_{nullptr};
+};
+TORCH_MODULE(PlacetoNet);
+
+class PlacetoPolicy : public Policy {
+ public:
+  PlacetoPolicy(const PlacementProblem& problem, PlacetoConfig config, PlacetoNet net = nullptr);
+
+  std::string_view kind() const override { return "placeto"; }
+  // K episodes; Decoded::step_returns holds each step's return (cost units; positive: the moves gained).
+  Decoded Sample(int64_t samples, std::mt19937_64& rng, double logit_noise) override;
+  Decoded Greedy() override;
+  Decoded Evaluate(const Decoded& batch) override;
+  torch::nn::Module& module() override { return *net_; }
+  void ResetParameters(uint64_t seed) override { InitLinearLayers(*net_, seed); }
+  nlohmann::ordered_json Config() const override;
+
+  PlacetoNet net() const { return net_; }
+
+ private:
+  // K episodes: actions drawn from `rng`, or greedy (rng null), or `forced` (K x U, in unit order).
+  Decoded Episodes(int64_t K, std::mt19937_64* rng, const int64_t* forced);
+  // Simulates `devices` (one per decision unit): cost, and each unit's start time / step time into `start`.
+  double Simulate(const std::vector<int64_t>& devices, float* start);
+
+  const PlacementProblem& problem_;
+  PlacetoConfig config_;
+  UnitGraph graph_;
+  SweepPlan plan_;
+  Simulator simulator_;
+  PlacetoNet net_{nullptr};
+};
+
+std::unique_ptr<Policy> LoadPlacetoPolicy(const PlacementProblem& problem, const nlohmann::json& j,
+                                          const std::string& source);
+
+}  // namespace allot::rl

@@ -1,0 +1,96 @@
+#include "rl/progressive_reinforce.h"
+
+#include <cmath>
+
+#include "graph/error.h"
+
+namespace allot::rl {
+
+ProgressiveReinforce::ProgressiveReinforce(Policy& policy, const ProgressiveReinforceConfig& config)
+    : config_(config), optimizer_(policy, config.lr, config.grad_clip) {}
+
+UpdateStats ProgressiveReinforce::Update(const Batch& batch) {
+  const Decoded& d = batch.decoded;
+  const int64_t K = d.samples, S = d.decisions;
+  TORCH_CHECK(static_cast<int64_t>(d.step_returns.size()) == K * S, "progressive episodes carry a return per step");
+  std::deque<std::vector<double>>& history = history_[batch.task];
+  std::vector<double> baseline(static_cast<size_t>(S), 0.0);
+  if (history.empty()) {
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t t = 0; t < S; ++t) baseline[t] += d.step_returns[k * S + t] / static_cast<double>(K);
+  } else {
+    for (const std::vector<double>& episode : history) {
+      TORCH_CHECK(static_cast<int64_t>(episode.size()) == S, "a baseline episode of another graph");
+      for (int64_t t = 0; t < S; ++t) baseline[t] += episode[t] / static_cast<double>(history.size());
+    }
+  }
+  std::vector<float> advantage(static_cast<size_t>(K * S));
+  double mean = 0, var = 0;
+  for (int64_t i = 0; i < K * S; ++i) {
+    advantage[i] = static_cast<float>(d.step_returns[i] - baseline[i % S]);
+    mean += advantage[i];
+  }
+  mean /= static_cast<double>(std::max<int64_t>(1, K * S));
+  for (float a : advantage) var += (a - mean) * (a - mean);
+  const double scale = config_.normalize ? 1.0 / (std::sqrt(var / static_cast<double>(std::max<int64_t>(1, K * S))) + 1e-9) : 1.0;
+  for (float& a : advantage) a = static_cast<float>(a * scale);
+
+  const at::Tensor adv = at::tensor(advantage, at::TensorOptions().dtype(at::kFloat)).view({K, S});
+  const at::Tensor entropy = d.entropy.mean();
+  at::Tensor loss = -(adv * d.step_log_prob).sum(1).mean();
+  if (config_.entropy != 0) loss = loss - config_.entropy * static_cast<double>(S) * entropy;
+  optimizer_.Step(loss);
+
+  for (int64_t k = 0; k < K; ++k) {
+    history.emplace_back(d.step_returns.begin() + k * S, d.step_returns.begin() + (k + 1) * S);
+    while (static_cast<int64_t>(history.size()) > config_.window) history.pop_front();
+  }
+  UpdateStats stats;
+  stats.loss = loss.item<double>();
+  for (double c : batch.costs) stats.mean_cost += c / static_cast<double>(K);
+  stats.baseline = S > 0 ? baseline[0] : 0.0;
+  stats.entropy = entropy.item<double>();
+  return stats;
+}
+
+void ProgressiveReinforce::Save(torch::serialize::OutputArchive& archive) const {
+  optimizer_.Save(archive, "optimizer");
+  std::vector<int64_t> tasks;
+  for (const auto& [task, episodes] : history_) {
+    tasks.push_back(task);
+    std::vector<double> flat;
+    for (const std::vector<double>& e : episodes) flat.insert(flat.end(), e.begin(), e.end());
+    const int64_t n = static_cast<int64_t>(episodes.size());
+    archive.write("returns_" + std::to_string(task),
+                  at::tensor(flat, at::TensorOptions().dtype(at::kDouble)).view({n, n > 0 ? static_cast<int64_t>(flat.size()) / n : 0}));
+  }
+  archive.write("return_tasks", at::tensor(tasks, at::TensorOptions().dtype(at::kLong)));
+}
+
+void ProgressiveReinforce::Load(torch::serialize::InputArchive& archive, const std::string& source) {
+  optimizer_.Load(archive, "optimizer", source);
+  at::Tensor tasks;
+  archive.read("return_tasks", tasks);
+  if (tasks.scalar_type() != at::kLong || tasks.dim() != 1) throw Error(source + ": the baselines' graphs are malformed");
+  history_.clear();
+  tasks = tasks.contiguous();
+  for (int64_t i = 0; i < tasks.numel(); ++i) {
+    const int64_t task = tasks.data_ptr<int64_t>()[i];
+    at::Tensor returns;
+    archive.read("returns_" + std::to_string(task), returns);
+    if (returns.scalar_type() != at::kDouble || returns.dim() != 2 || returns.size(0) > config_.window)
+      throw Error(source + ": the per-step baselines of graph " + std::to_string(task) + " are malformed");
+    returns = returns.contiguous();
+    auto& episodes = history_[task];
+    for (int64_t e = 0; e < returns.size(0); ++e)
+      episodes.emplace_back(returns.data_ptr<double>() + e * returns.size(1), returns.data_ptr<double>() + (e + 1) * returns.size(1));
+  }
+}
+
+std::string ProgressiveReinforce::Fingerprint() const {
+  return "algorithm=progressive_reinforce;lr=" + FingerprintNumber(config_.lr) + ";entropy=" +
+         FingerprintNumber(config_.entropy) + ";window=" + std::to_string(config_.window) + ";normalize=" +
+         std::to_string(config_.normalize) + ";grad_clip=" + FingerprintNumber(config_.grad_clip);
+}
+
+}  // namespace allot::rl
