@@ -65,6 +65,35 @@ void FillUniform(at::Tensor& tensor, double bound, std::mt19937_64& rng) {
   tensor.copy_(at::tensor(values, at::TensorOptions().dtype(at::kFloat)).reshape(tensor.sizes()));
 }
 
+std::vector<int64_t> DrawIndependent(const at::Tensor& probabilities, int64_t K, std::mt19937_64* rng) {
+  const int64_t U = probabilities.size(0), D = probabilities.size(1);
+  const at::Tensor probs = probabilities.detach().contiguous();
+  const float* p = probs.data_ptr<float>();
+  if (rng == nullptr) K = 1;
+  std::vector<int64_t> devices(static_cast<size_t>(K * U));
+  for (int64_t g = 0; g < U; ++g)
+    for (int64_t k = 0; k < K; ++k)
+      devices[k * U + g] = rng != nullptr ? DrawIndex(p + g * D, D, UniformDouble(*rng)) : ArgMax(p + g * D, D);
+  return devices;
+}
+
+Decoded ScoreIndependent(const at::Tensor& logp, int64_t K, std::vector<int64_t> devices) {
+  const int64_t U = logp.size(0);
+  Decoded out;
+  out.samples = K;
+  out.groups = U;
+  out.decisions = U;
+  out.action_width = U;
+  out.devices = std::move(devices);
+  out.actions = out.devices;
+  const at::Tensor index = at::tensor(out.devices, at::TensorOptions().dtype(at::kLong)).view({K, U});
+  out.step_log_prob = logp.unsqueeze(0).expand({K, U, logp.size(1)}).gather(2, index.unsqueeze(2)).squeeze(2);
+  out.log_prob = out.step_log_prob.sum(1);
+  const at::Tensor entropy = U > 0 ? -(logp.exp() * logp).sum(1).mean() : at::zeros({});
+  out.entropy = entropy.expand({K});
+  return out;
+}
+
 void InitLinearLayers(torch::nn::Module& module, uint64_t seed) {
   torch::NoGradGuard no_grad;
   std::mt19937_64 rng(seed);

@@ -87,6 +87,15 @@ class Policy {
 int64_t DrawIndex(const float* row, int64_t D, double u);
 int64_t ArgMax(const float* row, int64_t D);
 
+// Policies that choose every unit's device independently (Post's categoricals, GDP's one-shot network), from
+// [units, devices] tables:
+// - DrawIndependent: from probabilities, `samples` placements drawn unit-major (units x samples uniform draws of
+//   `rng`), or the most likely device per unit once when `rng` is null;
+// - ScoreIndependent: `devices` ([samples * units]) scored under log-probabilities: per-unit log-probabilities,
+//   their sum, and the mean per-unit entropy (the same for every sample), differentiable through `log_prob`.
+std::vector<int64_t> DrawIndependent(const at::Tensor& probabilities, int64_t samples, std::mt19937_64* rng);
+Decoded ScoreIndependent(const at::Tensor& log_prob, int64_t samples, std::vector<int64_t> devices);
+
 // A uniform double in [0, 1) from the top 53 bits of one draw: the same sequence on every platform and library
 // (std::uniform_real_distribution is implementation-defined).
 inline double UniformDouble(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }

@@ -23,40 +23,14 @@ void CategoricalPolicy::ResetParameters(uint64_t) {
 at::Tensor CategoricalPolicy::Probabilities() const { return at::softmax(logits_.detach(), 1).contiguous(); }
 
 Decoded CategoricalPolicy::Score(int64_t K, std::vector<int64_t> devices) {
-  const int64_t G = logits_.size(0);
-  Decoded out;
-  out.samples = K;
-  out.groups = G;
-  out.decisions = G;
-  out.action_width = G;
-  out.devices = std::move(devices);
-  out.actions = out.devices;
-  const at::Tensor logp = at::log_softmax(logits_, 1);  // [G, D]
-  const at::Tensor index = at::tensor(out.devices, at::TensorOptions().dtype(at::kLong)).view({K, G});
-  out.step_log_prob = logp.unsqueeze(0).expand({K, G, logp.size(1)}).gather(2, index.unsqueeze(2)).squeeze(2);
-  out.log_prob = out.step_log_prob.sum(1);
-  const at::Tensor entropy = G > 0 ? -(logp.exp() * logp).sum(1).mean() : at::zeros({});
-  out.entropy = entropy.expand({K});
-  return out;
+  return ScoreIndependent(at::log_softmax(logits_, 1), K, std::move(devices));
 }
 
 Decoded CategoricalPolicy::Sample(int64_t K, std::mt19937_64& rng, double) {
-  const int64_t G = logits_.size(0), D = logits_.size(1);
-  const at::Tensor probs = Probabilities();
-  const float* p = probs.data_ptr<float>();
-  std::vector<int64_t> devices(static_cast<size_t>(K * G));
-  for (int64_t g = 0; g < G; ++g)
-    for (int64_t k = 0; k < K; ++k) devices[k * G + g] = DrawIndex(p + g * D, D, UniformDouble(rng));
-  return Score(K, std::move(devices));
+  return Score(K, DrawIndependent(Probabilities(), K, &rng));
 }
 
-Decoded CategoricalPolicy::Greedy() {
-  const int64_t G = logits_.size(0), D = logits_.size(1);
-  const at::Tensor probs = Probabilities();
-  std::vector<int64_t> devices(static_cast<size_t>(G));
-  for (int64_t g = 0; g < G; ++g) devices[g] = ArgMax(probs.data_ptr<float>() + g * D, D);
-  return Score(1, std::move(devices));
-}
+Decoded CategoricalPolicy::Greedy() { return Score(1, DrawIndependent(Probabilities(), 1, nullptr)); }
 
 Decoded CategoricalPolicy::Evaluate(const Decoded& batch) { return Score(batch.samples, batch.devices); }
 

@@ -44,44 +44,19 @@ at::Tensor GdpPolicy::LogProbabilities() {
   return at::log_softmax(net_->forward(graph_.features, edges_), 1).index_select(0, position_of_unit_);
 }
 
-Decoded GdpPolicy::Score(const at::Tensor& logp, int64_t K, std::vector<int64_t> devices) const {
-  const int64_t U = logp.size(0);
-  Decoded out;
-  out.samples = K;
-  out.groups = U;
-  out.decisions = U;
-  out.action_width = U;
-  out.devices = std::move(devices);
-  out.actions = out.devices;
-  const at::Tensor index = at::tensor(out.devices, at::TensorOptions().dtype(at::kLong)).view({K, U});
-  out.step_log_prob = logp.unsqueeze(0).expand({K, U, logp.size(1)}).gather(2, index.unsqueeze(2)).squeeze(2);
-  out.log_prob = out.step_log_prob.sum(1);
-  const at::Tensor entropy = U > 0 ? -(logp.exp() * logp).sum(1).mean() : at::zeros({});
-  out.entropy = entropy.expand({K});
-  return out;
-}
-
 Decoded GdpPolicy::Sample(int64_t K, std::mt19937_64& rng, double) {
   const at::Tensor logp = LogProbabilities();
-  const int64_t U = logp.size(0), D = logp.size(1);
-  const at::Tensor probs = logp.detach().exp().contiguous();
-  const float* p = probs.data_ptr<float>();
-  std::vector<int64_t> devices(static_cast<size_t>(K * U));
-  for (int64_t g = 0; g < U; ++g)
-    for (int64_t k = 0; k < K; ++k) devices[k * U + g] = DrawIndex(p + g * D, D, UniformDouble(rng));
-  return Score(logp, K, std::move(devices));
+  return ScoreIndependent(logp, K, DrawIndependent(logp.detach().exp(), K, &rng));
 }
 
 Decoded GdpPolicy::Greedy() {
   const at::Tensor logp = LogProbabilities();
-  const int64_t U = logp.size(0), D = logp.size(1);
-  const at::Tensor probs = logp.detach().exp().contiguous();
-  std::vector<int64_t> devices(static_cast<size_t>(U));
-  for (int64_t g = 0; g < U; ++g) devices[g] = ArgMax(probs.data_ptr<float>() + g * D, D);
-  return Score(logp, 1, std::move(devices));
+  return ScoreIndependent(logp, 1, DrawIndependent(logp.detach().exp(), 1, nullptr));
 }
 
-Decoded GdpPolicy::Evaluate(const Decoded& batch) { return Score(LogProbabilities(), batch.samples, batch.devices); }
+Decoded GdpPolicy::Evaluate(const Decoded& batch) {
+  return ScoreIndependent(LogProbabilities(), batch.samples, batch.devices);
+}
 
 nlohmann::ordered_json GdpPolicy::Config() const {
   nlohmann::ordered_json j;

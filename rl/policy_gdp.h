@@ -76,7 +76,6 @@ class GdpPolicy : public Policy {
 
  private:
   at::Tensor LogProbabilities();  // [U, D] by decision unit, differentiable
-  Decoded Score(const at::Tensor& log_prob, int64_t samples, std::vector<int64_t> devices) const;
 
   GdpConfig config_;
   UnitGraph graph_;
