@@ -268,6 +268,8 @@ Specs GdpOptions() {
                   {"attention_layers", T::kInt, "2", "segment-attention blocks", 0, 16},
                   {"segment", T::kInt, "64", "units per attention segment; each also attends to the previous one (128: 4x slower at 10k units)",
                    1, 1 << 20},
+                  {"baseline", T::kString, "batch", "the advantage's baseline: batch (the batch's mean cost) or ema "
+                                                    "(the moving average of the other PPO placers)"},
                   {"superposition", T::kBool, "true", "graph-conditioned gates on every attention block (GDP's "
                                                       "superposition network)"},
                   {"groups", T::kInt, "0", "most decision units (0: every forced co-location group, as GDP places "
@@ -297,7 +299,11 @@ std::unique_ptr<Policy> MakeGdp(const PlacementProblem& p, const OptionValues& o
 }
 
 std::unique_ptr<Algorithm> GdpAlgorithm(Policy& policy, const OptionValues& o) {
-  return std::make_unique<Ppo>(policy, PpoConfigOf(o));
+  PpoConfig c = PpoConfigOf(o);
+  c.batch_baseline = o.String("baseline") == "batch";
+  if (!c.batch_baseline && o.String("baseline") != "ema")
+    throw Error("gdp: baseline must be batch or ema, not '" + o.String("baseline") + "'");
+  return std::make_unique<Ppo>(policy, c);
 }
 
 std::unique_ptr<Policy> ShareGdp(const PlacementProblem& p, Policy& trained) {

@@ -1,5 +1,6 @@
 #include "rl/ppo.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace allot::rl {
@@ -22,13 +23,20 @@ UpdateStats Ppo::Update(const Batch& batch) {
   double mean = 0;
   for (double c : batch.costs) mean += c;
   mean /= static_cast<double>(K);
-  const double baseline = ema.Before(mean);
+  // The batch's own mean as baseline (GRPO's group baseline): advantages are centred on the batch, so with
+  // normalisation they have unit spread, and a batch of identical placements, which carries no signal, gives none.
+  // Against the EMA instead, a sharpened policy's batch lies off a lagging baseline by many times its tiny spread,
+  // and the normalised advantages swamp the entropy bonus: on Inception-V3 a collapsed gdp policy then drifted
+  // from 225.4 ms to 251.2 ms while every batch was one placement.
+  const double baseline = config_.batch_baseline ? mean : ema.Before(mean);
   const at::Tensor old_log_prob = sampled.step_log_prob.detach();
   const int64_t S = old_log_prob.size(1);
   // The cost advantages against the EMA baseline, [K, 1]; with a value head, minus the per-stage correction it
   // predicts (its regression target is this same centred, scaled cost).
-  const at::Tensor centred =
-      at::tensor(Advantages(batch.costs, baseline, config_.normalize), at::TensorOptions().dtype(at::kFloat)).unsqueeze(1);
+  std::vector<float> centred_costs = Advantages(batch.costs, baseline, config_.normalize);
+  const auto [lo, hi] = std::minmax_element(batch.costs.begin(), batch.costs.end());
+  if (config_.batch_baseline && *lo == *hi) std::fill(centred_costs.begin(), centred_costs.end(), 0.f);
+  const at::Tensor centred = at::tensor(centred_costs, at::TensorOptions().dtype(at::kFloat)).unsqueeze(1);
   const at::Tensor advantage = sampled.value.defined() ? centred - sampled.value.detach() : centred.expand({K, S});
 
   UpdateStats stats;
@@ -47,7 +55,7 @@ UpdateStats Ppo::Update(const Batch& batch) {
       stats.entropy = entropy.item<double>();
     }
   }
-  ema.After(mean);
+  if (!config_.batch_baseline) ema.After(mean);
   return stats;
 }
 
@@ -66,7 +74,7 @@ std::string Ppo::Fingerprint() const {
          ";epochs=" + std::to_string(config_.epochs) + ";entropy=" + FingerprintNumber(config_.entropy) +
          ";normalize=" + std::to_string(config_.normalize) + ";value_coef=" + FingerprintNumber(config_.value_coef) +
          ";baseline_decay=" + FingerprintNumber(config_.baseline_decay) + ";grad_clip=" +
-         FingerprintNumber(config_.grad_clip);
+         FingerprintNumber(config_.grad_clip) + (config_.batch_baseline ? ";batch_baseline=1" : "");
 }
 
 }  // namespace allot::rl

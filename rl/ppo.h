@@ -31,6 +31,7 @@ struct PpoConfig {
   double value_coef = 0.5; // weight of the value head's squared error (when the policy has one)
   double baseline_decay = 0.9;
   double grad_clip = 1.0;
+  bool batch_baseline = false;  // the batch's mean cost as baseline instead of the EMA (rl/ppo.cc says why)
 };
 
 class Ppo : public Algorithm {

@@ -182,6 +182,35 @@ TEST(RlPpoTest, ClippedSurrogateMatchesHandComputedValues) {
   EXPECT_NEAR(two.item<double>(), 3.0, 1e-6);
 }
 
+// With the batch's mean as baseline (gdp's), a batch of one placement carries no signal and changes nothing; a
+// batch with spread moves the policy towards its cheaper samples.
+TEST(RlPpoTest, BatchBaselineIgnoresABatchWithoutSpread) {
+  auto f = Chains({1, 2}, {1, 1});
+  rl::CategoricalConfig config;
+  config.max_groups = 0;
+  config.gpu_only = false;
+  rl::CategoricalPolicy policy(f->problem, config);
+  rl::PpoConfig ppo;
+  ppo.lr = 0.1;
+  ppo.batch_baseline = true;
+  rl::Ppo algorithm(policy, ppo);
+  std::mt19937_64 rng(3);
+  const rl::Decoded batch = policy.Sample(4, rng, 0);
+  const at::Tensor before = policy.Probabilities().clone();
+  algorithm.Update(rl::Batch{batch, {0.2, 0.2, 0.2, 0.2}, {1, 1, 1, 1}, 0});
+  EXPECT_TRUE(at::equal(policy.Probabilities(), before));
+  // Sample 0 cheaper than the rest: its devices become likelier.
+  const rl::Decoded next = policy.Sample(4, rng, 0);
+  algorithm.Update(rl::Batch{next, {0.1, 0.2, 0.2, 0.2}, {1, 1, 1, 1}, 1});
+  const at::Tensor after = policy.Probabilities();
+  for (int64_t g = 0; g < next.groups; ++g) {
+    const int64_t d = next.device(0, g);
+    bool shared = true;  // a unit every sample put on the same device gets no push either way
+    for (int64_t k = 1; k < 4; ++k) shared &= next.device(k, g) == d;
+    if (!shared) EXPECT_GT(after[g][d].item<double>(), 0.5) << "unit " << g;
+  }
+}
+
 TEST(RlCrossEntropyTest, EliteRefitIsTheElitesFrequenciesMixedWithUniform) {
   EXPECT_EQ(rl::CrossEntropy::EliteIndices({3, 1, 2, 5, 4, 0.5, 9, 8, 7, 6}, 0.2), (std::vector<int64_t>{5, 1}));
   EXPECT_EQ(rl::CrossEntropy::EliteIndices({3, 1, 2}, 0.1), (std::vector<int64_t>{1}));  // at least one
