@@ -251,7 +251,14 @@ std::unique_ptr<Algorithm> HierarchicalAlgorithm(Policy& policy, const OptionVal
   return std::make_unique<Reinforce>(policy, c);
 }
 
-// The graph-generic placers' option: fine-tune a trained policy on the graph it places.
+// The graph-generic placers: a policy over another graph sharing a trained one's network, and the option that
+// fine-tunes a trained policy on the graph it places.
+template <typename P>
+std::unique_ptr<Policy> ShareNetwork(const PlacementProblem& p, Policy& trained) {
+  auto& policy = dynamic_cast<P&>(trained);
+  return std::make_unique<P>(p, policy.config(), policy.net());
+}
+
 OptionSpec FinetuneOption() {
   return {"finetune_steps", T::kInt, "0", "with policy=DIR: updates on this graph before placing (0: zero-shot, the "
                                           "greedy decode)"};
@@ -306,16 +313,6 @@ std::unique_ptr<Algorithm> GdpAlgorithm(Policy& policy, const OptionValues& o) {
   return std::make_unique<Ppo>(policy, c);
 }
 
-std::unique_ptr<Policy> ShareGdp(const PlacementProblem& p, Policy& trained) {
-  auto& gdp = dynamic_cast<GdpPolicy&>(trained);
-  GdpConfig c = gdp.net()->config();
-  const nlohmann::ordered_json j = gdp.Config();
-  c.max_groups = j["max_groups"].get<size_t>();
-  c.fuse_chains = j["fuse_chains"].get<bool>();
-  c.gpu_only = j["gpu_only"].get<bool>();
-  return std::make_unique<GdpPolicy>(p, c, gdp.net());
-}
-
 // --- placeto: progressive episodes, REINFORCE with per-step baselines -------------------------------------------------
 
 Specs PlacetoOptions() {
@@ -349,16 +346,6 @@ std::unique_ptr<Algorithm> PlacetoAlgorithm(Policy& policy, const OptionValues& 
   c.window = o.Int("window");
   c.normalize = o.Bool("normalize");
   return std::make_unique<ProgressiveReinforce>(policy, c);
-}
-
-std::unique_ptr<Policy> SharePlaceto(const PlacementProblem& p, Policy& trained) {
-  auto& placeto = dynamic_cast<PlacetoPolicy&>(trained);
-  PlacetoConfig c = placeto.net()->config();
-  const nlohmann::ordered_json j = placeto.Config();
-  c.max_groups = j["max_groups"].get<size_t>();
-  c.fuse_chains = j["fuse_chains"].get<bool>();
-  c.gpu_only = j["gpu_only"].get<bool>();
-  return std::make_unique<PlacetoPolicy>(p, c, placeto.net());
 }
 
 // --- the generic placer ---------------------------------------------------------------------------------------------
@@ -474,11 +461,11 @@ const std::vector<LearnedPlacerDef>& LearnedPlacerDefs() {
       {"gdp",
        "GDP: GraphSAGE embeddings and segment (Transformer-XL-style) attention place every unit in one shot, PPO; "
        "trains on many graphs (allot train --models) and places unseen ones (policy=DIR, finetune_steps=N)",
-       GdpOptions, MakeGdp, GdpAlgorithm, LoadGdpPolicy, ShareGdp},
+       GdpOptions, MakeGdp, GdpAlgorithm, LoadGdpPolicy, ShareNetwork<GdpPolicy>},
       {"placeto",
        "Placeto: episodes that revisit every unit of a placement in topological order, a two-sweep graph network "
        "with ancestor/descendant/parallel aggregation, REINFORCE with per-step baselines; trains on many graphs",
-       PlacetoOptions, MakePlaceto, PlacetoAlgorithm, LoadPlacetoPolicy, SharePlaceto},
+       PlacetoOptions, MakePlaceto, PlacetoAlgorithm, LoadPlacetoPolicy, ShareNetwork<PlacetoPolicy>},
   };
   return defs;
 }

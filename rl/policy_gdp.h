@@ -72,6 +72,7 @@ class GdpPolicy : public Policy {
   nlohmann::ordered_json Config() const override;
 
   GdpNet net() const { return net_; }
+  const GdpConfig& config() const { return config_; }
   const UnitGraph& unit_graph() const { return graph_; }
 
  private:

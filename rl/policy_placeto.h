@@ -74,6 +74,7 @@ class PlacetoPolicy : public Policy {
   nlohmann::ordered_json Config() const override;
 
   PlacetoNet net() const { return net_; }
+  const PlacetoConfig& config() const { return config_; }
 
  private:
   // K episodes: actions drawn from `rng`, or greedy (rng null), or `forced` (K x U, in unit order).
