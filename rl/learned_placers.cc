@@ -519,7 +519,7 @@ std::unique_ptr<Trainer> MakeTrainer(const std::vector<const PlacementProblem*>&
                                      const OptionValues& o, TrainerConfig run, std::unique_ptr<Policy> start) {
   const LearnedPlacerDef& def = FindLearnedPlacer(name);
   if (def.share_policy == nullptr && (problems.size() > 1 || start))
-    throw Error(name + " trains on one graph at a time; graph-generic placers train on many (gdp)");
+    throw Error(name + " trains on one graph at a time; graph-generic placers train on many (gdp, placeto)");
   if (problems.empty()) throw Error(name + ": no graph to train on");
   LoopSettings(o, run);
   try {

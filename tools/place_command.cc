@@ -95,11 +95,11 @@ void RegisterPlace(CLI::App& app) {
                   "a learned placer's trained policy (allot train --out DIR: DIR or DIR/policy); its placer is the "
                   "default --placer");
   cmd->add_option("--finetune-steps", args->finetune_steps,
-                  "with --policy of a graph-generic placer (gdp): train this many updates on this model first "
+                  "with --policy of a graph-generic placer (gdp, placeto): train this many updates on this model first "
                   "(0: zero-shot, the default)")
       ->check(kCountOrZero);
   cmd->add_option("--budget-seconds", args->budget_seconds,
-                  "with --policy (gdp): fine-tune on this model for at most this many seconds")
+                  "with --policy (gdp, placeto): fine-tune on this model for at most this many seconds")
       ->check(kSeconds);
   cmd->add_option("--order", args->order, "simulator dispatch order: fifo or critical-path")
       ->check(CLI::IsMember({"fifo", "critical-path"}));

@@ -1,4 +1,4 @@
-// `allot train`: trains a learned placer's policy (seq2seq, hierarchical, spotlight, post, gdp:
+// `allot train`: trains a learned placer's policy (seq2seq, hierarchical, spotlight, post, gdp, placeto:
 // rl/learned_registry.h) on one model and cluster — or, for a graph-generic placer, on many (`--models "M1;M2"`)
 // — with checkpoints, resume, SIGINT handling and a learning curve. Writes, under --out DIR:
 //   best_placement.json   the best valid placement sampled (placement-file format, cost_model/placement.h); one
@@ -121,7 +121,7 @@ void RunTrain(const TrainArgs& args) {
   }
   if (specs.empty()) throw Error("allot train: give a MODEL or --models \"M1;M2;...\"");
   if (specs.size() > 1 && rl::FindLearnedPlacer(name).share_policy == nullptr)
-    throw Error("allot train: " + name + " trains on one model; graph-generic placers (gdp) train on several");
+    throw Error("allot train: " + name + " trains on one model; graph-generic placers (gdp, placeto) train on several");
   if (specs.size() > 1 && args.reward != "simulated")
     throw Error("allot train: --reward measured trains on one model");
   // Stable addresses: the problems point into these.
@@ -229,13 +229,13 @@ void RunTrain(const TrainArgs& args) {
 
 void RegisterTrain(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
-  CLI::App* cmd = app.add_subcommand("train", "Train a learned placer's policy (seq2seq, hierarchical, spotlight, post, gdp) with checkpoints");
+  CLI::App* cmd = app.add_subcommand("train", "Train a learned placer's policy (seq2seq, hierarchical, spotlight, post, gdp, placeto) with checkpoints");
   AddModelOptions(*cmd, args->model, /*model_option=*/false, /*optional_model=*/true);
   cmd->add_option("--models", args->models,
-                  "several models, \"M1;M2;...\" (ONNX files or gen: specs): one graph-generic policy (gdp) for all, "
+                  "several models, \"M1;M2;...\" (ONNX files or gen: specs): one graph-generic policy (gdp, placeto) for all, "
                   "a graph drawn per update");
   AddClusterOptions(*cmd, args->cluster);
-  cmd->add_option("--placer", args->placer, "learned placer spec: seq2seq|hierarchical|spotlight|post|gdp[:key=value,...] (see `allot placers`)");
+  cmd->add_option("--placer", args->placer, "learned placer spec: seq2seq|hierarchical|spotlight|post|gdp|placeto[:key=value,...] (see `allot placers`)");
   cmd->add_option("--out", args->out, "output directory (checkpoint, curve, policy, best placement)")
       ->required()
       ->check(kOutputPath);
