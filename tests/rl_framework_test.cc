@@ -207,7 +207,9 @@ TEST(RlPpoTest, BatchBaselineIgnoresABatchWithoutSpread) {
     const int64_t d = next.device(0, g);
     bool shared = true;  // a unit every sample put on the same device gets no push either way
     for (int64_t k = 1; k < 4; ++k) shared &= next.device(k, g) == d;
-    if (!shared) EXPECT_GT(after[g][d].item<double>(), 0.5) << "unit " << g;
+    if (!shared) {
+      EXPECT_GT(after[g][d].item<double>(), 0.5) << "unit " << g;
+    }
   }
 }
 
