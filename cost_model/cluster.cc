@@ -275,7 +275,11 @@ Cluster MakePreset(const std::string& name) {
 
 Cluster LoadCluster(const std::string& name_or_path) {
   std::ifstream in(name_or_path);
-  if (!in) return MakePreset(name_or_path);
+  if (!in) {
+    const bool path = name_or_path.size() > 5 && name_or_path.compare(name_or_path.size() - 5, 5, ".json") == 0;
+    if (path) throw FileNotFound(name_or_path + ": cannot open file: no such file");
+    return MakePreset(name_or_path);
+  }
   std::stringstream ss;
   ss << in.rdbuf();
   return ParseClusterJson(ss.str(), name_or_path);

@@ -12,6 +12,13 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
+// An input file that does not exist (the Python module raises FileNotFoundError for it; the CLI prints it as any
+// Error).
+class FileNotFound : public Error {
+ public:
+  using Error::Error;
+};
+
 // A value from the input quoted in an Error: at most `max_chars` of it, then "...' (N characters)", so that a
 // hostile 10 MB name does not become a 10 MB message.
 inline std::string Quote(const std::string& value, size_t max_chars = 60) {

@@ -12,7 +12,10 @@ std::string ReadFile(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a directory, not a file");
   std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw Error(path + ": cannot open file");
+  if (!in) {
+    if (!std::filesystem::exists(path, ec)) throw FileNotFound(path + ": cannot open file: no such file");
+    throw Error(path + ": cannot open file");
+  }
   // One read into a buffer of the file's size: models run to gigabytes, and a stringstream copies twice.
   const std::streamoff size = in.tellg();
   if (size < 0) throw Error(path + ": cannot determine the file size");

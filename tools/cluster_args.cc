@@ -10,11 +10,16 @@ void AddClusterOptions(CLI::App& app, ClusterArgs& args) {
 }
 
 CostedModel LoadCostedModel(const ModelArgs& model, const ClusterArgs& cluster) {
+  LoadedModel loaded = LoadModel(model);
+  return AttachCosts(std::move(loaded), LoadCluster(cluster.cluster), cluster.profile);
+}
+
+CostedModel AttachCosts(LoadedModel model, Cluster cluster, const std::string& profile) {
   CostedModel m;
-  m.model = LoadModel(model);
-  m.cluster = LoadCluster(cluster.cluster);
-  if (!cluster.profile.empty()) {
-    m.profile = std::make_unique<Profile>(Profile::Load(cluster.profile));
+  m.model = std::move(model);
+  m.cluster = std::move(cluster);
+  if (!profile.empty()) {
+    m.profile = std::make_unique<Profile>(Profile::Load(profile));
     ApplyProfiledLinks(*m.profile, m.cluster);
   }
   m.costs = ComputeCosts(m.model.graph, m.cluster, m.profile.get(), &m.model.times);

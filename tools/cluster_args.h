@@ -30,5 +30,7 @@ struct CostedModel {
   CostTable costs;
 };
 CostedModel LoadCostedModel(const ModelArgs& model, const ClusterArgs& cluster);
+// The same for a model already loaded, on a cluster already loaded; `profile` is a profile JSON path or "".
+CostedModel AttachCosts(LoadedModel model, Cluster cluster, const std::string& profile);
 
 }  // namespace allot::tools
