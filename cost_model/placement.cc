@@ -106,6 +106,10 @@ PlacementContext ReadPlacementContext(const std::string& path) {
   text("cluster", c.cluster);
   text("mode", c.mode);
   text("optimizer", c.optimizer);
+  text("graph_hash", c.graph_hash);
+  if (j.contains("placer") && j["placer"].is_object() && j["placer"].contains("name") &&
+      j["placer"]["name"].is_string())
+    c.placer = j["placer"]["name"].get<std::string>();
   if (!c.mode.empty() && c.mode != "inference" && c.mode != "training")
     throw Error(path + ": field 'mode' is '" + c.mode + "'; expected inference or training");
   if (!c.optimizer.empty() && c.optimizer != "sgd" && c.optimizer != "momentum" && c.optimizer != "adam")

@@ -43,6 +43,7 @@ std::string PlacementToJson(const Graph& graph, const Cluster& cluster, const st
 // these where their own options do not say (tools/placement_args.h). Errors name the file and the field.
 struct PlacementContext {
   std::string cluster, mode, optimizer;
+  std::string graph_hash, placer;  // the graph it places; the placer's name ("placer": {"name": ...})
   DimBindings bindings;
 };
 PlacementContext ReadPlacementContext(const std::string& path);

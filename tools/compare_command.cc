@@ -13,6 +13,7 @@
 #include <iterator>
 
 #include "cost_model/bounds.h"
+#include "cost_model/placement.h"
 #include "cost_model/simulator.h"
 #include "graph/error.h"
 #include "graph/file_io.h"
@@ -31,6 +32,7 @@ namespace {
 
 struct CompareArgs {
   std::string models, placers = "all", output, order = "fifo";
+  std::string placements;  // placement files: rows beside the placers' for the models they were made for
   ClusterArgs cluster;
   std::string mode = "inference", optimizer = "momentum";
   int64_t batch = 0, seq = 0, seed = -1;
@@ -166,7 +168,18 @@ void RunCompare(const CompareArgs& args) {
   std::vector<std::string> placers = SplitPlacers(args.placers);
   for (std::string& p : placers) p = WithBudget(p, args);
   if (models.empty()) throw Error("--models: no model given");
-  if (placers.empty()) throw Error("--placers: no placer given");
+  if (placers.empty() && args.placements.empty()) throw Error("--placers: no placer given");
+  // A placement file belongs to the model whose graph hash it records: read them all now, so a bad one fails first.
+  std::vector<std::string> files = SplitModels(args.placements);
+  std::vector<std::string> file_hashes;
+  for (const std::string& f : files) {
+    const PlacementContext c = ReadPlacementContext(f);
+    if (c.graph_hash.empty())
+      throw Error(f + ": --placements needs the field 'graph_hash' (`allot place -o` and the Python module's "
+                      "write_placement record it) to tell which model it places");
+    file_hashes.push_back(c.graph_hash);
+  }
+  std::vector<char> file_used(files.size(), 0);
   for (const std::string& p : placers) AllPlacers().ParseOptions(p);  // an unknown placer or option: fail now
   const DispatchOrder order = ParseDispatchOrder(args.order);
   const Cluster cluster = LoadCluster(args.cluster.cluster);  // fail early on a bad cluster
@@ -185,7 +198,7 @@ void RunCompare(const CompareArgs& args) {
   report.order = args.order;
   report.seed = args.seed;
   report.batch = args.batch;
-  report.runs_total = models.size() * placers.size();
+  report.runs_total = models.size() * placers.size() + files.size();
   report.finished = false;
 
   const bool have_single_row = std::any_of(placers.begin(), placers.end(), [](const std::string& p) {
@@ -239,23 +252,35 @@ void RunCompare(const CompareArgs& args) {
       std::fprintf(stderr, "%s\n", base.error.empty() ? FormatSeconds(base.result.step_time).c_str() : "failed");
     }
 
+    // The placers' rows, then a row for each placement file made for this model.
+    std::vector<std::string> specs = placers;
+    std::vector<size_t> file_of(placers.size(), files.size());
+    for (size_t f = 0; f < files.size(); ++f) {
+      if (file_hashes[f] != m.model.graph.hash_hex()) continue;
+      file_used[f] = 1;
+      specs.push_back(files[f]);
+      file_of.push_back(f);
+    }
     std::vector<DeviceId> best_placement;
     double best_time = 0;
-    for (size_t pi = 0; pi < placers.size(); ++pi) {
+    for (size_t pi = 0; pi < specs.size(); ++pi) {
       if (g_interrupted) break;
-      const std::string& spec = placers[pi];
+      const bool file = file_of[pi] < files.size();
+      std::string spec = specs[pi];
       // A line when the placer starts and one when it ends: placers may log to stderr in between.
       char where[64];
       std::snprintf(where, sizeof where, "model %zu/%zu | placer %zu/%zu", mi + 1, models.size(), pi + 1,
-                    placers.size());
+                    specs.size());
       std::fprintf(stderr, "[%7.1f s] %s %s: running on %zu nodes\n", elapsed(), where, spec.c_str(), cm.nodes);
-      PlaceRun run = SafeRun(m, spec, args.seed, order);
+      PlaceRun run = file ? ScorePlacementFile(m, spec, order) : SafeRun(m, spec, args.seed, order);
+      if (file) spec = run.placer + " (" + spec + ")";
       CompareRow row;
       row.placer = spec;
       row.placer_name = run.placer;
       row.options = run.options_spec;
       row.placed = !run.placement.empty();
       row.seconds = run.seconds;
+      row.from_file = file;
       row.error = run.error;
       row.search = std::move(run.search);
       if (row.placed) {
@@ -295,6 +320,10 @@ void RunCompare(const CompareArgs& args) {
   std::cout << MarkdownTables(report) << std::flush;
   std::fprintf(stderr, "[%7.1f s] wrote %s/report.md, %s/report.html, %s/results.json\n", elapsed(),
                args.output.c_str(), args.output.c_str(), args.output.c_str());
+  for (size_t f = 0; f < files.size() && !report.interrupted; ++f)
+    if (!file_used[f])
+      throw Error(files[f] + ": placement for none of --models (its graph_hash matches no model's graph as loaded "
+                             "with this --mode, --batch and --seq)");
   if (report.interrupted)
     throw Error("interrupted: the report in " + args.output + " covers " + std::to_string(report.runs_done) +
                 " of " + std::to_string(report.runs_total) + " runs");
@@ -325,6 +354,9 @@ void RegisterCompare(CLI::App& app) {
   AddClusterOptions(*cmd, args->cluster);
   cmd->add_option("--placers", args->placers,
                   "all, classic (no learned placers), learned, or placer specs NAME[:key=value,...] (see below)");
+  cmd->add_option("--placements", args->placements,
+                  "placement files (from `allot place -o` or Python's Problem.write_placement), each a row beside the "
+                  "placers for the model it was made for");
   cmd->add_option("--budget-samples", args->budget_samples, "learned placers: placements each may evaluate")
       ->check(kCount);
   cmd->add_option("--budget-seconds", args->budget_seconds, "learned placers: seconds each may train")

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "cost_model/placement.h"
 #include "graph/error.h"
 #include "placers/placer.h"
 #include "tools/all_placers.h"
@@ -14,6 +15,34 @@ PlacementProblem MakeProblem(const CostedModel& m) {
   } catch (const Error& e) {
     throw Error(m.model.source + ": " + e.what());
   }
+}
+
+namespace {
+
+// Simulates a run's placement; an invalid one becomes the run's error.
+void Score(const CostedModel& m, DispatchOrder order, PlaceRun& run) {
+  Simulator sim(m.model.graph, m.cluster, m.costs, SimOptions{order, false});
+  run.result = sim.Run(run.placement);
+  if (!run.result.valid)
+    run.error = "placer '" + run.placer + "' produced a placement that does not fit: " + run.result.error;
+}
+
+}  // namespace
+
+PlaceRun ScorePlacementFile(const CostedModel& m, const std::string& path, DispatchOrder order) {
+  PlaceRun run;
+  run.lower_bound = ComputeLowerBound(m.model.graph, m.costs);
+  try {
+    run.placer = ReadPlacementContext(path).placer;
+    if (run.placer.empty()) run.placer = "file";
+    run.placement = ReadPlacementFile(path, m.model.graph, m.cluster);
+    MakeProblem(m).Legalize(run.placement);
+  } catch (const Error& e) {
+    run.error = e.what();
+    return run;
+  }
+  Score(m, order, run);
+  return run;
 }
 
 PlaceRun RunPlacer(const CostedModel& m, const std::string& spec, int64_t seed, DispatchOrder order) {
@@ -37,10 +66,7 @@ PlaceRun RunPlacer(const CostedModel& m, const std::string& spec, int64_t seed, 
     run.error = e.what();
     return run;
   }
-  Simulator sim(m.model.graph, m.cluster, m.costs, SimOptions{order, false});
-  run.result = sim.Run(run.placement);
-  if (!run.result.valid)
-    run.error = "placer '" + run.placer + "' produced a placement that does not fit: " + run.result.error;
+  Score(m, order, run);
   return run;
 }
 

@@ -25,6 +25,10 @@ struct PlaceRun {
 // The placement problem of a costed model, with the model's own constraints; errors name the model.
 PlacementProblem MakeProblem(const CostedModel& model);
 
+// A placement file made for this model (`allot place -o`, the Python module's write_placement), scored as a run of
+// the placer it names; errors name the file.
+PlaceRun ScorePlacementFile(const CostedModel& model, const std::string& path, DispatchOrder order);
+
 // `seed` >= 0 overrides the placer's "seed" option when it has one.
 PlaceRun RunPlacer(const CostedModel& model, const std::string& spec, int64_t seed, DispatchOrder order);
 

@@ -80,7 +80,7 @@ Cells RowCells(const CompareModel& model, const CompareRow& row) {
   else if (auto s = Speedup(model, row)) c.speedup = Ratio(*s);
   else c.speedup = none;
   c.lb_ratio = row.placed && model.lower_bound > 0 ? Ratio(row.step_time / model.lower_bound) : none;
-  c.seconds = row.placed || row.seconds > 0 ? FormatSeconds(row.seconds) : none;
+  c.seconds = row.from_file ? "(file)" : row.placed || row.seconds > 0 ? FormatSeconds(row.seconds) : none;
   c.peak_max = row.placed && !row.peak_memory.empty() ? FormatBytes(double(MaxPeak(row))) : none;
   c.peak_list = row.placed && !row.peak_memory.empty() ? PeakList(row) : none;
   if (row.ok()) c.status = "ok";
@@ -602,7 +602,7 @@ std::string ReportJson(const CompareReport& r) {
       jr["speedup"] = opt(Speedup(m, row));
       jr["lower_bound_ratio"] =
           row.placed && m.lower_bound > 0 ? json(row.step_time / m.lower_bound) : json(nullptr);
-      jr["placement_seconds"] = row.seconds;
+      jr["placement_seconds"] = row.from_file ? json(nullptr) : json(row.seconds);
       jr["peak_memory"] = row.peak_memory;
       jr["peak_memory_max"] = row.placed ? json(MaxPeak(row)) : json(nullptr);
       jr["error"] = row.error.empty() ? json(nullptr) : json(row.error);

@@ -24,6 +24,7 @@ struct CompareRow {
   bool placed = false;      // the placer returned a placement: step_time, peak_memory etc. are set
   double step_time = 0;     // seconds (simulated)
   double seconds = 0;       // placement time
+  bool from_file = false;   // a placement file's row (compare --placements): no placement time
   std::vector<uint64_t> peak_memory;  // per device, bytes
   std::string error;        // empty: a valid placement; else the placer's error or why the placement is invalid
   std::vector<SearchPoint> search;  // a searching placer's progress (Placer::search_curve); empty for the others
