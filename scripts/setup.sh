@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 # (seq2seq on Inception-V3: 40 -> 185 placements/s).
 PKGS=(cmake g++ libtorch-dev libopenblas0-openmp libonnx-dev libprotobuf-dev protobuf-compiler libmetis-dev libboost-graph-dev
       nlohmann-json3-dev libgtest-dev libcli11-dev ccache
-      python3-torch python3-torchvision python3-onnx libonnx-testdata)
+      python3-torch python3-torchvision python3-onnx libonnx-testdata
+      pybind11-dev python3-dev python3-numpy python3-pytest)
 
 missing=()
 for p in "${PKGS[@]}"; do
