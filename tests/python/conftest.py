@@ -29,6 +29,13 @@ def cli_json(*args):
     return json.loads(run_cli(*args, "--json").stdout)
 
 
+def cli_error(*args):
+    """The one-line message of a failing allot command (without the 'allot: ' prefix)."""
+    p = run_cli(*args, check=False)
+    assert p.returncode != 0 and p.stderr.startswith("allot: ") and p.stderr.count("\n") == 1
+    return p.stderr.strip()[len("allot: "):]
+
+
 @pytest.fixture(scope="session")
 def model():
     return allot.load_model(MODEL, mode="training")

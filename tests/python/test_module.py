@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import allot
-from conftest import CLUSTER, MODEL, cli_json, run_cli
+from conftest import CLUSTER, MODEL, cli_error, cli_json, run_cli
 
 TRAIN = ["--mode", "training", "--cluster", CLUSTER]
 
@@ -151,12 +151,6 @@ def test_costs_and_cluster(problem):
     assert CLUSTER in dict(allot.cluster_presets())
     names = [p["name"] for p in allot.placers()]
     assert names == [line.split()[0] for line in run_cli("placers").stdout.splitlines() if line[:1] not in " "]
-
-
-def cli_error(*args):
-    p = run_cli(*args, check=False)
-    assert p.returncode != 0 and p.stderr.startswith("allot: ")
-    return p.stderr.strip()[len("allot: "):]
 
 
 def test_errors_carry_the_cli_message(problem, tmp_path):
