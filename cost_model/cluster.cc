@@ -161,6 +161,7 @@ std::string Cluster::ToJson() const {
     dev["memory_gbps"] = d.memory_bandwidth / kGB;
     dev["memory_gib"] = static_cast<double>(d.memory_capacity) / kGiB;
     dev["launch_overhead_us"] = d.launch_overhead / kUs;
+    if (d.rank >= 0) dev["rank"] = d.rank;
     j["devices"].push_back(dev);
   }
   j["links"] = nlohmann::ordered_json::array();
@@ -197,6 +198,7 @@ Cluster ParseClusterJson(const std::string& text, const std::string& source) {
     if (gib * kGiB >= 1.8e19) throw Error(where + ": field 'memory_gib' is too large to count in bytes");
     dev.memory_capacity = static_cast<uint64_t>(gib * kGiB);
     dev.launch_overhead = JsonNonNegative(d, "launch_overhead_us", where, 0) * kUs;
+    dev.rank = static_cast<int>(JsonInteger(d, "rank", where, 0, 65535, -1));
     for (const Device& other : devices)
       if (other.name == dev.name) throw Error(where + ": duplicate device name " + Quote(dev.name));
     devices.push_back(dev);

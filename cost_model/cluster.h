@@ -7,7 +7,7 @@
 //   {"name": "...",
 //    "devices": [{"name": "cuda:0", "kind": "gpu", "model": "P100",
 //                 "peak_tflops": {"float32": 9.3, "float16": 18.7}, "memory_gbps": 732,
-//                 "memory_gib": 16, "launch_overhead_us": 5}, ...],
+//                 "memory_gib": 16, "launch_overhead_us": 5, "rank": 0}, ...],   ("rank": optional, see Device)
 //    "links": [{"name": "pcie0-up", "from": "cuda:0", "to": "switch", "gbps": 12, "latency_us": 10}, ...],
 //    "routes": [{"from": "cuda:0", "to": "cuda:1", "links": ["pcie0-up", "pcie1-down"]}, ...]}   (optional)
 // Link endpoints may be devices or named junctions (a PCIe switch, an NVSwitch). Without "routes", each pair of
@@ -34,6 +34,9 @@ struct Device {
   double memory_bandwidth = 0;  // B/s
   uint64_t memory_capacity = 0;  // bytes
   double launch_overhead = 0;    // seconds per op
+  // The process (c10d rank) that runs it when a placement executes across processes (`allot run --launch N`,
+  // `allot worker`); -1: not given (then device d runs on rank d mod the world size).
+  int rank = -1;
 };
 
 struct Link {

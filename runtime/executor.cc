@@ -25,6 +25,7 @@
 #include "runtime/devices.h"
 #include "runtime/external_tensors.h"
 #include "runtime/graph_runner.h"
+#include "runtime/rank_link.h"
 #include "runtime/kernels.h"
 #include "runtime/tensor_proto.h"
 
@@ -76,17 +77,20 @@ class Executor::Impl {
     T_ = g_.num_tensors();
     D_ = cluster.num_devices();
     if (place_.size() != N_) throw Error("executor: the placement does not cover the graph");
+    BindRanks();
     BindDevices();
     training_ = g_.is_training();
     BindNodes();
     BindTensors();
     BindEvents();
+    BindTransfers();
     if (options_.intra_op_threads <= 0) {
       const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
       options_.intra_op_threads = std::max(1, cores / static_cast<int>(std::max<size_t>(1, UsedDevices())));
     }
     std::vector<Queue>(D_).swap(queues_);  // condition variables cannot move: build in place
-    for (DeviceId d = 0; d < D_; ++d) workers_.emplace_back([this, d] { Work(d); });
+    for (DeviceId d = 0; d < D_; ++d)
+      if (local_[d]) workers_.emplace_back([this, d] { Work(d); });
   }
 
   ~Impl() {
@@ -117,6 +121,7 @@ class Executor::Impl {
 
   StepStats Step() {
     if (failed_) throw Error("executor: a previous step failed: " + error_);
+    if (link_) link_->Barrier();
     StepStats stats;
     stats.busy.assign(D_, 0);
     busy_.assign(D_, 0);
@@ -128,24 +133,35 @@ class Executor::Impl {
     for (auto& c : copied_) c.store(0, std::memory_order_relaxed);
     for (size_t i = 0; i < uses_.size(); ++i) uses_[i].store(uses_init_[i], std::memory_order_relaxed);
     for (auto& v : values_) v.reset();
-    remaining_.store(static_cast<int64_t>(N_));
+    for (auto& p : produced_) p.store(0, std::memory_order_relaxed);
+    bytes_sent_ = 0;
+    remaining_.store(static_cast<int64_t>(local_nodes_ + sends_.size()));
     start_ = Clock::now();
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (NodeId n = 0; n < N_; ++n)
-        if (in_count_[n] == 0) queues_[place_[n]].tasks.push_back({false, n, 0});
+        if (in_count_[n] == 0 && local_[place_[n]]) queues_[place_[n]].tasks.push_back({false, n, 0});
     }
     for (auto& q : queues_) q.cv.notify_all();
+    std::vector<std::thread> comm;
+    if (!sends_.empty()) comm.emplace_back([this] { Communicate(&Impl::SendAll); });
+    if (!recvs_.empty()) comm.emplace_back([this] { Communicate(&Impl::ReceiveAll); });
     {
       std::unique_lock<std::mutex> lock(mu_);
       done_cv_.wait(lock, [this] { return remaining_.load() == 0 || failed_; });
       if (failed_) {
-        // Drop what is queued and wait for the workers to go idle before reporting.
+        // Drop what is queued, end the transfers in flight, and wait for every thread to go idle before reporting.
         for (auto& q : queues_) q.tasks.clear();
+        if (link_) link_->Abort();
+        send_cv_.notify_all();
+        lock.unlock();
+        for (auto& t : comm) t.join();
+        lock.lock();
         done_cv_.wait(lock, [this] { return active_ == 0; });
         throw Error(error_);
       }
     }
+    for (auto& t : comm) t.join();
     // GPU workers finish when their last op is queued on the device: the step ends when the devices are done.
     for (DeviceId d = 0; d < D_; ++d)
       if (gpu_[d]) streams_[d]->synchronize();
@@ -159,16 +175,27 @@ class Executor::Impl {
       stats.ops = ops_timed_;
       stats.copies_timed = copies_timed_;
     }
+    if (link_) {
+      SyncParameters();
+      GatherStats(stats);
+    }
     return stats;
   }
 
-  std::vector<at::Tensor> Outputs() const {
+  std::vector<at::Tensor> Outputs() {
     std::vector<at::Tensor> out;
+    int tag = OutputTagBase();
     for (const auto& vi : model_.graph().output()) {
       const TensorId t = g_.FindTensor(vi.name());
       if (t == kNone) continue;
       const NodeId p = g_.tensor(t).producer;
-      out.push_back((p == kNone ? shared_[t] : values_[static_cast<size_t>(t) * D_ + place_[p]]).cpu());
+      const int owner = p == kNone ? 0 : RankOf(place_[p]);
+      at::Tensor value;
+      if (owner == rank_) value = (p == kNone ? shared_[t] : values_[static_cast<size_t>(t) * D_ + place_[p]]).cpu();
+      if (owner != 0 && owner == rank_) link_->Send(value, 0, tag);
+      if (owner != 0 && rank_ == 0) value = link_->Recv(owner, tag);
+      ++tag;
+      if (rank_ == 0) out.push_back(value);
     }
     return out;
   }
@@ -182,7 +209,7 @@ class Executor::Impl {
 
   size_t UsedDevices() const {
     std::vector<char> used(D_, 0);
-    for (DeviceId d : place_) used[d] = 1;
+    for (DeviceId d : place_) used[d] = 1;  // across processes too: the ranks share this machine's cores
     return static_cast<size_t>(std::count(used.begin(), used.end(), 1));
   }
 
@@ -194,7 +221,7 @@ class Executor::Impl {
     std::vector<NodeId> first(D_, kNone);
     for (NodeId n = N_; n-- > 0;) first[place_[n]] = n;
     for (DeviceId d = 0; d < D_; ++d) {
-      if (first[d] == kNone || cluster_.device(d).kind == DeviceKind::kCpu) continue;
+      if (first[d] == kNone || !local_[d] || cluster_.device(d).kind == DeviceKind::kCpu) continue;
       try {
         tdev_[d] = TorchDevice(cluster_.device(d));
       } catch (const Error& e) {
@@ -477,6 +504,11 @@ class Executor::Impl {
         const DeviceId dc = place_[c];
         if (dc == d) {
           if (pending_[c].fetch_sub(1) == 1) Ready(c);
+        } else if (!local_[dc]) {
+          if (produced_[t].exchange(1) == 0) {  // the sender thread sends it
+            std::lock_guard<std::mutex> lock(mu_);
+            send_cv_.notify_all();
+          }
         } else if (copied_[static_cast<size_t>(t) * D_ + dc].exchange(1) == 0) {
           Push(dc, {true, t, d}, true);
         }
@@ -567,6 +599,170 @@ class Executor::Impl {
 
   static std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
 
+  // --- Across processes --------------------------------------------------------------------------------------
+  int RankOf(DeviceId d) const { return link_ ? options_.device_rank[d] : 0; }
+
+  void BindRanks() {
+    link_ = options_.link;
+    rank_ = link_ ? link_->rank() : 0;
+    local_.assign(D_, 1);
+    if (!link_) return;
+    if (options_.device_rank.size() != D_) throw Error("executor: device_rank must give a rank for every device");
+    for (DeviceId d = 0; d < D_; ++d) {
+      if (options_.device_rank[d] < 0 || options_.device_rank[d] >= link_->world_size())
+        throw Error("device " + cluster_.device(d).name + ": rank " + std::to_string(options_.device_rank[d]) +
+                    " is not below the world size " + std::to_string(link_->world_size()));
+      local_[d] = options_.device_rank[d] == rank_;
+    }
+  }
+
+  // Every (tensor, device on another rank that reads it), ordered by the producer's topological position: the
+  // list every rank builds alike, whose index is the transfer's tag.
+  void BindTransfers() {
+    produced_ = std::vector<std::atomic<uint8_t>>(T_);
+    for (NodeId n = 0; n < N_; ++n) local_nodes_ += local_[place_[n]];
+    if (!link_) return;
+    std::vector<char> seen(D_);
+    for (NodeId p : g_.topo_order())
+      for (TensorId t : g_.node(p).outputs) {
+        std::fill(seen.begin(), seen.end(), 0);
+        for (NodeId c : g_.consumers(t)) {
+          const DeviceId dc = place_[c];
+          if (RankOf(dc) == RankOf(place_[p]) || seen[dc]) continue;
+          seen[dc] = 1;
+          const auto k = static_cast<uint32_t>(xfers_.size());
+          xfers_.push_back({t, place_[p], dc});
+          if (RankOf(place_[p]) == rank_) sends_.push_back(k);
+          if (RankOf(dc) == rank_) recvs_.push_back(k);
+        }
+      }
+    // Parameters updated on one rank and read on others: sent to them after each training step.
+    for (NodeId u = 0; u < N_; ++u) {
+      const Node& node = g_.node(u);
+      if (node.role != NodeRole::kUpdate || node.inputs.empty()) continue;
+      const TensorId p = node.inputs[0];
+      std::vector<char> reader(static_cast<size_t>(link_->world_size()), 0);
+      for (NodeId c : g_.consumers(p)) reader[static_cast<size_t>(RankOf(place_[c]))] = 1;
+      for (int r = 0; r < link_->world_size(); ++r)
+        if (reader[static_cast<size_t>(r)] && r != RankOf(place_[u])) param_syncs_.push_back({p, RankOf(place_[u]), r});
+    }
+  }
+
+  // Runs a communication thread's loop; a failure fails the step (and Step() aborts the link).
+  void Communicate(void (Impl::*loop)()) {
+    try {
+      (this->*loop)();
+    } catch (const std::exception& e) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!failed_) {
+        failed_ = true;
+        error_ = FirstLine(e.what());
+      }
+      done_cv_.notify_all();
+    }
+  }
+
+  void SendAll() {
+    for (uint32_t k : sends_) {
+      const Transfer& x = xfers_[k];
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        send_cv_.wait(lock, [&] { return produced_[x.tensor].load() != 0 || failed_; });
+        if (failed_) return;
+      }
+      const auto t0 = Clock::now();
+      const NodeId producer = g_.tensor(x.tensor).producer;
+      // A GPU producer may still be running: the host copy below waits for it on this thread's stream.
+      if (gpu_[x.from]) done_[producer]->block(CurrentStream(tdev_[x.from]));
+      const at::Tensor value = values_[static_cast<size_t>(x.tensor) * D_ + x.from].cpu();
+      link_->Send(value, RankOf(x.to), static_cast<int>(k));
+      Release(x.tensor, x.from);
+      const auto t1 = Clock::now();
+      std::lock_guard<std::mutex> lock(mu_);
+      const uint64_t bytes = static_cast<uint64_t>(value.nbytes());
+      bytes_copied_ += bytes;
+      bytes_sent_ += bytes;
+      ++copies_;
+      if (options_.record)
+        copies_timed_.push_back({x.tensor, x.from, x.to, std::chrono::duration<double>(t0 - start_).count(),
+                                 std::chrono::duration<double>(t1 - start_).count(), bytes});
+      if (remaining_.fetch_sub(1) == 1) done_cv_.notify_all();
+    }
+  }
+
+  void ReceiveAll() {
+    for (uint32_t k : recvs_) {
+      const Transfer& x = xfers_[k];
+      at::Tensor value = link_->Recv(RankOf(x.from), static_cast<int>(k));
+      if (gpu_[x.to]) value = value.to(tdev_[x.to]);
+      Store(x.tensor, x.to, std::move(value));
+      for (NodeId c : g_.consumers(x.tensor))
+        if (place_[c] == x.to && pending_[c].fetch_sub(1) == 1) Ready(c);
+    }
+  }
+
+  // Tags after the step's transfers: parameter updates, then statistics; outputs after those.
+  int ParamTagBase() const { return static_cast<int>(xfers_.size()); }
+  int StatsTagBase() const { return ParamTagBase() + static_cast<int>(param_syncs_.size()); }
+  int OutputTagBase() const { return StatsTagBase() + 3 * (link_ ? link_->world_size() : 1); }
+
+  void SyncParameters() {
+    int tag = ParamTagBase();
+    for (const ParamSync& p : param_syncs_) {
+      if (p.from == rank_) link_->Send(shared_[p.tensor], p.to, tag);
+      if (p.to == rank_) {
+        const at::Tensor value = link_->Recv(p.from, tag);
+        c10::NoGradGuard no_grad;
+        shared_[p.tensor].copy_(value);
+        for (DeviceId e = 0; e < D_; ++e)
+          if (at::Tensor& copy = resident_[static_cast<size_t>(p.tensor) * D_ + e]; copy.defined()) copy.copy_(value);
+      }
+      ++tag;
+    }
+  }
+
+  // Rank 0 combines every rank's statistics: the slowest rank's time, each device's busy time from its rank.
+  void GatherStats(StepStats& stats) {
+    const int world = link_->world_size();
+    stats.rank_bytes_sent.assign(static_cast<size_t>(world), 0);
+    stats.rank_bytes_sent[static_cast<size_t>(rank_)] = bytes_sent_;
+    const bool has_loss = loss_node_ != kNone && local_[place_[loss_node_]];
+    for (int r = 1; r < world; ++r) {
+      const int tag = StatsTagBase() + 3 * r;
+      if (rank_ == r) {
+        std::vector<double> v{stats.seconds, has_loss ? 1.0 : 0.0, stats.loss, static_cast<double>(bytes_sent_),
+                              static_cast<double>(stats.copies), static_cast<double>(stats.bytes_copied)};
+        for (DeviceId d = 0; d < D_; ++d) v.push_back(local_[d] ? stats.busy[d] : 0.0);
+        link_->Send(at::tensor(v, at::kDouble), 0, tag);
+        std::vector<double> ops, copies;
+        for (const OpTiming& o : stats.ops) ops.insert(ops.end(), {double(o.node), double(o.device), o.start, o.end});
+        for (const CopyTiming& c : stats.copies_timed)
+          copies.insert(copies.end(), {double(c.tensor), double(c.from), double(c.to), c.start, c.end, double(c.bytes)});
+        link_->Send(at::tensor(ops, at::kDouble), 0, tag + 1);
+        link_->Send(at::tensor(copies, at::kDouble), 0, tag + 2);
+      }
+      if (rank_ == 0) {
+        const at::Tensor t = link_->Recv(r, tag);
+        const double* v = t.data_ptr<double>();
+        stats.seconds = std::max(stats.seconds, v[0]);
+        if (v[1] != 0) stats.loss = v[2];
+        stats.rank_bytes_sent[static_cast<size_t>(r)] = static_cast<uint64_t>(v[3]);
+        stats.copies += static_cast<size_t>(v[4]);
+        stats.bytes_copied += static_cast<uint64_t>(v[5]);
+        for (DeviceId d = 0; d < D_; ++d)
+          if (options_.device_rank[d] == r) stats.busy[d] = v[6 + d];
+        const at::Tensor ops = link_->Recv(r, tag + 1), copies = link_->Recv(r, tag + 2);
+        const double* o = ops.data_ptr<double>();
+        for (int64_t i = 0; i + 4 <= ops.numel(); i += 4)
+          stats.ops.push_back({static_cast<NodeId>(o[i]), static_cast<DeviceId>(o[i + 1]), o[i + 2], o[i + 3]});
+        const double* c = copies.data_ptr<double>();
+        for (int64_t i = 0; i + 6 <= copies.numel(); i += 6)
+          stats.copies_timed.push_back({static_cast<TensorId>(c[i]), static_cast<DeviceId>(c[i + 1]),
+                                        static_cast<DeviceId>(c[i + 2]), c[i + 3], c[i + 4], static_cast<uint64_t>(c[i + 5])});
+      }
+    }
+  }
+
   struct Island {
     std::vector<at::Tensor> leaves;   // inputs needing a gradient, in the gradient op's output order
     std::vector<at::Tensor> outputs;  // the op's outputs, attached to the island's autograd graph
@@ -574,6 +770,14 @@ class Executor::Impl {
   struct Queue {
     std::deque<Task> tasks;
     std::condition_variable cv;
+  };
+  struct Transfer {
+    TensorId tensor;
+    DeviceId from, to;
+  };
+  struct ParamSync {
+    TensorId tensor;
+    int from, to;  // ranks
   };
 
   const onnx::ModelProto& model_;
@@ -625,6 +829,18 @@ class Executor::Impl {
   size_t copies_ = 0;
   std::vector<OpTiming> ops_timed_;
   std::vector<CopyTiming> copies_timed_;
+
+  // Across processes.
+  RankLink* link_ = nullptr;
+  int rank_ = 0;
+  std::vector<char> local_;  // per device: runs in this process
+  size_t local_nodes_ = 0;
+  std::vector<Transfer> xfers_;
+  std::vector<uint32_t> sends_, recvs_;       // indices into xfers_ this rank sends / receives, in order
+  std::vector<ParamSync> param_syncs_;
+  std::vector<std::atomic<uint8_t>> produced_;  // per tensor: its producer ran (the sender may send it)
+  std::condition_variable send_cv_;
+  uint64_t bytes_sent_ = 0;
 };
 
 Executor::Executor(const onnx::ModelProto& model, const Graph& graph, const Cluster& cluster,
@@ -634,6 +850,6 @@ Executor::~Executor() = default;
 void Executor::SetInputs(const std::vector<at::Tensor>& inputs) { impl_->SetInputs(inputs); }
 size_t Executor::num_inputs() const { return impl_->num_inputs(); }
 StepStats Executor::Step() { return impl_->Step(); }
-std::vector<at::Tensor> Executor::Outputs() const { return impl_->Outputs(); }
+std::vector<at::Tensor> Executor::Outputs() { return impl_->Outputs(); }
 
 }  // namespace allot::runtime

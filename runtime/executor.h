@@ -19,6 +19,13 @@
 //   thread calling backward() (shared/NOTES.md). The loss is the sum over floating graph outputs of their mean;
 //   the update is plain SGD (the IR's optimizer choice sets costs and memory only).
 // - Every op's kernel is checked before anything runs: an unsupported op is an Error naming the node and op.
+// - Across processes (RunOptions::link), each rank runs its devices' ops exactly as above. A tensor read on another
+//   rank is sent once to each device there that reads it, by a sender thread, and received by a receiver thread;
+//   both walk one list of these transfers, ordered by the producer's topological position, that every rank builds
+//   alike. The earliest transfer not yet done can always finish (its producer needs only earlier transfers, and
+//   neither thread is ever busy with a later one), so no wait can deadlock; device workers never wait on the
+//   network. A step starts at a barrier; afterwards parameters updated on one rank and read on others are sent to
+//   them, and rank 0 gathers the step's statistics.
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,12 +41,18 @@ class ModelProto;
 
 namespace allot::runtime {
 
+class RankLink;
+
 struct RunOptions {
   int intra_op_threads = 0;     // per device; 0: the machine's cores divided by the devices (at least 1)
   double learning_rate = 1e-3;  // SGD
   uint64_t seed = 1;            // parameters marked "allot:parameter" and default inputs
   bool record = false;          // per-op and per-copy timings (for traces and profiles)
   std::string model_dir;        // the folder external-data initializers are relative to ("" when none)
+  // Across processes (runtime/rank_link.h): this process runs the devices whose rank is link->rank(), and a tensor
+  // read on another rank travels through the link. Null: every device runs here.
+  RankLink* link = nullptr;
+  std::vector<int> device_rank;  // per device, with a link
 };
 
 struct OpTiming {
@@ -54,11 +67,14 @@ struct CopyTiming {
   uint64_t bytes;
 };
 
+// Across processes, rank 0's StepStats cover every rank (the step time is the slowest rank's); the others' cover
+// their own devices.
 struct StepStats {
   double seconds = 0;
   std::vector<double> busy;  // per device: seconds running ops and copies
-  uint64_t bytes_copied = 0;
+  uint64_t bytes_copied = 0;  // within a process and between ranks
   size_t copies = 0;
+  std::vector<uint64_t> rank_bytes_sent;  // across processes: per rank, bytes it sent to the others
   double loss = 0;  // training steps
   std::vector<OpTiming> ops;       // when recorded
   std::vector<CopyTiming> copies_timed;
@@ -81,8 +97,9 @@ class Executor {
   // Runs one step. Rethrows the first op failure as an Error naming the node.
   StepStats Step();
 
-  // Graph outputs of the last step, in ONNX order, on the host.
-  std::vector<at::Tensor> Outputs() const;
+  // Graph outputs of the last step, in ONNX order, on the host. Across processes every rank calls it (outputs
+  // made elsewhere travel to rank 0) and only rank 0 gets them.
+  std::vector<at::Tensor> Outputs();
 
  private:
   class Impl;

@@ -7,7 +7,11 @@
 #include <c10/core/GradMode.h>
 
 #include <algorithm>
+#include <csignal>
+#include <cstdlib>
 #include <chrono>
+#include <cstdio>
+#include <memory>
 #include <filesystem>
 #include <optional>
 #include <tuple>
@@ -17,6 +21,7 @@
 #include "runtime/devices.h"
 #include "runtime/executor.h"
 #include "runtime/kernels.h"
+#include "runtime/rank_link.h"
 #include "runtime/reference_interpreter.h"
 #include "runtime/tensor_proto.h"
 
@@ -92,6 +97,48 @@ double Measurement::percentile(double p) const {
   return v[i];
 }
 
+namespace {
+
+// What every rank must agree on: the model's graph, the placement and where each device runs.
+std::string Fingerprint(const Graph& graph, const Cluster& cluster, const std::vector<DeviceId>& placement,
+                        const std::vector<int>& device_rank) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](uint64_t v) {
+    for (int i = 0; i < 8; ++i) h = (h ^ ((v >> (8 * i)) & 0xff)) * 1099511628211ull;
+  };
+  for (DeviceId d : placement) mix(d);
+  for (int r : device_rank) mix(static_cast<uint64_t>(r));
+  for (const Device& d : cluster.devices())
+    for (char c : d.name) mix(static_cast<uint64_t>(c));
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return "graph " + graph.hash_hex() + ", placement " + buf;
+}
+
+// Fault injection for the tests of runs across processes: ALLOT_FAULT_INJECTION=kill:RANK:STEP (or stop:RANK:STEP)
+// makes rank RANK kill (stop) itself before step STEP, warm-up steps counted from 0, as a crash or a hang would.
+void InjectFault(int rank, int step) {
+  const char* spec = std::getenv("ALLOT_FAULT_INJECTION");
+  if (!spec) return;
+  char what[8] = {0};
+  int r = -1, s = -1;
+  if (std::sscanf(spec, "%7[a-z]:%d:%d", what, &r, &s) != 3 || r != rank || s != step) return;
+  std::fflush(nullptr);
+  if (std::string(what) == "kill") raise(SIGKILL);
+  if (std::string(what) == "stop") raise(SIGSTOP);
+}
+
+// Each rank compares its fingerprint with every other's: a mismatch is the same one-line Error on every rank.
+void CheckRanksAgree(RankLink& link, const std::string& mine) {
+  const std::vector<std::string> all = link.Exchange("fingerprint", mine);
+  for (size_t r = 1; r < all.size(); ++r)
+    if (all[r] != all[0])
+      throw Error("rank " + std::to_string(r) + " runs another model or placement than rank 0 (" + all[r] + " vs " +
+                  all[0] + "): every rank needs the same MODEL, options and --placement");
+}
+
+}  // namespace
+
 Measurement MeasurePlacement(const onnx::ModelProto& model, const Graph& graph, const Cluster& cluster,
                              const std::vector<DeviceId>& placement, const MeasureOptions& options) {
   RunOptions run;
@@ -99,12 +146,22 @@ Measurement MeasurePlacement(const onnx::ModelProto& model, const Graph& graph, 
   run.learning_rate = options.learning_rate;
   run.seed = options.seed;
   run.model_dir = options.model_dir;
+  std::unique_ptr<RankLink> link;
+  if (options.ranks.world_size > 1) {
+    if (options.device_rank.size() != cluster.num_devices())
+      throw Error("MeasurePlacement: device_rank must give a rank for every device");
+    link = std::make_unique<RankLink>(options.ranks);
+    CheckRanksAgree(*link, Fingerprint(graph, cluster, placement, options.device_rank));
+    run.link = link.get();
+    run.device_rank = options.device_rank;
+  }
   Executor exec(model, graph, cluster, placement, run);
   if (!options.inputs_dir.empty()) exec.SetInputs(ReadInputs(options.inputs_dir, exec.num_inputs()));
   Measurement m;
   std::vector<StepStats> timed;
   const int total = std::max(0, options.warmup) + std::max(1, options.steps);
   for (int s = 0; s < total; ++s) {
+    if (link) InjectFault(options.ranks.rank, s);
     StepStats st = exec.Step();
     m.losses.push_back(st.loss);
     if (s >= options.warmup) timed.push_back(std::move(st));
@@ -118,6 +175,7 @@ Measurement MeasurePlacement(const onnx::ModelProto& model, const Graph& graph, 
   m.busy = median.busy;
   m.bytes_copied = median.bytes_copied;
   m.copies = median.copies;
+  m.rank_bytes_sent = median.rank_bytes_sent;
   if (options.record) {
     run.record = true;
     Executor recorder(model, graph, cluster, placement, run);
@@ -129,7 +187,10 @@ Measurement MeasurePlacement(const onnx::ModelProto& model, const Graph& graph, 
     for (const OpTiming& o : last.ops) m.schedule.ops.push_back({o.node, o.device, o.start, o.end});
     for (const CopyTiming& c : last.copies_timed) m.schedule.transfers.push_back({c.tensor, c.from, c.to, c.start, c.end, c.bytes});
   }
-  if (!options.outputs_dir.empty()) WriteOutputs(options.outputs_dir, model, exec.Outputs());
+  if (!options.outputs_dir.empty()) {
+    const std::vector<at::Tensor> outputs = exec.Outputs();  // every rank takes part; rank 0 gets them
+    if (options.ranks.rank == 0) WriteOutputs(options.outputs_dir, model, outputs);
+  }
   return m;
 }
 

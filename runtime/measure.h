@@ -9,6 +9,7 @@
 #include "cost_model/profile.h"
 #include "cost_model/simulator.h"
 #include "graph/graph.h"
+#include "runtime/rank_options.h"
 
 namespace onnx {
 class ModelProto;
@@ -26,6 +27,11 @@ struct MeasureOptions {
   std::string outputs_dir;  // writes output_K.pb after the last step; empty: none
   bool record = false;      // keep the last step's measured schedule
   std::string model_dir;    // the folder external-data initializers are relative to ("" when none)
+  // Across processes: this process is ranks.rank of ranks.world_size, and runs the devices whose device_rank is
+  // its own (world_size 1: every device here). Every rank calls MeasurePlacement with the same model, placement and
+  // options; rank 0's Measurement covers all of them and only rank 0 writes outputs.
+  RankOptions ranks;
+  std::vector<int> device_rank;
 };
 
 struct Measurement {
@@ -35,6 +41,7 @@ struct Measurement {
   uint64_t bytes_copied = 0;         // per step
   size_t copies = 0;                 // per step
   SimResult schedule;                // the last step as measured: ops, transfers, busy (when recorded)
+  std::vector<uint64_t> rank_bytes_sent;  // across processes: per rank, bytes sent to other ranks per step
   double median() const;
   double percentile(double p) const;
 };

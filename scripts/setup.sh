@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # thread pool) makes the policies' matrix products and the runtime's Gemm/Conv several times faster
 # (seq2seq on Inception-V3: 40 -> 185 placements/s).
 PKGS=(cmake g++ libtorch-dev libopenblas0-openmp libonnx-dev libprotobuf-dev protobuf-compiler libmetis-dev libboost-graph-dev
-      nlohmann-json3-dev libgtest-dev libcli11-dev ccache
+      nlohmann-json3-dev libgtest-dev libcli11-dev ccache libgloo-dev
       python3-torch python3-torchvision python3-onnx libonnx-testdata
       pybind11-dev python3-dev python3-numpy python3-pytest)
 

@@ -1,0 +1,223 @@
+#include "runtime/rank_link.h"
+
+// c10d's Gloo process group is declared only with USE_C10D_GLOO (Debian's LibTorch is built with it).
+#define USE_C10D_GLOO 1
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <mutex>
+
+#include "graph/error.h"
+
+namespace allot::runtime {
+namespace {
+
+constexpr int kMaxDims = 8;
+
+int EnvInt(const char* name, int lo, int hi) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) throw Error(std::string("environment variable ") + name + " is not set (torchrun's rendezvous: "
+                             "MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK)");
+  char* end = nullptr;
+  const long x = std::strtol(v, &end, 10);
+  if (*end || x < lo || x > hi)
+    throw Error(std::string("environment variable ") + name + "=" + Quote(v) + ": expected an integer from " +
+                std::to_string(lo) + " to " + std::to_string(hi));
+  return static_cast<int>(x);
+}
+
+std::string FirstLine(const std::string& s) {
+  std::string line = s.substr(0, s.find('\n'));
+  // Gloo prefixes its source position: "[../gloo/transport/tcp/pair.cc:598] Connection closed by peer ...".
+  if (!line.empty() && line[0] == '[' && line.find("] ") != std::string::npos) line = line.substr(line.find("] ") + 2);
+  return line;
+}
+
+}  // namespace
+
+RankOptions RankOptionsFromEnvironment(double timeout_seconds) {
+  RankOptions o;
+  o.world_size = EnvInt("WORLD_SIZE", 1, 65536);
+  o.rank = EnvInt("RANK", 0, o.world_size - 1);
+  const char* addr = std::getenv("MASTER_ADDR");
+  if (!addr || !*addr) throw Error("environment variable MASTER_ADDR is not set (torchrun's rendezvous: "
+                                   "MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK)");
+  o.master_addr = addr;
+  o.master_port = EnvInt("MASTER_PORT", 1, 65535);
+  o.timeout_seconds = timeout_seconds;
+  return o;
+}
+
+class RankLink::Impl {
+ public:
+  explicit Impl(const RankOptions& o) : o_(o) {
+    const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_seconds * 1000));
+    const std::string where = o.master_addr + ":" + std::to_string(o.master_port);
+    try {
+      c10d::TCPStoreOptions so;
+      so.port = static_cast<uint16_t>(o.master_port);
+      so.isServer = o.rank == 0;
+      so.numWorkers = static_cast<size_t>(o.world_size);
+      so.waitWorkers = true;
+      so.timeout = timeout;
+      store_ = c10::make_intrusive<c10d::TCPStore>(o.master_addr, so);
+    } catch (const std::exception& e) {
+      throw Error("rank " + std::to_string(o.rank) + ": rendezvous at " + where + " failed within " +
+                  FormatTimeout() + ": " + FirstLine(e.what()));
+    }
+    try {
+      auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+      // The address this rank is reached at: the loopback when the master is local, this host's name otherwise.
+      const bool local = o.master_addr == "127.0.0.1" || o.master_addr == "localhost";
+      options->devices.push_back(local ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
+                                       : c10d::ProcessGroupGloo::createDefaultDevice());
+      options->threads = 2;
+      group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store_, o.rank, o.world_size, options);
+    } catch (const std::exception& e) {
+      throw Error("rank " + std::to_string(o.rank) + ": connecting to the other ranks (through " + where +
+                  ") failed: " + FirstLine(e.what()));
+    }
+  }
+
+  std::string FormatTimeout() const {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g s", o_.timeout_seconds);
+    return buf;
+  }
+
+  [[noreturn]] void Fail(const std::exception& e, int peer, const char* what) {
+    const std::string msg = e.what();
+    const std::string me = "rank " + std::to_string(o_.rank) + ": ";
+    const std::string them = "rank " + std::to_string(peer);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (aborted_) throw Error(me + what + " " + them + " abandoned after a failure on this rank");
+    }
+    if (msg.find("losed by peer") != std::string::npos || msg.find("reset by peer") != std::string::npos ||
+        msg.find("Broken pipe") != std::string::npos)
+      throw Error(me + them + " closed its connection (it exited or was killed) while this rank was " + what + " it");
+    if (msg.find("imed out") != std::string::npos || msg.find("imeout") != std::string::npos)
+      throw Error(me + "no answer from " + them + " within " + FormatTimeout() + " while " + what +
+                  " it (it hangs, is stopped, or is too slow: raise --timeout)");
+    throw Error(me + what + " " + them + " failed: " + FirstLine(msg));
+  }
+
+  void Run(c10::intrusive_ptr<c10d::Work> work, int peer, const char* what) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (aborted_) throw Error("rank " + std::to_string(o_.rank) + ": " + what + " rank " + std::to_string(peer) +
+                                " abandoned after a failure on this rank");
+      in_flight_.push_back(work);
+    }
+    auto forget = [&] {
+      std::lock_guard<std::mutex> lock(mu_);
+      in_flight_.erase(std::find(in_flight_.begin(), in_flight_.end(), work));
+    };
+    try {
+      work->wait(std::chrono::milliseconds(static_cast<int64_t>(o_.timeout_seconds * 1000)));
+    } catch (const std::exception& e) {
+      forget();
+      Fail(e, peer, what);
+    }
+    forget();
+  }
+
+  void Send(const at::Tensor& tensor, int peer, int tag) {
+    at::Tensor t = tensor.contiguous();
+    if (t.dim() > kMaxDims) throw Error("sending a tensor of " + std::to_string(t.dim()) + " dimensions (at most 8)");
+    at::Tensor header = at::zeros({2 + kMaxDims}, at::kLong);
+    int64_t* h = header.data_ptr<int64_t>();
+    h[0] = static_cast<int64_t>(t.scalar_type());
+    h[1] = t.dim();
+    for (int64_t i = 0; i < t.dim(); ++i) h[2 + i] = t.size(i);
+    std::vector<at::Tensor> hv{header};
+    Run(Call([&] { return group_->send(hv, peer, 2 * tag); }, peer, "sending to"), peer, "sending to");
+    if (t.numel() == 0) return;
+    std::vector<at::Tensor> dv{t};
+    Run(Call([&] { return group_->send(dv, peer, 2 * tag + 1); }, peer, "sending to"), peer, "sending to");
+  }
+
+  at::Tensor Recv(int peer, int tag) {
+    std::vector<at::Tensor> hv{at::zeros({2 + kMaxDims}, at::kLong)};
+    Run(Call([&] { return group_->recv(hv, peer, 2 * tag); }, peer, "receiving from"), peer, "receiving from");
+    const int64_t* h = hv[0].data_ptr<int64_t>();
+    if (h[1] < 0 || h[1] > kMaxDims || h[0] < 0 || h[0] >= static_cast<int64_t>(c10::ScalarType::NumOptions))
+      throw Error("rank " + std::to_string(o_.rank) + ": a malformed tensor header from rank " + std::to_string(peer));
+    std::vector<int64_t> shape(h + 2, h + 2 + h[1]);
+    std::vector<at::Tensor> dv{at::empty(shape, at::TensorOptions().dtype(static_cast<c10::ScalarType>(h[0])))};
+    if (dv[0].numel() == 0) return dv[0];
+    Run(Call([&] { return group_->recv(dv, peer, 2 * tag + 1); }, peer, "receiving from"), peer, "receiving from");
+    return dv[0];
+  }
+
+  // Posting a send or receive can throw too (a peer already gone).
+  template <typename F>
+  c10::intrusive_ptr<c10d::Work> Call(F&& post, int peer, const char* what) {
+    try {
+      return post();
+    } catch (const std::exception& e) {
+      Fail(e, peer, what);
+    }
+  }
+
+  std::vector<std::string> Exchange(const std::string& key, const std::string& value) {
+    std::vector<std::string> out;
+    try {
+      const std::string base = "allot/" + key + "/";
+      store_->set(base + std::to_string(o_.rank), std::vector<uint8_t>(value.begin(), value.end()));
+      for (int r = 0; r < o_.world_size; ++r) {
+        const std::vector<uint8_t> v = store_->get(base + std::to_string(r));
+        out.emplace_back(v.begin(), v.end());
+      }
+    } catch (const std::exception& e) {
+      throw Error("rank " + std::to_string(o_.rank) + ": exchanging '" + key + "' with the other ranks failed within " +
+                  FormatTimeout() + " (a rank exited or stopped): " + FirstLine(e.what()));
+    }
+    return out;
+  }
+
+  // Through rank 0, point to point, so that a rank that is gone or silent is named (a Gloo barrier cannot say
+  // which rank it misses).
+  void Barrier() {
+    constexpr int kBarrierTag = 1 << 29;
+    const at::Tensor token = at::zeros({1}, at::kLong);
+    if (o_.rank != 0) {
+      Send(token, 0, kBarrierTag);
+      Recv(0, kBarrierTag);
+      return;
+    }
+    for (int r = 1; r < o_.world_size; ++r) Recv(r, kBarrierTag);
+    for (int r = 1; r < o_.world_size; ++r) Send(token, r, kBarrierTag);
+  }
+
+  void Abort() {
+    std::lock_guard<std::mutex> lock(mu_);
+    aborted_ = true;
+    for (auto& w : in_flight_) w->abort();
+  }
+
+ private:
+  RankOptions o_;
+  c10::intrusive_ptr<c10d::Store> store_;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
+  std::mutex mu_;
+  bool aborted_ = false;
+  std::vector<c10::intrusive_ptr<c10d::Work>> in_flight_;
+};
+
+RankLink::RankLink(const RankOptions& options) : options_(options), impl_(std::make_unique<Impl>(options)) {}
+RankLink::~RankLink() = default;
+void RankLink::Send(const at::Tensor& tensor, int peer, int tag) { impl_->Send(tensor, peer, tag); }
+at::Tensor RankLink::Recv(int peer, int tag) { return impl_->Recv(peer, tag); }
+std::vector<std::string> RankLink::Exchange(const std::string& key, const std::string& value) {
+  return impl_->Exchange(key, value);
+}
+void RankLink::Barrier() { impl_->Barrier(); }
+void RankLink::Abort() { impl_->Abort(); }
+
+}  // namespace allot::runtime
