@@ -29,6 +29,7 @@ class Profile {
   double Lookup(const std::string& signature, const Device& device) const;
   void Add(const std::string& signature, const std::string& device, DeviceKind kind, double seconds, int repeats);
   void AddLink(ProfiledLink link) { links_.push_back(std::move(link)); }
+  void SetLinks(std::vector<ProfiledLink> links) { links_ = std::move(links); }
   const std::vector<ProfiledLink>& links() const { return links_; }
   size_t size() const { return entries_.size(); }
 

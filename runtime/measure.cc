@@ -56,11 +56,27 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+constexpr int64_t kFitSizes[] = {1 << 10, 1 << 14, 1 << 18, 1 << 21, 1 << 23};  // float32 elements: 4 KB .. 32 MB
+
+// (bandwidth B/s, latency s): a least-squares line through (bytes, seconds).
+std::pair<double, double> FitLine(const std::vector<double>& xs, const std::vector<double>& ys) {
+  const double n = static_cast<double>(xs.size());
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    sx += xs[i];
+    sy += ys[i];
+    sxx += xs[i] * xs[i];
+    sxy += xs[i] * ys[i];
+  }
+  const double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
+  return {slope > 0 ? 1 / slope : 1e12, std::max(0.0, (sy - slope * sx) / n)};
+}
+
 // (bandwidth B/s, latency s) of copying from `from` to `to`: a least-squares line through the medians of five
 // copies at each of five sizes, 4 KB to 32 MB.
 std::pair<double, double> FitCopies(c10::Device from, c10::Device to) {
   std::vector<double> xs, ys;
-  for (int64_t elems : {1 << 10, 1 << 14, 1 << 18, 1 << 21, 1 << 23}) {
+  for (int64_t elems : kFitSizes) {
     const at::Tensor src = at::rand({elems}).to(from);
     SynchronizeCurrent(from);
     std::vector<double> t;
@@ -73,17 +89,37 @@ std::pair<double, double> FitCopies(c10::Device from, c10::Device to) {
     xs.push_back(static_cast<double>(elems * 4));
     ys.push_back(Median(t));
   }
-  const double n = static_cast<double>(xs.size());
-  double sx = 0, sy = 0, sxx = 0, sxy = 0;
-  for (size_t i = 0; i < xs.size(); ++i) {
-    sx += xs[i];
-    sy += ys[i];
-    sxx += xs[i] * xs[i];
-    sxy += xs[i] * ys[i];
-  }
-  const double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
-  return {slope > 0 ? 1 / slope : 1e12, std::max(0.0, (sy - slope * sx) / n)};
+  return FitLine(xs, ys);
 }
+
+// Rank 0 to each other rank: half of a round trip (there and back, each a header and the data), the median of
+// five at each size. Every rank calls it; ranks wait their turn.
+std::vector<RankLinkFit> FitRankLinks(RankLink& link) {
+  std::vector<RankLinkFit> fits;
+  int tag = 1 << 28;
+  for (int peer = 1; peer < link.world_size(); ++peer) {
+    std::vector<double> xs, ys;
+    for (int64_t elems : kFitSizes) {
+      const at::Tensor x = at::rand({elems});
+      std::vector<double> t;
+      for (int r = 0; r < 5; ++r, ++tag) {
+        if (link.rank() == peer) link.Send(link.Recv(0, tag), 0, tag);
+        if (link.rank() != 0) continue;
+        const auto t0 = std::chrono::steady_clock::now();
+        link.Send(x, peer, tag);
+        link.Recv(peer, tag);
+        t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 2);
+      }
+      xs.push_back(static_cast<double>(elems * 4));
+      ys.push_back(Median(t));
+    }
+    if (link.rank() != 0) continue;
+    const auto [bandwidth, latency] = FitLine(xs, ys);
+    fits.push_back({0, peer, bandwidth, latency});
+  }
+  return fits;
+}
+
 
 }  // namespace
 
@@ -191,6 +227,7 @@ Measurement MeasurePlacement(const onnx::ModelProto& model, const Graph& graph, 
     const std::vector<at::Tensor> outputs = exec.Outputs();  // every rank takes part; rank 0 gets them
     if (options.ranks.rank == 0) WriteOutputs(options.outputs_dir, model, outputs);
   }
+  if (link && options.measure_link) m.rank_links = FitRankLinks(*link);
   return m;
 }
 

@@ -32,6 +32,15 @@ struct MeasureOptions {
   // options; rank 0's Measurement covers all of them and only rank 0 writes outputs.
   RankOptions ranks;
   std::vector<int> device_rank;
+  bool measure_link = false;  // across processes: after the steps, fit rank 0's link to every other rank
+};
+
+// A transfer between two ranks as the executor makes it (header and data through runtime/rank_link.h): latency
+// plus bytes over bandwidth, fitted over 4 KB to 32 MB.
+struct RankLinkFit {
+  int from = 0, to = 0;  // ranks
+  double bandwidth = 0;  // B/s
+  double latency = 0;    // s
 };
 
 struct Measurement {
@@ -42,6 +51,7 @@ struct Measurement {
   size_t copies = 0;                 // per step
   SimResult schedule;                // the last step as measured: ops, transfers, busy (when recorded)
   std::vector<uint64_t> rank_bytes_sent;  // across processes: per rank, bytes sent to other ranks per step
+  std::vector<RankLinkFit> rank_links;    // with measure_link, on rank 0: rank 0 to each other rank
   double median() const;
   double percentile(double p) const;
 };

@@ -109,6 +109,35 @@ TEST(DistributedCliTest, ClusterRanksPlaceDevices) {
   EXPECT_NE(o.out.find("allot: cluster cpu2: device cpu:1 is on rank 2 but WORLD_SIZE is 2"), std::string::npos) << o.out;
 }
 
+TEST(DistributedCliTest, LinksBetweenRanksAreMeasuredForTheCostModel) {
+  const std::string placement = Place("link.json", "inference");
+  const Outcome run = RunAllot(std::string("run ") + kModel + " --placement " + placement +
+                               " --steps 1 --warmup 0 --launch 2 --measure-link --json");
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_NE(run.out.find("\"rank_links\""), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("\"gbps\""), std::string::npos) << run.out;
+  // `allot profile --launch 2`: the cpu:0 <-> cpu:1 links are the ranks' link, which `simulate --profile` reads.
+  const std::string profile = Temp("profile.json");
+  const Outcome p = RunAllot(std::string("profile ") + kModel + " --devices cpu:0,cpu:1 --repeats 1 --launch 2 -o " + profile);
+  ASSERT_EQ(p.exit_code, 0) << p.out;
+  const std::string text = Slurp(profile);
+  EXPECT_NE(text.find("\"links\""), std::string::npos) << text;
+  const Outcome sim = RunAllot(std::string("simulate ") + kModel + " --placement " + placement + " --profile " + profile);
+  EXPECT_EQ(sim.exit_code, 0) << sim.out;
+}
+
+TEST(DistributedCliTest, MeasuredRewardsRunAcrossProcesses) {
+  const std::string out = Temp("train_ranks");
+  fs::remove_all(out);
+  const Outcome o = RunAllot(std::string("train ") + kModel + " --cluster cpu2 --placer post --steps 1 --samples 2 "
+                             "--reward measured --launch 2 --seed 1 --out " + out);
+  ASSERT_EQ(o.exit_code, 0) << o.out;
+  EXPECT_NE(o.out.find("measured"), std::string::npos) << o.out;
+  EXPECT_TRUE(fs::exists(out + "/best_placement.json")) << o.out;
+  ExpectOneLineError(RunAllot(std::string("train ") + kModel + " --cluster cpu2 --placer post --launch 2 --out " + out),
+                     "give --reward measured");
+}
+
 TEST(DistributedCliTest, AKilledRankEndsEveryRankWithOneLine) {
   const std::string placement = Place("killed.json", "training");
   const Outcome o = RunCommand("ALLOT_FAULT_INJECTION=kill:1:1 " + AllotBinary() + " run " + kModel + " --placement " +

@@ -6,15 +6,20 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "cost_model/placement.h"
 #include "cost_model/simulator.h"
 #include "graph/error.h"
+#include "graph/file_io.h"
 #include "runtime/measure.h"
 #include "tools/cluster_args.h"
 #include "tools/commands.h"
 #include "tools/format.h"
 #include "tools/place_run.h"
+#include "tools/rank_launcher.h"
 #include "tools/spec_lists.h"
 #include "tools/option_checks.h"
 
@@ -61,9 +66,33 @@ struct FidelityArgs {
   std::string mode = "training";
   std::string cluster = "cpu2";  // every device is profiled and may be placed on; `allot run` must execute it
   int steps = 5, warmup = 2, repeats = 3;
+  int launch = 0;  // > 1: the devices run as ranks of that many processes (links between them measured so)
 };
 
+// Writes `placement` of model `spec` and runs it with `allot run` in a child process (--launch N when ranks > 1):
+// its JSON report.
+nlohmann::json RunInChild(const std::string& spec, const std::string& mode, const std::string& cluster,
+                          const CostedModel& m, const std::vector<DeviceId>& placement, int ranks, int steps,
+                          int warmup, const std::string& dir) {
+  const std::string path = dir + "/placement.json";
+  PlacementInfo info;
+  info.model = spec;
+  info.mode = mode;
+  WriteFileAtomic(path, PlacementToJson(m.model.graph, m.cluster, placement, info, nullptr));
+  std::vector<std::string> args{"run", spec, "--mode", mode, "--placement", path, "--cluster", cluster, "--threads",
+                                "1", "--steps", std::to_string(steps), "--warmup", std::to_string(warmup), "--json"};
+  if (ranks > 1) args.insert(args.end(), {"--launch", std::to_string(ranks)});
+  return nlohmann::json::parse(RunSelf(args));
+}
+
+std::string TempDir() {
+  char dir[] = "/tmp/allot_bench_XXXXXX";
+  if (!mkdtemp(dir)) throw Error("cannot create a temporary folder");
+  return dir;
+}
+
 void RunFidelity(const FidelityArgs& args) {
+  const std::string dir = args.launch > 1 ? TempDir() : "";
   std::vector<double> simulated, measured;
   std::printf("%-58s %-15s %12s %12s %8s\n", "model", "placer", "simulated", "measured", "error");
   for (const std::string& spec : SplitModels(args.models)) {
@@ -79,6 +108,7 @@ void RunFidelity(const FidelityArgs& args) {
     std::vector<DeviceId> all(m.cluster.num_devices());
     for (DeviceId d = 0; d < all.size(); ++d) all[d] = d;
     m.profile = std::make_unique<Profile>(runtime::ProfileModel(*m.model.proto, m.model.graph, m.cluster, all, popts));
+    if (args.launch > 1) MeasureRankLinksInto(*m.profile, m.cluster, args.launch, 60);
     ApplyProfiledLinks(*m.profile, m.cluster);
     m.costs = ComputeCosts(m.model.graph, m.cluster, m.profile.get());
     for (const std::string& placer : SplitPlacers(args.placers)) {
@@ -92,7 +122,12 @@ void RunFidelity(const FidelityArgs& args) {
       mopts.warmup = args.warmup;
       mopts.intra_op_threads = 1;
       mopts.model_dir = m.model.model_dir;
-      const double real = runtime::MeasurePlacement(*m.model.proto, m.model.graph, m.cluster, run.placement, mopts).median();
+      const double real =
+          args.launch > 1
+              ? RunInChild(spec, args.mode, args.cluster, m, run.placement, args.launch, args.steps, args.warmup, dir)
+                        .at("step_time_ms")
+                        .get<double>() * 1e-3
+              : runtime::MeasurePlacement(*m.model.proto, m.model.graph, m.cluster, run.placement, mopts).median();
       const double sim = run.result.step_time;
       simulated.push_back(sim);
       measured.push_back(real);
@@ -105,10 +140,12 @@ void RunFidelity(const FidelityArgs& args) {
   for (size_t i = 0; i < simulated.size(); ++i) errors.push_back(std::abs(simulated[i] - measured[i]) / measured[i]);
   std::sort(errors.begin(), errors.end());
   const double median_error = errors.empty() ? 0 : errors[errors.size() / 2];
-  std::printf("%zu placements on %s (CPU devices 1 thread each), %s steps, costs profiled first: "
+  std::printf("%zu placements on %s%s (CPU devices 1 thread each), %s steps, costs profiled first: "
               "median |simulated - measured| / measured = %.1f%%, Spearman rank correlation = %.3f\n",
-              simulated.size(), args.cluster.c_str(), args.mode.c_str(), 100 * median_error,
-              Spearman(simulated, measured));
+              simulated.size(), args.cluster.c_str(),
+              args.launch > 1 ? (" as " + std::to_string(args.launch) + " processes").c_str() : "", args.mode.c_str(),
+              100 * median_error, Spearman(simulated, measured));
+  if (!dir.empty()) std::filesystem::remove_all(dir);
 }
 
 struct OverheadArgs {
@@ -140,6 +177,55 @@ void RunOverhead(const OverheadArgs& args) {
               args.steps, args.warmup);
 }
 
+struct RanksArgs {
+  std::string models =
+      "gen:mlp,batch=128,hidden=1024,layers=4;gen:inception_v3,batch=2;"
+      "gen:transformer,layers=2,seq=32,hidden=256,vocab=2000,batch=8";
+  std::string placer = "metis";  // a balanced split with few bytes cut: tensors cross between the ranks
+  std::string mode = "training";
+  int steps = 10, warmup = 3;
+};
+
+// The same cpu2 placement run as 2 threads of one process and as 2 ranks (2 processes, c10d over the loopback),
+// and one cross-rank transfer against the link between the ranks as profiled.
+void RunRanks(const RanksArgs& args) {
+  const std::string dir = TempDir();
+  Profile links;  // cpu:0 <-> cpu:1: in-process copies, then the link between ranks
+  const Cluster cluster = MakePreset("cpu2");
+  links.AddLink({"cpu:0", "cpu:1", 0, 0});
+  MeasureRankLinksInto(links, cluster, 2, 60);
+  const ProfiledLink& link = links.links().front();
+  std::printf("link between 2 ranks (c10d Gloo, 127.0.0.1): %.3g GB/s, latency %s\n", link.bandwidth / 1e9,
+              FormatSeconds(link.latency).c_str());
+  std::printf("%-62s %11s %11s %7s %9s %13s %13s\n", "model", "2 threads", "2 ranks", "ratio", "transfers",
+              "per transfer", "link predicts");
+  for (const std::string& spec : SplitModels(args.models)) {
+    ModelArgs margs;
+    margs.model = spec;
+    margs.mode = args.mode;
+    ClusterArgs cargs;
+    cargs.cluster = "cpu2";
+    const CostedModel m = LoadCostedModel(margs, cargs);
+    const PlaceRun run = RunPlacer(m, args.placer, -1, DispatchOrder::kFifo);
+    if (!run.error.empty()) throw Error(spec + ": " + run.error);
+    const nlohmann::json threads = RunInChild(spec, args.mode, "cpu2", m, run.placement, 1, args.steps, args.warmup, dir);
+    const nlohmann::json ranks = RunInChild(spec, args.mode, "cpu2", m, run.placement, 2, args.steps, args.warmup, dir);
+    const double t = threads.at("step_time_ms").get<double>() * 1e-3, r = ranks.at("step_time_ms").get<double>() * 1e-3;
+    const auto copies = ranks.at("copies").get<double>();
+    const double bytes = ranks.at("bytes_copied").get<double>();
+    // What one transfer of the mean size costs on the measured link, against the extra time per transfer.
+    const double predicted = copies > 0 ? link.latency + bytes / copies / link.bandwidth : 0;
+    std::printf("%-62s %11s %11s %6.2fx %9.0f %13s %13s\n", spec.c_str(), FormatSeconds(t).c_str(),
+                FormatSeconds(r).c_str(), r / t, copies, copies > 0 ? FormatSeconds((r - t) / copies).c_str() : "-",
+                copies > 0 ? FormatSeconds(predicted).c_str() : "-");
+    std::fflush(stdout);
+  }
+  std::filesystem::remove_all(dir);
+  std::printf("%s steps placed by %s on cpu2, 1 intra-op thread per device, medians of %d steps after %d warm-up; "
+              "per transfer = (2 ranks - 2 threads) / transfers per step\n",
+              args.mode.c_str(), args.placer.c_str(), args.steps, args.warmup);
+}
+
 }  // namespace
 
 void RegisterRuntimeBench(CLI::App& bench) {
@@ -152,6 +238,8 @@ void RegisterRuntimeBench(CLI::App& bench) {
   fidelity->add_option("--steps", f->steps, "measured steps per placement (median)")->check(kCount);
   fidelity->add_option("--warmup", f->warmup, "untimed steps first")->check(kCountOrZero);
   fidelity->add_option("--repeats", f->repeats, "profiling steps per device")->check(kCount);
+  fidelity->add_option("--launch", f->launch, "run the devices as N ranks (processes; links between them measured so)")
+      ->check(CLI::Range(1, 64));
   fidelity->callback([f] { RunFidelity(*f); });
 
   auto o = std::make_shared<OverheadArgs>();
@@ -160,6 +248,15 @@ void RegisterRuntimeBench(CLI::App& bench) {
   overhead->add_option("--steps", o->steps, "timed steps (median)")->check(kCount);
   overhead->add_option("--warmup", o->warmup, "untimed steps first")->check(kCountOrZero);
   overhead->callback([o] { RunOverhead(*o); });
+
+  auto r = std::make_shared<RanksArgs>();
+  CLI::App* ranks = bench.add_subcommand("ranks", "One cpu2 placement as 2 threads and as 2 ranks (processes): step ratio and transfer cost");
+  ranks->add_option("--models", r->models, "models (';'-separated)");
+  ranks->add_option("--placer", r->placer, "placer spec");
+  ranks->add_option("--mode", r->mode, "inference or training")->check(CLI::IsMember({"inference", "training"}));
+  ranks->add_option("--steps", r->steps, "timed steps (median)")->check(kCount);
+  ranks->add_option("--warmup", r->warmup, "untimed steps first")->check(kCountOrZero);
+  ranks->callback([r] { RunRanks(*r); });
 }
 
 }  // namespace allot::tools

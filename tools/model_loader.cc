@@ -56,6 +56,15 @@ void AddModelOptions(CLI::App& app, ModelArgs& args, bool model_option, bool opt
   app.add_flag("--no-check", args.no_check, "skip the ONNX checker and the check of declared shapes");
 }
 
+std::vector<std::string> ModelCommandLine(const ModelArgs& args) {
+  std::vector<std::string> out{args.model, "--mode", args.mode, "--optimizer", args.optimizer};
+  if (args.batch > 0) out.insert(out.end(), {"--batch", std::to_string(args.batch)});
+  if (args.seq > 0) out.insert(out.end(), {"--seq", std::to_string(args.seq)});
+  for (const std::string& d : args.dims) out.insert(out.end(), {"--dim", d});
+  if (args.no_check) out.push_back("--no-check");
+  return out;
+}
+
 LoadedModel LoadModel(const ModelArgs& args) {
   LoadedModel out;
   out.source = args.model;

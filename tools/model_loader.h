@@ -56,4 +56,7 @@ struct LoadedModel {
 
 LoadedModel LoadModel(const ModelArgs& args);
 
+// MODEL and the options above as a command line (for a child `allot run`): what LoadModel reads the same way.
+std::vector<std::string> ModelCommandLine(const ModelArgs& args);
+
 }  // namespace allot::tools

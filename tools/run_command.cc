@@ -1,22 +1,8 @@
 // `allot run` (execute a placement and measure it) and `allot profile` (measure ops and transfers).
 #include <onnx/onnx_pb.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
-#include <iterator>
-#include <thread>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -30,6 +16,7 @@
 #include "tools/commands.h"
 #include "tools/format.h"
 #include "tools/placement_args.h"
+#include "tools/rank_launcher.h"
 #include "tools/option_checks.h"
 
 namespace allot::tools {
@@ -43,134 +30,13 @@ struct RunArgs {
   uint64_t seed = 1;
   bool json = false;
   int launch = 0;         // run: start this many local ranks (allot worker) and wait for them
+  bool measure_link = false;  // across processes: fit rank 0's link to each other rank after the steps
   double timeout = 60;    // across processes: rendezvous and every transfer
   bool worker = false;    // `allot worker`: one rank, from torchrun's environment variables
 };
 
-// Which rank runs each device: the cluster's "rank" fields, or device d on rank d mod the world size when it has
-// none.
-std::vector<int> DeviceRanks(const Cluster& cluster, int world) {
-  std::vector<int> ranks;
-  size_t given = 0;
-  for (const Device& d : cluster.devices()) given += d.rank >= 0;
-  for (DeviceId d = 0; d < cluster.num_devices(); ++d) {
-    const Device& device = cluster.device(d);
-    if (given == 0) {
-      ranks.push_back(static_cast<int>(d % static_cast<size_t>(world)));
-      continue;
-    }
-    if (device.rank < 0)
-      throw Error("cluster " + cluster.name() + ": device " + device.name +
-                  " has no \"rank\" while others have one (give every device a rank, or none)");
-    if (device.rank >= world)
-      throw Error("cluster " + cluster.name() + ": device " + device.name + " is on rank " +
-                  std::to_string(device.rank) + " but WORLD_SIZE is " + std::to_string(world));
-    ranks.push_back(device.rank);
-  }
-  return ranks;
-}
-
-// This process's command line, as execv takes it.
-std::vector<std::string> OwnCommandLine() {
-  std::ifstream in("/proc/self/cmdline", std::ios::binary);
-  std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::string> out;
-  for (size_t start = 0; start < raw.size();) {
-    const size_t end = std::min(raw.find('\0', start), raw.size());
-    out.push_back(raw.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
-
-// A TCP port free on the loopback now (the kernel's pick), for the launched ranks' rendezvous.
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw Error("--launch: cannot open a socket to find a free port");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-                  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-  close(fd);
-  if (!ok) throw Error("--launch: cannot find a free port on 127.0.0.1");
-  return ntohs(addr.sin_port);
-}
-
-std::string ExitDescription(int status) {
-  if (WIFSIGNALED(status)) return std::string("was killed by signal ") + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
-  return "exited with status " + std::to_string(WEXITSTATUS(status));
-}
-
-// `allot run --launch N`: this command line again as `allot worker` in N local processes (ranks 0..N-1, torchrun's
-// variables set), waited for. When one fails, the others get the timeout and a few seconds to notice and exit
-// with their own error; then any still running are killed, and every child is reaped: no hang, no zombie.
-void Launch(const RunArgs& args) {
-  std::vector<std::string> argv = OwnCommandLine();
-  const auto run = std::find(argv.begin() + 1, argv.end(), "run");
-  if (argv.empty() || run == argv.end()) throw Error("--launch: cannot find the run command in this command line");
-  *run = "worker";
-  for (size_t i = 1; i < argv.size();) {  // drop --launch N / --launch=N
-    if (argv[i] == "--launch" && i + 1 < argv.size()) argv.erase(argv.begin() + i, argv.begin() + i + 2);
-    else if (argv[i].rfind("--launch=", 0) == 0) argv.erase(argv.begin() + i);
-    else ++i;
-  }
-  std::vector<char*> cargv;
-  for (std::string& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  const std::string port = std::to_string(FreePort());
-  std::fflush(nullptr);
-  std::vector<pid_t> pids;
-  for (int r = 0; r < args.launch; ++r) {
-    const pid_t pid = fork();
-    if (pid < 0) {
-      for (pid_t p : pids) kill(p, SIGKILL);
-      for (pid_t p : pids) waitpid(p, nullptr, 0);
-      throw Error("--launch: fork failed");
-    }
-    if (pid == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);  // a launcher that dies takes its ranks with it
-      setenv("MASTER_ADDR", "127.0.0.1", 1);
-      setenv("MASTER_PORT", port.c_str(), 1);
-      setenv("WORLD_SIZE", std::to_string(args.launch).c_str(), 1);
-      setenv("RANK", std::to_string(r).c_str(), 1);
-      execv("/proc/self/exe", cargv.data());
-      _exit(127);
-    }
-    pids.push_back(pid);
-  }
-  std::string failure;
-  size_t running = pids.size();
-  auto deadline = std::chrono::steady_clock::time_point::max();
-  while (running > 0) {
-    int status = 0;
-    const pid_t pid = waitpid(-1, &status, WNOHANG);
-    if (pid > 0) {
-      const auto it = std::find(pids.begin(), pids.end(), pid);
-      if (it == pids.end()) continue;
-      const int rank = static_cast<int>(it - pids.begin());
-      *it = -1;
-      --running;
-      if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) && failure.empty()) {
-        failure = "rank " + std::to_string(rank) + " " + ExitDescription(status);
-        deadline = std::chrono::steady_clock::now() +
-                   std::chrono::milliseconds(static_cast<int64_t>((args.timeout + 5) * 1000));
-      }
-      continue;
-    }
-    if (std::chrono::steady_clock::now() > deadline) {
-      for (pid_t p : pids)
-        if (p > 0) kill(p, SIGKILL);
-      deadline = std::chrono::steady_clock::time_point::max();
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  if (!failure.empty()) throw Error("--launch: " + failure);
-}
-
 void RunRun(const RunArgs& args) {
-  if (args.launch > 1) return Launch(args);
+  if (args.launch > 1) return LaunchRanks(args.launch, args.timeout);
   ModelArgs model = args.model;
   std::string cluster_name = args.cluster;
   TakePlacementContext(args.placement, model, args.cluster.empty() ? &cluster_name : nullptr);
@@ -192,6 +58,7 @@ void RunRun(const RunArgs& args) {
   if (args.worker) {
     options.ranks = runtime::RankOptionsFromEnvironment(args.timeout);
     options.device_rank = DeviceRanks(cluster, options.ranks.world_size);
+    options.measure_link = args.measure_link;
   }
   const runtime::Measurement r = runtime::MeasurePlacement(*m.proto, m.graph, cluster, placement, options);
   if (options.ranks.rank != 0) return;  // rank 0 reports for all
@@ -213,6 +80,11 @@ void RunRun(const RunArgs& args) {
       for (DeviceId d = 0; d < cluster.num_devices(); ++d) j["device_rank"][cluster.device(d).name] = options.device_rank[d];
       j["bytes_sent_per_rank"] = r.rank_bytes_sent;
     }
+    if (!r.rank_links.empty()) {
+      j["rank_links"] = nlohmann::ordered_json::array();
+      for (const runtime::RankLinkFit& l : r.rank_links)
+        j["rank_links"].push_back({{"from", l.from}, {"to", l.to}, {"gbps", l.bandwidth / 1e9}, {"latency_us", l.latency * 1e6}});
+    }
     if (model.mode == "training") j["losses"] = r.losses;
     std::cout << j.dump(2) << "\n";
     return;
@@ -227,6 +99,9 @@ void RunRun(const RunArgs& args) {
                 r.rank_bytes_sent.empty() ? "" : ("  rank " + std::to_string(options.device_rank[d])).c_str());
   for (size_t k = 0; k < r.rank_bytes_sent.size(); ++k)
     std::printf("rank %-9zu sent %s per step\n", k, FormatBytes(static_cast<double>(r.rank_bytes_sent[k])).c_str());
+  for (const runtime::RankLinkFit& l : r.rank_links)
+    std::printf("link %d -> %d    %.3g GB/s, latency %s (fitted over 4 KB .. 32 MB)\n", l.from, l.to, l.bandwidth / 1e9,
+                FormatSeconds(l.latency).c_str());
   if (model.mode == "training" && !r.losses.empty())
     std::printf("loss           %.6g -> %.6g over %zu steps (SGD, lr %g)\n", r.losses.front(), r.losses.back(),
                 r.losses.size(), args.lr);
@@ -237,6 +112,8 @@ struct ProfileArgs {
   std::vector<std::string> devices = {"cpu:0"};
   std::string output;
   int repeats = 5, warmup = 1, threads = 1;
+  int launch = 0;  // the devices run on this many ranks: measure the links between ranks across processes
+  double timeout = 60;
 };
 
 void RunProfile(const ProfileArgs& args) {
@@ -256,7 +133,8 @@ void RunProfile(const ProfileArgs& args) {
   options.warmup = args.warmup;
   options.intra_op_threads = args.threads;
   options.model_dir = m.model_dir;
-  const Profile profile = runtime::ProfileModel(*m.proto, m.graph, cluster, devices, options);
+  Profile profile = runtime::ProfileModel(*m.proto, m.graph, cluster, devices, options);
+  if (args.launch > 1) MeasureRankLinksInto(profile, cluster, args.launch, args.timeout);
   WriteFileAtomic(args.output, profile.ToJson() + "\n");
   std::printf("wrote %s: %zu op signatures on %zu device(s), %zu links\n", args.output.c_str(), profile.size(),
               devices.size(), profile.links().size());
@@ -285,6 +163,7 @@ void RegisterRun(CLI::App& app) {
       ->check(CLI::Range(1, 64));
   run->add_option("--timeout", args->timeout, "across processes: seconds to wait for a rank (rendezvous, transfers)")
       ->check(kSeconds);
+  run->add_flag("--measure-link", args->measure_link, "with --launch: after the steps, fit rank 0's link to each rank");
   run->callback([args] { RunRun(*args); });
 
   // `allot worker`: the same options, one rank of a run across processes or hosts.
@@ -307,6 +186,7 @@ void RegisterRun(CLI::App& app) {
       ->check(kOutputPath);
   worker->add_flag("--json", wargs->json, "print JSON (rank 0)");
   worker->add_option("--timeout", wargs->timeout, "seconds to wait for a rank (rendezvous, transfers)")->check(kSeconds);
+  worker->add_flag("--measure-link", wargs->measure_link, "after the steps, fit rank 0's link to each other rank");
   worker->callback([wargs] { RunRun(*wargs); });
 
   auto pargs = std::make_shared<ProfileArgs>();
@@ -317,6 +197,11 @@ void RegisterRun(CLI::App& app) {
   profile->add_option("--warmup", pargs->warmup, "untimed steps first")->check(kCountOrZero);
   profile->add_option("--threads", pargs->threads, "intra-op threads")->check(kCountOrZero);
   profile->add_option("-o,--output", pargs->output, "profile JSON to write")->required()->check(kOutputPath);
+  profile->add_option("--launch", pargs->launch,
+                      "the devices will run on N ranks (device d on rank d mod N, as `allot run --launch N`): the "
+                      "links between ranks are measured across N local processes")
+      ->check(CLI::Range(1, 64));
+  profile->add_option("--timeout", pargs->timeout, "with --launch: seconds to wait for a rank")->check(kSeconds);
   profile->callback([pargs] { RunProfile(*pargs); });
 }
 

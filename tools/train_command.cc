@@ -11,7 +11,9 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "cost_model/bounds.h"
 #include "cost_model/placement.h"
@@ -26,6 +28,7 @@
 #include "tools/commands.h"
 #include "tools/format.h"
 #include "tools/place_run.h"
+#include "tools/rank_launcher.h"
 #include "tools/simulation_report.h"
 #include "tools/option_checks.h"
 
@@ -37,6 +40,7 @@ struct TrainArgs {
   ClusterArgs cluster;
   std::string models;  // "M1;M2;...": train one graph-generic policy on all of them
   std::string placer = "seq2seq", out, order = "fifo", reward = "simulated";
+  int launch = 0;  // --reward measured across this many processes
   int64_t steps = -1, seed = -1, samples = -1, threads = -1, checkpoint_every = 50;
   bool resume = false;
 };
@@ -45,14 +49,21 @@ struct TrainArgs {
 // the rest). A placement the simulator finds over a device's memory is not run and counts as invalid; the
 // runtime executes virtual CPU devices (e.g. --cluster cpu2) and, with a CUDA LibTorch, this machine's GPUs
 // (--cluster h200x1), and refuses placements on devices it lacks with an Error.
+// With --launch N, each sample runs across N local processes (`allot run --launch N`, a child per sample: a
+// process start, LibTorch's load and a rendezvous, about a second, on top of the steps).
 class MeasuredScorer : public rl::PlacementScorer {
  public:
-  MeasuredScorer(const LoadedModel& model, const Cluster& cluster, const CostTable& costs, DispatchOrder order)
-      : model_(model), cluster_(cluster), sim_(model.graph, cluster, costs, SimOptions{order, false}) {
+  MeasuredScorer(const LoadedModel& model, const Cluster& cluster, const CostTable& costs, DispatchOrder order,
+                 const ModelArgs& model_args, const std::string& cluster_arg, int launch)
+      : model_(model), cluster_(cluster), sim_(model.graph, cluster, costs, SimOptions{order, false}),
+        model_args_(model_args), cluster_arg_(cluster_arg), launch_(launch) {
     if (!model.proto) throw Error("--reward measured: a cost graph cannot be executed; train on an ONNX model");
     options_.warmup = 5;
     options_.steps = 5;
     options_.model_dir = model.model_dir;
+  }
+  ~MeasuredScorer() override {
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
   void ScoreAll(const std::vector<std::vector<DeviceId>>& placements, std::vector<rl::Score>& scores) override {
     scores.assign(placements.size(), rl::Score{});
@@ -61,15 +72,40 @@ class MeasuredScorer : public rl::PlacementScorer {
         scores[k].valid = false;
         continue;
       }
-      scores[k].step_time = runtime::MeasurePlacement(*model_.proto, model_.graph, cluster_, placements[k], options_).median();
+      scores[k].step_time = launch_ > 1 ? MeasureAcrossProcesses(placements[k])
+                                        : runtime::MeasurePlacement(*model_.proto, model_.graph, cluster_,
+                                                                    placements[k], options_).median();
     }
   }
 
  private:
+  double MeasureAcrossProcesses(const std::vector<DeviceId>& placement) {
+    if (dir_.empty()) {
+      char dir[] = "/tmp/allot_train_XXXXXX";
+      if (!mkdtemp(dir)) throw Error("--launch: cannot create a temporary folder");
+      dir_ = dir;
+    }
+    const std::string path = dir_ + "/sample.json";
+    PlacementInfo info;
+    info.model = model_args_.model;
+    info.mode = model_args_.mode;
+    WriteFileAtomic(path, PlacementToJson(model_.graph, cluster_, placement, info, nullptr));
+    std::vector<std::string> argv{"run"};
+    for (const std::string& a : ModelCommandLine(model_args_)) argv.push_back(a);
+    argv.insert(argv.end(), {"--placement", path, "--cluster", cluster_arg_, "--steps", std::to_string(options_.steps),
+                             "--warmup", std::to_string(options_.warmup), "--launch", std::to_string(launch_),
+                             "--json"});
+    return nlohmann::json::parse(RunSelf(argv)).at("step_time_ms").get<double>() * 1e-3;
+  }
+
   const LoadedModel& model_;
   const Cluster& cluster_;
   Simulator sim_;
   runtime::MeasureOptions options_;
+  ModelArgs model_args_;
+  std::string cluster_arg_;
+  int launch_ = 0;
+  std::string dir_;
 };
 
 std::string Trim(const std::string& s) {
@@ -124,6 +160,8 @@ void RunTrain(const TrainArgs& args) {
     throw Error("allot train: " + name + " trains on one model; graph-generic placers (gdp, placeto) train on several");
   if (specs.size() > 1 && args.reward != "simulated")
     throw Error("allot train: --reward measured trains on one model");
+  if (args.launch > 1 && args.reward != "measured")
+    throw Error("allot train: --launch runs measured rewards across processes: give --reward measured");
   // Stable addresses: the problems point into these.
   std::vector<std::unique_ptr<CostedModel>> costed;
   std::vector<PlacementProblem> problems;
@@ -150,7 +188,8 @@ void RunTrain(const TrainArgs& args) {
   };
   config.stop = &g_stop;
   if (config.reward == rl::RewardSource::kMeasured)
-    config.scorer = std::make_shared<MeasuredScorer>(m.model, m.cluster, m.costs, problem.order);
+    config.scorer = std::make_shared<MeasuredScorer>(m.model, m.cluster, m.costs, problem.order, args.model,
+                                                     args.cluster.cluster, args.launch);
 
   std::vector<const PlacementProblem*> pointers;
   for (const PlacementProblem& p : problems) pointers.push_back(&p);
@@ -246,6 +285,9 @@ void RegisterTrain(CLI::App& app) {
   cmd->add_option("--checkpoint-every", args->checkpoint_every, "steps between checkpoints (0: only at the end)")
       ->check(kCountOrZero);
   cmd->add_flag("--resume", args->resume, "continue from OUT/checkpoint.pt (same model, cluster and options)");
+  cmd->add_option("--launch", args->launch,
+                  "with --reward measured: run each sample across N local processes (ranks, as `allot run --launch N`)")
+      ->check(CLI::Range(1, 64));
   cmd->add_option("--reward", args->reward, "simulated, or measured (each sample run on the runtime: virtual CPU clusters such as cpu2)")
       ->check(CLI::IsMember({"simulated", "measured"}));
   cmd->add_option("--order", args->order, "simulator dispatch order: fifo or critical-path")
