@@ -140,53 +140,45 @@ void RunProfile(const ProfileArgs& args) {
               devices.size(), profile.links().size());
 }
 
+// The options `run` and `worker` share.
+void AddRunOptions(CLI::App& cmd, RunArgs& args) {
+  AddModelOptions(cmd, args.model);
+  cmd.add_option("--placement", args.placement, "placement JSON (from `allot place`)")->required();
+  cmd.add_option("--cluster", args.cluster, "cluster to read the placement against (default: the file's)");
+  cmd.add_option("--steps", args.steps, "timed steps")->check(kCount);
+  cmd.add_option("--warmup", args.warmup, "untimed steps first")->check(kCountOrZero);
+  cmd.add_option("--threads", args.threads, "intra-op threads per device (0: cores / devices)")->check(kCountOrZero);
+  cmd.add_option("--lr", args.lr, "SGD learning rate of a training step");
+  cmd.add_option("--seed", args.seed, "seed of generated parameters and inputs");
+  cmd.add_option("--inputs", args.inputs, "directory of input_K.pb TensorProtos (libonnx-testdata layout)");
+  cmd.add_option("--outputs", args.outputs, "directory to write output_K.pb into (across processes: rank 0)")
+      ->check(kOutputPath);
+  cmd.add_option("--trace", args.trace, "write the measured schedule as a Chrome trace (across processes: every rank's)")
+      ->check(kOutputPath);
+  cmd.add_flag("--json", args.json, "print JSON");
+  cmd.add_option("--timeout", args.timeout, "across processes: seconds to wait for a rank (rendezvous, transfers)")
+      ->check(kSeconds);
+  cmd.add_flag("--measure-link", args.measure_link, "across processes: after the steps, fit rank 0's link to each rank");
+}
+
 }  // namespace
 
 void RegisterRun(CLI::App& app) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* run = app.add_subcommand("run", "Execute a placement on this machine's devices and measure the step");
-  AddModelOptions(*run, args->model);
-  run->add_option("--placement", args->placement, "placement JSON (from `allot place`)")->required();
-  run->add_option("--cluster", args->cluster, "cluster to read the placement against (default: the file's)");
-  run->add_option("--steps", args->steps, "timed steps")->check(kCount);
-  run->add_option("--warmup", args->warmup, "untimed steps first")->check(kCountOrZero);
-  run->add_option("--threads", args->threads, "intra-op threads per device (0: cores / devices)")->check(kCountOrZero);
-  run->add_option("--lr", args->lr, "SGD learning rate of a training step");
-  run->add_option("--seed", args->seed, "seed of generated parameters and inputs");
-  run->add_option("--inputs", args->inputs, "directory of input_K.pb TensorProtos (libonnx-testdata layout)");
-  run->add_option("--outputs", args->outputs, "directory to write output_K.pb into")->check(kOutputPath);
-  run->add_option("--trace", args->trace, "write the measured schedule as a Chrome trace")->check(kOutputPath);
-  run->add_flag("--json", args->json, "print JSON");
+  AddRunOptions(*run, *args);
   run->add_option("--launch", args->launch,
                   "run across N local processes (ranks; the cluster's device \"rank\" fields, or device d on rank d "
                   "mod N): starts `allot worker` N times on 127.0.0.1 and waits")
       ->check(CLI::Range(1, 64));
-  run->add_option("--timeout", args->timeout, "across processes: seconds to wait for a rank (rendezvous, transfers)")
-      ->check(kSeconds);
-  run->add_flag("--measure-link", args->measure_link, "with --launch: after the steps, fit rank 0's link to each rank");
   run->callback([args] { RunRun(*args); });
 
-  // `allot worker`: the same options, one rank of a run across processes or hosts.
   auto wargs = std::make_shared<RunArgs>();
   wargs->worker = true;
   CLI::App* worker = app.add_subcommand(
       "worker", "Run one rank of a placement across processes or hosts (torchrun's MASTER_ADDR, MASTER_PORT, "
                 "WORLD_SIZE, RANK); rank 0 reports");
-  AddModelOptions(*worker, wargs->model);
-  worker->add_option("--placement", wargs->placement, "placement JSON (from `allot place`)")->required();
-  worker->add_option("--cluster", wargs->cluster, "cluster to read the placement against (default: the file's)");
-  worker->add_option("--steps", wargs->steps, "timed steps")->check(kCount);
-  worker->add_option("--warmup", wargs->warmup, "untimed steps first")->check(kCountOrZero);
-  worker->add_option("--threads", wargs->threads, "intra-op threads per device (0: cores / devices)")->check(kCountOrZero);
-  worker->add_option("--lr", wargs->lr, "SGD learning rate of a training step");
-  worker->add_option("--seed", wargs->seed, "seed of generated parameters and inputs");
-  worker->add_option("--inputs", wargs->inputs, "directory of input_K.pb TensorProtos (libonnx-testdata layout)");
-  worker->add_option("--outputs", wargs->outputs, "directory to write output_K.pb into (rank 0)")->check(kOutputPath);
-  worker->add_option("--trace", wargs->trace, "write the measured schedule of every rank as one Chrome trace (rank 0)")
-      ->check(kOutputPath);
-  worker->add_flag("--json", wargs->json, "print JSON (rank 0)");
-  worker->add_option("--timeout", wargs->timeout, "seconds to wait for a rank (rendezvous, transfers)")->check(kSeconds);
-  worker->add_flag("--measure-link", wargs->measure_link, "after the steps, fit rank 0's link to each other rank");
+  AddRunOptions(*worker, *wargs);
   worker->callback([wargs] { RunRun(*wargs); });
 
   auto pargs = std::make_shared<ProfileArgs>();
