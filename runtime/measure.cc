@@ -93,16 +93,17 @@ std::pair<double, double> FitCopies(c10::Device from, c10::Device to) {
 }
 
 // Rank 0 to each other rank: half of a round trip (there and back, each a header and the data), the median of
-// five at each size. Every rank calls it; ranks wait their turn.
+// 21 at each size (loopback round trips on this VM vary tenfold), 4 KB to 8 MB: a 32 MB receive buffer is above allot's mmap threshold (tools/main.cc), so
+// its page faults (~15 us per 4 KB page here) would set the slope. Every rank calls it; ranks wait their turn.
 std::vector<RankLinkFit> FitRankLinks(RankLink& link) {
   std::vector<RankLinkFit> fits;
   int tag = 1 << 28;
   for (int peer = 1; peer < link.world_size(); ++peer) {
     std::vector<double> xs, ys;
-    for (int64_t elems : kFitSizes) {
+    for (int64_t elems : {1 << 10, 1 << 14, 1 << 18, 1 << 20, 1 << 21}) {
       const at::Tensor x = at::rand({elems});
       std::vector<double> t;
-      for (int r = 0; r < 5; ++r, ++tag) {
+      for (int r = 0; r < 21; ++r, ++tag) {
         if (link.rank() == peer) link.Send(link.Recv(0, tag), 0, tag);
         if (link.rank() != 0) continue;
         const auto t0 = std::chrono::steady_clock::now();
@@ -114,8 +115,10 @@ std::vector<RankLinkFit> FitRankLinks(RankLink& link) {
       ys.push_back(Median(t));
     }
     if (link.rank() != 0) continue;
-    const auto [bandwidth, latency] = FitLine(xs, ys);
-    fits.push_back({0, peer, bandwidth, latency});
+    // The slope over all sizes; the latency from the smallest transfer, which the line's intercept (set by the
+    // large ones) misjudges by more than the latency itself.
+    const double bandwidth = FitLine(xs, ys).first;
+    fits.push_back({0, peer, bandwidth, std::max(0.0, ys.front() - xs.front() / bandwidth)});
   }
   return fits;
 }

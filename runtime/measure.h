@@ -36,7 +36,7 @@ struct MeasureOptions {
 };
 
 // A transfer between two ranks as the executor makes it (header and data through runtime/rank_link.h): latency
-// plus bytes over bandwidth, fitted over 4 KB to 32 MB.
+// plus bytes over bandwidth, fitted over 4 KB to 8 MB.
 struct RankLinkFit {
   int from = 0, to = 0;  // ranks
   double bandwidth = 0;  // B/s

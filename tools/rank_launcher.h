@@ -26,7 +26,7 @@ std::vector<int> DeviceRanks(const Cluster& cluster, int world);
 
 // Replaces the profile's links between devices that run on different ranks with the link between ranks as
 // measured: `allot run --launch N --measure-link` on a small model (rank 0 to each other rank, header and data
-// through c10d, fitted over 4 KB to 32 MB).
+// through c10d, fitted over 4 KB to 8 MB).
 void MeasureRankLinksInto(Profile& profile, const Cluster& cluster, int ranks, double timeout_seconds);
 
 }  // namespace allot::tools

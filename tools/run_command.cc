@@ -100,7 +100,7 @@ void RunRun(const RunArgs& args) {
   for (size_t k = 0; k < r.rank_bytes_sent.size(); ++k)
     std::printf("rank %-9zu sent %s per step\n", k, FormatBytes(static_cast<double>(r.rank_bytes_sent[k])).c_str());
   for (const runtime::RankLinkFit& l : r.rank_links)
-    std::printf("link %d -> %d    %.3g GB/s, latency %s (fitted over 4 KB .. 32 MB)\n", l.from, l.to, l.bandwidth / 1e9,
+    std::printf("link %d -> %d    %.3g GB/s, latency %s (fitted over 4 KB .. 8 MB)\n", l.from, l.to, l.bandwidth / 1e9,
                 FormatSeconds(l.latency).c_str());
   if (model.mode == "training" && !r.losses.empty())
     std::printf("loss           %.6g -> %.6g over %zu steps (SGD, lr %g)\n", r.losses.front(), r.losses.back(),
