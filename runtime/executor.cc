@@ -694,7 +694,11 @@ class Executor::Impl {
     for (uint32_t k : recvs_) {
       const Transfer& x = xfers_[k];
       at::Tensor value = link_->Recv(RankOf(x.from), static_cast<int>(k));
-      if (gpu_[x.to]) value = value.to(tdev_[x.to]);
+      if (gpu_[x.to]) {
+        // Copied on this thread's stream: done before the device's worker, on its own stream, reads it.
+        value = value.to(tdev_[x.to]);
+        SynchronizeCurrent(tdev_[x.to]);
+      }
       Store(x.tensor, x.to, std::move(value));
       for (NodeId c : g_.consumers(x.tensor))
         if (place_[c] == x.to && pending_[c].fetch_sub(1) == 1) Ready(c);
