@@ -78,7 +78,7 @@ PySimResult ToPy(const SimResult& r, bool schedule) {
 class PyProblem {
  public:
   PyProblem(const PyModel& model, Cluster cluster, const std::string& profile, const std::string& order)
-      : args_(model.args), profile_(profile), order_(tools::ParseDispatchOrder(order)) {
+      : args_(model.args), order_(tools::ParseDispatchOrder(order)) {
     {
       py::gil_scoped_release release;
       m_ = tools::AttachCosts(*model.model, std::move(cluster), profile);
@@ -182,7 +182,6 @@ class PyProblem {
   }
 
   tools::ModelArgs args_;
-  std::string profile_;
   DispatchOrder order_;
   tools::CostedModel m_;
   PlacementProblem problem_;
