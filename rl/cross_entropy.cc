@@ -89,7 +89,7 @@ void CrossEntropy::Load(torch::serialize::InputArchive& archive, const std::stri
   const int64_t* s = shape.data_ptr<int64_t>();
   const int64_t n = s[0];
   if (n < 0 || n > config_.every + (int64_t{1} << 20) || costs.numel() != n ||
-      (n > 0 && (s[1] != policy_.decision_groups().num_groups() || devices.numel() != n * s[1] ||
+      (n > 0 && (s[1] != static_cast<int64_t>(policy_.decision_groups().num_groups()) || devices.numel() != n * s[1] ||
                  actions.numel() != n * s[3])))
     throw Error(source + ": the cross-entropy window does not fit this policy");
   window_ = Decoded{};

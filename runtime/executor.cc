@@ -22,6 +22,7 @@
 #include <unordered_map>
 
 #include "graph/error.h"
+#include "graph/shape_inference.h"
 #include "runtime/devices.h"
 #include "runtime/external_tensors.h"
 #include "runtime/graph_runner.h"
@@ -33,6 +34,13 @@ namespace allot::runtime {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// "Float[32, 256]"
+std::string TypeString(c10::ScalarType type, at::IntArrayRef shape) {
+  std::string s = std::string(c10::toString(type)) + "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
 
 int OpsetFor(const onnx::ModelProto& model, const std::string& domain) {
   for (const auto& op : model.opset_import())
@@ -135,6 +143,7 @@ class Executor::Impl {
     for (auto& v : values_) v.reset();
     for (auto& p : produced_) p.store(0, std::memory_order_relaxed);
     bytes_sent_ = 0;
+    send_queue_.clear();
     remaining_.store(static_cast<int64_t>(local_nodes_ + sends_.size()));
     start_ = Clock::now();
     {
@@ -505,8 +514,10 @@ class Executor::Impl {
         if (dc == d) {
           if (pending_[c].fetch_sub(1) == 1) Ready(c);
         } else if (!local_[dc]) {
-          if (produced_[t].exchange(1) == 0) {  // the sender thread sends it
+          if (produced_[t].exchange(1) == 0) {  // the sender thread sends it, in the order tensors are produced
+            const auto [first, last] = send_range_.at(t);
             std::lock_guard<std::mutex> lock(mu_);
+            for (uint32_t i = first; i < last; ++i) send_queue_.push_back(sends_[i]);
             send_cv_.notify_all();
           }
         } else if (copied_[static_cast<size_t>(t) * D_ + dc].exchange(1) == 0) {
@@ -622,6 +633,7 @@ class Executor::Impl {
     produced_ = std::vector<std::atomic<uint8_t>>(T_);
     for (NodeId n = 0; n < N_; ++n) local_nodes_ += local_[place_[n]];
     if (!link_) return;
+    const std::vector<char> exact = ExactShapes();
     std::vector<char> seen(D_);
     for (NodeId p : g_.topo_order())
       for (TensorId t : g_.node(p).outputs) {
@@ -631,8 +643,12 @@ class Executor::Impl {
           if (RankOf(dc) == RankOf(place_[p]) || seen[dc]) continue;
           seen[dc] = 1;
           const auto k = static_cast<uint32_t>(xfers_.size());
-          xfers_.push_back({t, place_[p], dc});
-          if (RankOf(place_[p]) == rank_) sends_.push_back(k);
+          xfers_.push_back(MakeTransfer(t, place_[p], dc, exact[t]));
+          if (RankOf(place_[p]) == rank_) {
+            auto& range = send_range_.try_emplace(t, static_cast<uint32_t>(sends_.size()), 0).first->second;
+            sends_.push_back(k);
+            range.second = static_cast<uint32_t>(sends_.size());
+          }
           if (RankOf(dc) == rank_) recvs_.push_back(k);
         }
       }
@@ -646,6 +662,26 @@ class Executor::Impl {
       for (int r = 0; r < link_->world_size(); ++r)
         if (reader[static_cast<size_t>(r)] && r != RankOf(place_[u])) param_syncs_.push_back({p, RankOf(place_[u]), r});
     }
+  }
+
+  // Per tensor: its graph shape is the one it has at run time. Not so for a dim shape inference set to its upper
+  // bound (NonZero's, ...: marked in value_info), nor, conservatively, for whatever is computed from such a tensor.
+  std::vector<char> ExactShapes() const {
+    std::vector<char> exact(T_, 1);
+    auto mark = [&](const onnx::ValueInfoProto& vi) {
+      for (const auto& dim : vi.type().tensor_type().shape().dim())
+        if (dim.denotation() == kUpperBoundDenotation)
+          if (const TensorId t = g_.FindTensor(vi.name()); t != kNone) exact[t] = 0;
+    };
+    for (const auto& vi : model_.graph().value_info()) mark(vi);
+    for (const auto& vi : model_.graph().output()) mark(vi);
+    for (NodeId n : g_.topo_order()) {
+      bool in_exact = true;
+      for (TensorId t : g_.node(n).inputs) in_exact = in_exact && exact[t];
+      if (!in_exact)
+        for (TensorId t : g_.node(n).outputs) exact[t] = 0;
+    }
+    return exact;
   }
 
   // Runs a communication thread's loop; a failure fails the step (and Step() aborts the link).
@@ -662,20 +698,30 @@ class Executor::Impl {
     }
   }
 
+  // Posts each send as its tensor is produced (the order the device workers finish in) and never waits on the
+  // network until all are posted: no send holds up another.
   void SendAll() {
-    for (uint32_t k : sends_) {
-      const Transfer& x = xfers_[k];
+    for (size_t i = 0; i < sends_.size(); ++i) {
+      uint32_t k = 0;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        send_cv_.wait(lock, [&] { return produced_[x.tensor].load() != 0 || failed_; });
+        send_cv_.wait(lock, [&] { return !send_queue_.empty() || failed_; });
         if (failed_) return;
+        k = send_queue_.front();
+        send_queue_.pop_front();
       }
+      const Transfer& x = xfers_[k];
       const auto t0 = Clock::now();
       const NodeId producer = g_.tensor(x.tensor).producer;
       // A GPU producer may still be running: the host copy below waits for it on this thread's stream.
       if (gpu_[x.from]) done_[producer]->block(CurrentStream(tdev_[x.from]));
       const at::Tensor value = values_[static_cast<size_t>(x.tensor) * D_ + x.from].cpu();
-      link_->Send(value, RankOf(x.to), static_cast<int>(k));
+      if (x.fixed && (value.sizes() != at::IntArrayRef(x.shape) || value.scalar_type() != x.dtype))
+        throw Error("rank " + std::to_string(rank_) + ": node '" + std::string(g_.node(producer).name) + "' made '" +
+                    std::string(g_.tensor(x.tensor).name) + "' " + TypeString(value.scalar_type(), value.sizes()) +
+                    ", not the graph's " + TypeString(x.dtype, x.shape) +
+                    ": its receiver posted a buffer of the graph's");
+      link_->PostSend(value, RankOf(x.to), static_cast<int>(k), !x.fixed);
       Release(x.tensor, x.from);
       const auto t1 = Clock::now();
       std::lock_guard<std::mutex> lock(mu_);
@@ -688,12 +734,34 @@ class Executor::Impl {
                                  std::chrono::duration<double>(t1 - start_).count(), bytes});
       if (remaining_.fetch_sub(1) == 1) done_cv_.notify_all();
     }
+    link_->WaitSends();
   }
 
+  // Receives in list order. Receives of fixed-shape tensors are posted ahead (a window of them, bounded in count
+  // and bytes so that buffers are not all allocated at the start of a step), so their data lands without a round
+  // trip; the others take a header first.
   void ReceiveAll() {
-    for (uint32_t k : recvs_) {
-      const Transfer& x = xfers_[k];
-      at::Tensor value = link_->Recv(RankOf(x.from), static_cast<int>(k));
+    constexpr size_t kWindow = 64;
+    constexpr uint64_t kWindowBytes = uint64_t{256} << 20;
+    std::vector<size_t> ticket(recvs_.size(), 0);
+    size_t posted = 0;
+    uint64_t posted_bytes = 0;
+    for (size_t i = 0; i < recvs_.size(); ++i) {
+      for (; posted < recvs_.size() && posted < i + kWindow && (posted == i || posted_bytes < kWindowBytes); ++posted) {
+        const Transfer& y = xfers_[recvs_[posted]];
+        if (!y.fixed) continue;
+        at::Tensor buffer = at::empty(y.shape, at::TensorOptions().dtype(y.dtype));
+        posted_bytes += static_cast<uint64_t>(buffer.nbytes());
+        ticket[posted] = link_->PostRecv(std::move(buffer), RankOf(y.from), static_cast<int>(recvs_[posted]));
+      }
+      const Transfer& x = xfers_[recvs_[i]];
+      at::Tensor value;
+      if (x.fixed) {
+        value = link_->WaitRecv(ticket[i]);
+        posted_bytes -= static_cast<uint64_t>(value.nbytes());
+      } else {
+        value = link_->Recv(RankOf(x.from), static_cast<int>(recvs_[i]));
+      }
       if (gpu_[x.to]) {
         // Copied on this thread's stream: done before the device's worker, on its own stream, reads it.
         value = value.to(tdev_[x.to]);
@@ -703,6 +771,7 @@ class Executor::Impl {
       for (NodeId c : g_.consumers(x.tensor))
         if (place_[c] == x.to && pending_[c].fetch_sub(1) == 1) Ready(c);
     }
+    link_->ClearRecvs();
   }
 
   // Tags after the step's transfers: parameter updates, then statistics; outputs after those.
@@ -778,7 +847,27 @@ class Executor::Impl {
   struct Transfer {
     TensorId tensor;
     DeviceId from, to;
+    bool fixed = false;  // dtype and shape known from the graph: received into a buffer posted ahead, no header
+    std::vector<int64_t> shape;
+    c10::ScalarType dtype = at::kFloat;
   };
+  Transfer MakeTransfer(TensorId t, DeviceId from, DeviceId to, bool exact) const {
+    Transfer x;
+    x.tensor = t;
+    x.from = from;
+    x.to = to;
+    const Tensor tensor = g_.tensor(t);
+    if (!exact || NumElements(tensor.shape) <= 0 || tensor.dtype == DType::kUndefined) return x;
+    try {
+      x.dtype = ScalarTypeFromOnnx(static_cast<int32_t>(tensor.dtype), tensor.name);
+    } catch (const Error&) {
+      return x;
+    }
+    x.shape = tensor.shape.vec();
+    x.fixed = true;
+    return x;
+  }
+
   struct ParamSync {
     TensorId tensor;
     int from, to;  // ranks
@@ -844,6 +933,8 @@ class Executor::Impl {
   std::vector<ParamSync> param_syncs_;
   std::vector<std::atomic<uint8_t>> produced_;  // per tensor: its producer ran (the sender may send it)
   std::condition_variable send_cv_;
+  std::deque<uint32_t> send_queue_;  // transfers whose tensor was produced, in that order, not yet sent
+  std::unordered_map<TensorId, std::pair<uint32_t, uint32_t>> send_range_;  // tensor -> its range in sends_
   uint64_t bytes_sent_ = 0;
 };
 

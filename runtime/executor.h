@@ -20,12 +20,15 @@
 //   the update is plain SGD (the IR's optimizer choice sets costs and memory only).
 // - Every op's kernel is checked before anything runs: an unsupported op is an Error naming the node and op.
 // - Across processes (RunOptions::link), each rank runs its devices' ops exactly as above. A tensor read on another
-//   rank is sent once to each device there that reads it, by a sender thread, and received by a receiver thread;
-//   both walk one list of these transfers, ordered by the producer's topological position, that every rank builds
-//   alike. The earliest transfer not yet done can always finish (its producer needs only earlier transfers, and
-//   neither thread is ever busy with a later one), so no wait can deadlock; device workers never wait on the
-//   network. A step starts at a barrier; afterwards parameters updated on one rank and read on others are sent to
-//   them, and rank 0 gathers the step's statistics.
+//   rank is sent once to each device there that reads it. Every rank builds one list of these transfers alike,
+//   ordered by the producer's topological position (its index is the message tag). A sender thread posts each
+//   send as its tensor is produced and never waits on the network until all are posted; a receiver thread takes
+//   the list in order, with the receives of tensors whose dtype and shape the graph fixes posted a window ahead
+//   (no header, and the data lands without a round trip) and the others (shapes bounded by shape inference, and
+//   what is computed from them) received header first. No wait can deadlock: sends never block, and the earliest
+//   transfer not yet received can always arrive (its producer needs only earlier transfers). Device workers never
+//   wait on the network. A step starts at a barrier; afterwards parameters updated on one rank and read on others
+//   are sent to them, and rank 0 gathers the step's statistics.
 #include <memory>
 #include <string>
 #include <vector>

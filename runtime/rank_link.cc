@@ -107,13 +107,18 @@ class RankLink::Impl {
     throw Error(me + what + " " + them + " failed: " + FirstLine(msg));
   }
 
-  void Run(c10::intrusive_ptr<c10d::Work> work, int peer, const char* what) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (aborted_) throw Error("rank " + std::to_string(o_.rank) + ": " + what + " rank " + std::to_string(peer) +
-                                " abandoned after a failure on this rank");
-      in_flight_.push_back(work);
+  // Registers a posted send or receive so that Abort() can end it.
+  void Track(const c10::intrusive_ptr<c10d::Work>& work, int peer, const char* what) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (aborted_) {
+      work->abort();
+      throw Error("rank " + std::to_string(o_.rank) + ": " + what + " rank " + std::to_string(peer) +
+                  " abandoned after a failure on this rank");
     }
+    in_flight_.push_back(work);
+  }
+
+  void Wait(const c10::intrusive_ptr<c10d::Work>& work, int peer, const char* what) {
     auto forget = [&] {
       std::lock_guard<std::mutex> lock(mu_);
       in_flight_.erase(std::find(in_flight_.begin(), in_flight_.end(), work));
@@ -127,15 +132,75 @@ class RankLink::Impl {
     forget();
   }
 
-  void Send(const at::Tensor& tensor, int peer, int tag) {
-    at::Tensor t = tensor.contiguous();
+  void Run(c10::intrusive_ptr<c10d::Work> work, int peer, const char* what) {
+    Track(work, peer, what);
+    Wait(work, peer, what);
+  }
+
+  static at::Tensor Header(const at::Tensor& t) {
     if (t.dim() > kMaxDims) throw Error("sending a tensor of " + std::to_string(t.dim()) + " dimensions (at most 8)");
     at::Tensor header = at::zeros({2 + kMaxDims}, at::kLong);
     int64_t* h = header.data_ptr<int64_t>();
     h[0] = static_cast<int64_t>(t.scalar_type());
     h[1] = t.dim();
     for (int64_t i = 0; i < t.dim(); ++i) h[2 + i] = t.size(i);
-    std::vector<at::Tensor> hv{header};
+    return header;
+  }
+
+  void PostSend(const at::Tensor& tensor, int peer, int tag, bool header) {
+    const at::Tensor t = tensor.contiguous();
+    std::vector<at::Tensor> messages;
+    if (header) messages.push_back(Header(t));
+    if (t.numel() > 0) messages.push_back(t);
+    for (size_t i = 0; i < messages.size(); ++i) {
+      const int slot = 2 * tag + (header && i == 0 ? 0 : 1);
+      std::vector<at::Tensor> v{messages[i]};
+      auto work = Call([&] { return group_->send(v, peer, slot); }, peer, "sending to");
+      Track(work, peer, "sending to");
+      std::lock_guard<std::mutex> lock(mu_);
+      sends_.push_back({work, peer});
+    }
+  }
+
+  void WaitSends() {
+    std::vector<std::pair<c10::intrusive_ptr<c10d::Work>, int>> sends;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      sends.swap(sends_);
+    }
+    for (auto& [work, peer] : sends) Wait(work, peer, "sending to");
+  }
+
+  size_t PostRecv(at::Tensor into, int peer, int tag) {
+    Posted p{{}, std::move(into), peer};
+    if (p.tensor.numel() > 0) {
+      std::vector<at::Tensor> v{p.tensor};
+      p.work = Call([&] { return group_->recv(v, peer, 2 * tag + 1); }, peer, "receiving from");
+      Track(p.work, peer, "receiving from");
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    recvs_.push_back(std::move(p));
+    return recvs_.size() - 1;
+  }
+
+  at::Tensor WaitRecv(size_t ticket) {
+    Posted p;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      p = recvs_.at(ticket);
+    }
+    if (p.work) Wait(p.work, p.peer, "receiving from");
+    return p.tensor;
+  }
+
+  void ClearRecvs() {
+    std::lock_guard<std::mutex> lock(mu_);
+    recvs_.clear();
+  }
+
+  void Send(const at::Tensor& tensor, int peer, int tag) {
+    at::Tensor t = tensor.contiguous();
+    std::vector<at::Tensor> hv{Header(t)};
     Run(Call([&] { return group_->send(hv, peer, 2 * tag); }, peer, "sending to"), peer, "sending to");
     if (t.numel() == 0) return;
     std::vector<at::Tensor> dv{t};
@@ -208,6 +273,13 @@ class RankLink::Impl {
   std::mutex mu_;
   bool aborted_ = false;
   std::vector<c10::intrusive_ptr<c10d::Work>> in_flight_;
+  struct Posted {
+    c10::intrusive_ptr<c10d::Work> work;  // null for an empty tensor
+    at::Tensor tensor;
+    int peer = 0;
+  };
+  std::vector<std::pair<c10::intrusive_ptr<c10d::Work>, int>> sends_;  // posted, not yet waited for
+  std::vector<Posted> recvs_;                                           // by ticket
 };
 
 RankLink::RankLink(const RankOptions& options) : options_(options), impl_(std::make_unique<Impl>(options)) {}
@@ -217,6 +289,13 @@ at::Tensor RankLink::Recv(int peer, int tag) { return impl_->Recv(peer, tag); }
 std::vector<std::string> RankLink::Exchange(const std::string& key, const std::string& value) {
   return impl_->Exchange(key, value);
 }
+void RankLink::PostSend(const at::Tensor& tensor, int peer, int tag, bool header) {
+  impl_->PostSend(tensor, peer, tag, header);
+}
+void RankLink::WaitSends() { impl_->WaitSends(); }
+size_t RankLink::PostRecv(at::Tensor into, int peer, int tag) { return impl_->PostRecv(std::move(into), peer, tag); }
+at::Tensor RankLink::WaitRecv(size_t ticket) { return impl_->WaitRecv(ticket); }
+void RankLink::ClearRecvs() { impl_->ClearRecvs(); }
 void RankLink::Barrier() { impl_->Barrier(); }
 void RankLink::Abort() { impl_->Abort(); }
 

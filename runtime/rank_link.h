@@ -8,6 +8,12 @@
 // Tensors travel as a header (dtype and shape, one small int64 message) and the data, each matched by (peer, tag):
 // the receiver needs no shape in advance, and the order in which messages are sent does not have to match the
 // order they are awaited in. The executor (runtime/executor.h) orders them so that no wait can deadlock.
+//
+// Gloo moves a message only once both sides posted it: a send before its receive waits for the receiver's
+// notice (a round trip, and on busy cores a wake-up of each side's threads). So the executor posts the receives
+// of tensors whose dtype and shape it knows in advance (PostRecv: no header) when a step starts, and posts sends
+// without waiting for them (PostSend, WaitSends at the end of the step): a tensor then leaves as soon as it is
+// produced and lands in its buffer as soon as it arrives.
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +40,18 @@ class RankLink {
   void Send(const at::Tensor& tensor, int peer, int tag);
   // Receives the tensor `peer` sent with `tag`, on the host.
   at::Tensor Recv(int peer, int tag);
+
+  // Posts the send of a host tensor and returns at once (the link keeps the tensor until it is sent). Without a
+  // header the receiver must post a PostRecv of the same dtype and shape; with one it may Recv.
+  void PostSend(const at::Tensor& tensor, int peer, int tag, bool header);
+  // Waits for every send posted (by any thread) since the last call.
+  void WaitSends();
+  // Posts the receive of a tensor of `into`'s dtype and shape (no header) into `into`; WaitRecv(ticket) returns it
+  // once it has arrived.
+  size_t PostRecv(at::Tensor into, int peer, int tag);
+  at::Tensor WaitRecv(size_t ticket);
+  // Forgets the tickets of the receives already waited for (the next step numbers them from 0 again).
+  void ClearRecvs();
   // Every rank publishes `value` under `key`; returns all ranks' values in rank order.
   std::vector<std::string> Exchange(const std::string& key, const std::string& value);
   void Barrier();

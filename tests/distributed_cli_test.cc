@@ -14,6 +14,7 @@
 #include <string>
 
 #include "tests/cli_runner.h"
+#include "tests/test_models.h"
 
 namespace allot::test {
 namespace {
@@ -81,6 +82,49 @@ TEST(DistributedCliTest, TrainingStepsOverTwoRanksEqualOneProcess) {
   const auto losses = [](const std::string& json) { return json.substr(json.find("\"losses\""), json.find(']', json.find("\"losses\"")) - json.find("\"losses\"")); };
   EXPECT_EQ(losses(a.out), losses(b.out));
   EXPECT_NE(b.out.find("\"bytes_sent_per_rank\""), std::string::npos);
+}
+
+// Tensors whose shape the graph cannot know (NonZero's) travel with a header; the others land in buffers the
+// receiving rank posted ahead. Both kinds cross the ranks here, both ways, and the outputs match one process's.
+TEST(DistributedCliTest, TensorsOfDataDependentShapeCrossRanks) {
+  onnx::ModelProto m = NewModel();
+  auto* g = m.mutable_graph();
+  SetType(g->add_input(), "x", {4, 4});
+  AddNode(g, "Relu", "relu", {"x"}, {"r"});
+  AddNode(g, "Sigmoid", "sigmoid", {"r"}, {"s"});
+  AddNode(g, "NonZero", "nonzero", {"r"}, {"nz"});
+  SetInt(AddNode(g, "Cast", "cast", {"nz"}, {"c"}), "to", onnx::TensorProto::FLOAT);
+  SetInt(AddNode(g, "ReduceSum", "sum", {"c"}, {"y"}), "keepdims", 0);
+  SetType(g->add_output(), "s", {4, 4});
+  SetType(g->add_output(), "y", {});
+  const std::string model = Temp("nonzero.onnx"), placement = Temp("nonzero.json");
+  {
+    std::ofstream out(model, std::ios::binary);
+    ASSERT_TRUE(m.SerializeToOstream(&out));
+  }
+  const Outcome place = RunAllot("place " + model + " --cluster cpu2 --placer single -o " + placement);
+  ASSERT_EQ(place.exit_code, 0) << place.out;
+  std::string text = Slurp(placement);
+  for (const std::string node : {"\"sigmoid\": \"cpu:", "\"cast\": \"cpu:"}) {
+    const size_t at = text.find(node);
+    ASSERT_NE(at, std::string::npos) << text;
+    text[at + node.size()] = '1';
+  }
+  std::ofstream(placement) << text;
+  const std::string one = Temp("nonzero_one"), two = Temp("nonzero_two");
+  fs::remove_all(one);
+  fs::remove_all(two);
+  const std::string run = "run " + model + " --placement " + placement + " --cluster cpu2 --threads 1 --steps 2 --warmup 0";
+  const Outcome a = RunAllot(run + " --outputs " + one);
+  ASSERT_EQ(a.exit_code, 0) << a.out;
+  const Outcome b = RunAllot(run + " --launch 2 --outputs " + two);
+  ASSERT_EQ(b.exit_code, 0) << b.out;
+  EXPECT_NE(b.out.find("copies         3 per step"), std::string::npos) << b.out;  // r, nz and c crossed
+  for (const char* file : {"/output_0.pb", "/output_1.pb"}) {
+    const std::string x = Slurp(one + file), y = Slurp(two + file);
+    ASSERT_FALSE(x.empty()) << file;
+    EXPECT_EQ(x, y) << file;
+  }
 }
 
 TEST(DistributedCliTest, ClusterRanksPlaceDevices) {

@@ -94,7 +94,7 @@ std::string TempDir() {
 void RunFidelity(const FidelityArgs& args) {
   const std::string dir = args.launch > 1 ? TempDir() : "";
   std::vector<double> simulated, measured;
-  std::printf("%-58s %-15s %12s %12s %8s\n", "model", "placer", "simulated", "measured", "error");
+  std::printf("%-58s %-15s %12s %12s %8s %9s\n", "model", "placer", "simulated", "measured", "error", "transfers");
   for (const std::string& spec : SplitModels(args.models)) {
     ModelArgs margs;
     margs.model = spec;
@@ -108,7 +108,12 @@ void RunFidelity(const FidelityArgs& args) {
     std::vector<DeviceId> all(m.cluster.num_devices());
     for (DeviceId d = 0; d < all.size(); ++d) all[d] = d;
     m.profile = std::make_unique<Profile>(runtime::ProfileModel(*m.model.proto, m.model.graph, m.cluster, all, popts));
-    if (args.launch > 1) MeasureRankLinksInto(*m.profile, m.cluster, args.launch, 60);
+    if (args.launch > 1) {
+      MeasureRankLinksInto(*m.profile, m.cluster, args.launch, 60);
+      for (const ProfiledLink& l : m.profile->links())
+        std::printf("link %s -> %s: %.3g GB/s, latency %s\n", l.from.c_str(), l.to.c_str(), l.bandwidth / 1e9,
+                    FormatSeconds(l.latency).c_str());
+    }
     ApplyProfiledLinks(*m.profile, m.cluster);
     m.costs = ComputeCosts(m.model.graph, m.cluster, m.profile.get());
     for (const std::string& placer : SplitPlacers(args.placers)) {
@@ -131,8 +136,8 @@ void RunFidelity(const FidelityArgs& args) {
       const double sim = run.result.step_time;
       simulated.push_back(sim);
       measured.push_back(real);
-      std::printf("%-58s %-15s %12s %12s %7.1f%%\n", spec.c_str(), placer.c_str(), FormatSeconds(sim).c_str(),
-                  FormatSeconds(real).c_str(), 100 * (sim - real) / real);
+      std::printf("%-58s %-15s %12s %12s %7.1f%% %9zu\n", spec.c_str(), placer.c_str(), FormatSeconds(sim).c_str(),
+                  FormatSeconds(real).c_str(), 100 * (sim - real) / real, run.result.transfers_count);
       std::fflush(stdout);
     }
   }
