@@ -7,6 +7,11 @@
 
 #include <ATen/ATen.h>
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -29,6 +34,37 @@ int EnvInt(const char* name, int lo, int hi) {
     throw Error(std::string("environment variable ") + name + "=" + Quote(v) + ": expected an integer from " +
                 std::to_string(lo) + " to " + std::to_string(hi));
   return static_cast<int>(x);
+}
+
+// The local address this host reaches `master` from: the source address of the route the kernel picks towards it
+// (a UDP socket's connect sends nothing). Other ranks reach this one there; a hostname lookup would not do, since
+// /etc/hosts commonly maps the hostname to the loopback.
+std::string LocalAddressTowards(const std::string& master, int port, int rank) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* found = nullptr;
+  const int rc = getaddrinfo(master.c_str(), std::to_string(port).c_str(), &hints, &found);
+  if (rc != 0)
+    throw Error("rank " + std::to_string(rank) + ": MASTER_ADDR=" + Quote(master) + ": " + gai_strerror(rc));
+  std::string address;
+  for (addrinfo* a = found; a && address.empty(); a = a->ai_next) {
+    const int fd = socket(a->ai_family, SOCK_DGRAM, 0);
+    if (fd < 0) continue;
+    sockaddr_storage local{};
+    socklen_t len = sizeof local;
+    char text[INET6_ADDRSTRLEN] = {0};
+    if (connect(fd, a->ai_addr, a->ai_addrlen) == 0 && getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
+      const void* ip = local.ss_family == AF_INET6 ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&local)->sin6_addr)
+                                                   : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&local)->sin_addr);
+      if (inet_ntop(local.ss_family, ip, text, sizeof text)) address = text;
+    }
+    close(fd);
+  }
+  freeaddrinfo(found);
+  if (address.empty())
+    throw Error("rank " + std::to_string(rank) + ": no route from this host to MASTER_ADDR=" + Quote(master));
+  return address;
 }
 
 std::string FirstLine(const std::string& s) {
@@ -70,12 +106,23 @@ class RankLink::Impl {
       throw Error("rank " + std::to_string(o.rank) + ": rendezvous at " + where + " failed within " +
                   FormatTimeout() + ": " + FirstLine(e.what()));
     }
+    const char* interfaces = std::getenv("GLOO_SOCKET_IFNAME");
+    const std::string address =
+        interfaces && *interfaces ? "" : LocalAddressTowards(o.master_addr, o.master_port, o.rank);
     try {
       auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-      // The address this rank is reached at: the loopback when the master is local, this host's name otherwise.
-      const bool local = o.master_addr == "127.0.0.1" || o.master_addr == "localhost";
-      options->devices.push_back(local ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
-                                       : c10d::ProcessGroupGloo::createDefaultDevice());
+      // Where the other ranks reach this one: the interfaces GLOO_SOCKET_IFNAME names (torch.distributed's
+      // variable, comma-separated), else the address this host reaches the master from.
+      if (interfaces && *interfaces) {
+        std::string list = interfaces;
+        for (size_t at = 0; at <= list.size();) {
+          const size_t comma = std::min(list.find(',', at), list.size());
+          if (comma > at) options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(list.substr(at, comma - at)));
+          at = comma + 1;
+        }
+      } else {
+        options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(address));
+      }
       options->threads = 2;
       group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store_, o.rank, o.world_size, options);
     } catch (const std::exception& e) {

@@ -127,6 +127,27 @@ TEST(DistributedCliTest, TensorsOfDataDependentShapeCrossRanks) {
   }
 }
 
+// Two "hosts": rank 1 in a network namespace of its own, joined by a veth pair (scripts/two_hosts.sh): the
+// rendezvous goes to a non-loopback MASTER_ADDR and each rank publishes the address the other reaches it at.
+// Skipped where namespaces cannot be made (not root, or a container without CAP_NET_ADMIN).
+TEST(DistributedCliTest, TwoHostsComputeWhatOneProcessComputes) {
+  const std::string placement = Place("two_hosts.json", "training");
+  const std::string one = Temp("two_hosts_one"), two = Temp("two_hosts_two");
+  fs::remove_all(one);
+  fs::remove_all(two);
+  const std::string args = std::string(kModel) + " --mode training --placement " + placement + " --threads 1 --steps 2 --warmup 0";
+  const Outcome a = RunAllot("run " + args + " --outputs " + one);
+  ASSERT_EQ(a.exit_code, 0) << a.out;
+  const Outcome b = RunCommand("ALLOT_BINARY=" + AllotBinary() + " " + ALLOT_SOURCE_DIR + "/scripts/two_hosts.sh " + args +
+                               " --timeout 30 --outputs " + two);
+  if (b.exit_code == 77) GTEST_SKIP() << b.out;
+  ASSERT_EQ(b.exit_code, 0) << b.out;
+  EXPECT_NE(b.out.find("rank 1         sent"), std::string::npos) << b.out;
+  const std::string x = Slurp(one + "/output_0.pb"), y = Slurp(two + "/output_0.pb");
+  ASSERT_FALSE(x.empty());
+  EXPECT_EQ(x, y);
+}
+
 TEST(DistributedCliTest, ClusterRanksPlaceDevices) {
   // cpu:0 on rank 1 and cpu:1 on rank 0: the same outputs.
   const std::string cluster = Temp("ranked.json");
