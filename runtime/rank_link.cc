@@ -194,19 +194,26 @@ class RankLink::Impl {
     return header;
   }
 
-  void PostSend(const at::Tensor& tensor, int peer, int tag, bool header) {
+  // Posts a tensor's messages (the header when asked for, then the data unless empty), each tracked for Abort.
+  std::vector<c10::intrusive_ptr<c10d::Work>> Post(const at::Tensor& tensor, int peer, int tag, bool header) {
     const at::Tensor t = tensor.contiguous();
     std::vector<at::Tensor> messages;
     if (header) messages.push_back(Header(t));
     if (t.numel() > 0) messages.push_back(t);
+    std::vector<c10::intrusive_ptr<c10d::Work>> works;
     for (size_t i = 0; i < messages.size(); ++i) {
       const int slot = 2 * tag + (header && i == 0 ? 0 : 1);
       std::vector<at::Tensor> v{messages[i]};
-      auto work = Call([&] { return group_->send(v, peer, slot); }, peer, "sending to");
-      Track(work, peer, "sending to");
-      std::lock_guard<std::mutex> lock(mu_);
-      sends_.push_back({work, peer});
+      works.push_back(Call([&] { return group_->send(v, peer, slot); }, peer, "sending to"));
+      Track(works.back(), peer, "sending to");
     }
+    return works;
+  }
+
+  void PostSend(const at::Tensor& tensor, int peer, int tag, bool header) {
+    const auto works = Post(tensor, peer, tag, header);
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& work : works) sends_.push_back({work, peer});
   }
 
   void WaitSends() {
@@ -246,12 +253,7 @@ class RankLink::Impl {
   }
 
   void Send(const at::Tensor& tensor, int peer, int tag) {
-    at::Tensor t = tensor.contiguous();
-    std::vector<at::Tensor> hv{Header(t)};
-    Run(Call([&] { return group_->send(hv, peer, 2 * tag); }, peer, "sending to"), peer, "sending to");
-    if (t.numel() == 0) return;
-    std::vector<at::Tensor> dv{t};
-    Run(Call([&] { return group_->send(dv, peer, 2 * tag + 1); }, peer, "sending to"), peer, "sending to");
+    for (const auto& work : Post(tensor, peer, tag, /*header=*/true)) Wait(work, peer, "sending to");
   }
 
   at::Tensor Recv(int peer, int tag) {
