@@ -177,7 +177,7 @@ void RegisterRun(CLI::App& app) {
   wargs->worker = true;
   CLI::App* worker = app.add_subcommand(
       "worker", "Run one rank of a placement across processes or hosts (torchrun's MASTER_ADDR, MASTER_PORT, "
-                "WORLD_SIZE, RANK); rank 0 reports");
+                "WORLD_SIZE, RANK; GLOO_SOCKET_IFNAME picks the interfaces); rank 0 reports");
   AddRunOptions(*worker, *wargs);
   worker->callback([wargs] { RunRun(*wargs); });
 
