@@ -106,23 +106,35 @@ class RankLink::Impl {
       throw Error("rank " + std::to_string(o.rank) + ": rendezvous at " + where + " failed within " +
                   FormatTimeout() + ": " + FirstLine(e.what()));
     }
+    // Where the other ranks reach this one: the interfaces GLOO_SOCKET_IFNAME names (torch.distributed's variable,
+    // comma-separated), else the address this host reaches the master from.
+    std::vector<std::shared_ptr<::gloo::transport::Device>> devices;
     const char* interfaces = std::getenv("GLOO_SOCKET_IFNAME");
-    const std::string address =
-        interfaces && *interfaces ? "" : LocalAddressTowards(o.master_addr, o.master_port, o.rank);
+    if (interfaces && *interfaces) {
+      const std::string list = interfaces;
+      for (size_t at = 0; at <= list.size();) {
+        const size_t comma = std::min(list.find(',', at), list.size());
+        const std::string name = list.substr(at, comma - at);
+        at = comma + 1;
+        if (name.empty()) continue;
+        try {
+          devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(name));
+        } catch (const std::exception&) {
+          throw Error("rank " + std::to_string(o.rank) + ": GLOO_SOCKET_IFNAME=" + Quote(list) + ": this host has no " +
+                      "interface " + Quote(name) + " with an address");
+        }
+      }
+    } else {
+      const std::string address = LocalAddressTowards(o.master_addr, o.master_port, o.rank);
+      try {
+        devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(address));
+      } catch (const std::exception& e) {
+        throw Error("rank " + std::to_string(o.rank) + ": cannot listen at " + address + ": " + FirstLine(e.what()));
+      }
+    }
     try {
       auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-      // Where the other ranks reach this one: the interfaces GLOO_SOCKET_IFNAME names (torch.distributed's
-      // variable, comma-separated), else the address this host reaches the master from.
-      if (interfaces && *interfaces) {
-        std::string list = interfaces;
-        for (size_t at = 0; at <= list.size();) {
-          const size_t comma = std::min(list.find(',', at), list.size());
-          if (comma > at) options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(list.substr(at, comma - at)));
-          at = comma + 1;
-        }
-      } else {
-        options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(address));
-      }
+      options->devices = devices;
       options->threads = 2;
       group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store_, o.rank, o.world_size, options);
     } catch (const std::exception& e) {
