@@ -326,6 +326,8 @@ Specs PlacetoOptions() {
                   {"width", T::kInt, "32", "the encoder's embedding width d", 2, 4096},
                   {"groups", T::kInt, "128", "most decision units (Placeto places coarsened graphs; 0: no cap)"},
                   {"fuse_chains", T::kBool, "true", "merge an op into its single consumer before grouping"},
+                  {"mean_sets", T::kBool, "true", "average the ancestor/descendant/parallel sets, not sum them "
+                                                  "(the reference code's --normalize-aggs)"},
                   {"devices", T::kString, "gpu", "the devices the policy chooses among: gpu or all"},
                   FinetuneOption()}});
 }
@@ -336,6 +338,7 @@ std::unique_ptr<Policy> MakePlaceto(const PlacementProblem& p, const OptionValue
   c.max_groups = static_cast<size_t>(o.Int("groups"));
   c.fuse_chains = o.Bool("fuse_chains");
   c.gpu_only = GpuOnly(o, "placeto");
+  c.mean_sets = o.Bool("mean_sets");
   return std::make_unique<PlacetoPolicy>(p, c);
 }
 

@@ -4,6 +4,7 @@
 #include <torch/nn/modules/linear.h>
 
 #include <algorithm>
+#include <numeric>
 
 namespace allot::rl {
 namespace {
@@ -35,7 +36,7 @@ std::vector<SweepPlan::Level> Levels(const std::vector<uint32_t>& level, const s
 
 }  // namespace
 
-SweepPlan SweepPlan::Of(const UnitGraph& g) {
+SweepPlan SweepPlan::Of(const UnitGraph& g, bool mean_sets) {
   SweepPlan p;
   p.units = g.units;
   p.forward = Levels(g.level, g.pred_offsets, g.preds);
@@ -52,6 +53,14 @@ SweepPlan SweepPlan::Of(const UnitGraph& g) {
       desc[c * g.units + j] = d;
       par[c * g.units + j] = !a && !d && j != c;
     }
+  if (mean_sets)
+    for (std::vector<float>* m : {&anc, &desc, &par})
+      for (int64_t c = 0; c < g.units; ++c) {
+        float* row = m->data() + c * g.units;
+        const float count = std::accumulate(row, row + g.units, 0.f);
+        if (count > 0)
+          for (int64_t j = 0; j < g.units; ++j) row[j] /= count;
+      }
   const auto f32 = at::TensorOptions().dtype(at::kFloat);
   p.ancestors = at::tensor(anc, f32).view({g.units, g.units});
   p.descendants = at::tensor(desc, f32).view({g.units, g.units});

@@ -7,7 +7,8 @@
 //                       backward, in reverse order:     h'_v = e_v + g'(Σ_{w ∈ succ(v)} f'(h'_w))
 //                       (f, g, f', g': one-hidden-layer ReLU MLPs), output [h ‖ h'] of 2·width
 //   3. tri-aggregation  for a unit c being placed: own embedding ‖ A(ancestors of c) ‖ A(descendants of c) ‖
-//                       A(units parallel to c: neither), each A a sum of an MLP over the set followed by an MLP
+//                       A(units parallel to c: neither), each A a sum (or a mean: SweepPlan::Of) of an MLP over
+//                       the set followed by an MLP
 //
 // Batched over the nodes: a sweep processes one topological level at a time (every unit of a level at once: one
 // gather, one index_add and two small MLPs per level), and the three sets come from the unit graph's reachability
@@ -34,8 +35,10 @@ struct SweepPlan {
     at::Tensor members, sources, targets;
   };
   std::vector<Level> forward, backward;
-  at::Tensor ancestors, descendants, parallel;  // [U, U] float 0/1: row c is c's set
-  static SweepPlan Of(const UnitGraph& graph);
+  // [U, U] float: row c is c's set, 1 per member, or 1/|set| per member when the sets are averaged (Of's
+  // `mean_sets`: the reference code's --normalize-aggs).
+  at::Tensor ancestors, descendants, parallel;
+  static SweepPlan Of(const UnitGraph& graph, bool mean_sets = false);
 };
 
 class PlacetoEncoderImpl : public torch::nn::Module {

@@ -94,15 +94,24 @@ Decoded ScoreIndependent(const at::Tensor& logp, int64_t K, std::vector<int64_t>
   return out;
 }
 
-void InitLinearLayers(torch::nn::Module& module, uint64_t seed) {
+void InitLinearLayers(torch::nn::Module& module, uint64_t seed, LinearInit init) {
   torch::NoGradGuard no_grad;
   std::mt19937_64 rng(seed);
   double bound = 0;  // of the last matrix, for the bias that follows it; 0 after a vector weight
   for (auto& item : module.named_parameters(/*recurse=*/true)) {
     at::Tensor& p = item.value();
     const bool bias = item.key().size() >= 4 && item.key().compare(item.key().size() - 4, 4, "bias") == 0;
-    if (!bias) bound = p.dim() >= 2 ? 1.0 / std::sqrt(static_cast<double>(p.size(1))) : 0.0;
-    if (bound > 0)
+    if (!bias) {
+      if (p.dim() < 2)
+        bound = 0.0;
+      else if (init == LinearInit::kGlorot)
+        bound = std::sqrt(6.0 / static_cast<double>(p.size(0) + p.size(1)));
+      else
+        bound = 1.0 / std::sqrt(static_cast<double>(p.size(1)));
+    }
+    if (bias && init == LinearInit::kGlorot)
+      p.fill_(0.0);
+    else if (bound > 0)
       FillUniform(p, bound, rng);
     else
       p.fill_(bias ? 0.0 : 1.0);

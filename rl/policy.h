@@ -103,8 +103,11 @@ inline double UniformDouble(std::mt19937_64& rng) { return static_cast<double>(r
 double NormalDouble(std::mt19937_64& rng);
 // Fills `tensor` (float) with uniform values in ±bound drawn from `rng`, in storage order.
 void FillUniform(at::Tensor& tensor, double bound, std::mt19937_64& rng);
-// PyTorch's default initialisation of a module made of Linear and LayerNorm layers, drawn from `seed`: a matrix
-// and the bias after it uniform in ±1/sqrt(fan-in); a vector weight (LayerNorm's gain) 1 and its bias 0.
-void InitLinearLayers(torch::nn::Module& module, uint64_t seed);
+// Initialisation of a module made of Linear and LayerNorm layers, drawn from `seed`. kPyTorch (PyTorch's default):
+// a matrix and the bias after it uniform in ±1/sqrt(fan-in). kGlorot (TensorFlow's default, which the TF reference
+// codes ran with): a matrix uniform in ±sqrt(6/(fan-in + fan-out)), its bias 0; through a deep ReLU stack it keeps
+// about three times the signal per layer. Either way a vector weight (LayerNorm's gain) is 1 and its bias 0.
+enum class LinearInit { kPyTorch, kGlorot };
+void InitLinearLayers(torch::nn::Module& module, uint64_t seed, LinearInit init = LinearInit::kPyTorch);
 
 }  // namespace allot::rl

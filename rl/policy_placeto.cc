@@ -13,7 +13,19 @@
 
 namespace allot::rl {
 namespace {
-constexpr int64_t kBits = 3;  // done, current, start time
+constexpr int64_t kBits = 3;     // done, current, start time
+constexpr int64_t kColumns = 3;  // Placeto's cost, out_size, mem
+constexpr double kOutputScale = 0.01;
+
+// Each column of the row-major [rows, cols] `x` divided by its maximum (left alone where that is not positive).
+void NormalizeColumns(std::vector<float>& x, int64_t rows, int64_t cols) {
+  for (int64_t c = 0; c < cols; ++c) {
+    float top = 0.f;
+    for (int64_t r = 0; r < rows; ++r) top = std::max(top, x[r * cols + c]);
+    if (top > 0.f)
+      for (int64_t r = 0; r < rows; ++r) x[r * cols + c] /= top;
+  }
+}
 }
 
 PlacetoNetImpl::PlacetoNetImpl(const PlacetoConfig& config) : config_(config) {
@@ -24,7 +36,13 @@ PlacetoNetImpl::PlacetoNetImpl(const PlacetoConfig& config) : config_(config) {
                                           torch::nn::ReLU(), torch::nn::Linear(in, config_.num_devices)));
 }
 
-int64_t PlacetoNetImpl::state_width() const { return UnitFeatureWidth() + config_.num_devices + kBits; }
+void PlacetoNetImpl::ResetParameters(uint64_t seed) {
+  InitLinearLayers(*this, seed, LinearInit::kGlorot);
+  torch::NoGradGuard no_grad;
+  classifier_->ptr<torch::nn::LinearImpl>(classifier_->size() - 1)->weight.mul_(kOutputScale);
+}
+
+int64_t PlacetoNetImpl::state_width() const { return kColumns + UnitFeatureWidth() + config_.num_devices + kBits; }
 
 at::Tensor PlacetoNetImpl::forward(const at::Tensor& x, const SweepPlan& plan, int64_t current) {
   const at::Tensor h = encoder_->Embed(x, plan);
@@ -41,7 +59,8 @@ PlacetoPolicy::PlacetoPolicy(const PlacementProblem& problem, PlacetoConfig conf
   config_.num_devices = num_devices();
   graph_ = BuildUnitGraph(*problem.graph, decision_);
   graph_.ComputeReachability();
-  plan_ = SweepPlan::Of(graph_);
+  plan_ = SweepPlan::Of(graph_, config_.mean_sets);
+  columns_ = PlacetoColumns();
   if (!net) {
     net_ = PlacetoNet(config_);
   } else {
@@ -52,16 +71,34 @@ PlacetoPolicy::PlacetoPolicy(const PlacementProblem& problem, PlacetoConfig conf
   }
 }
 
+at::Tensor PlacetoPolicy::PlacetoColumns() const {
+  const CostTable& costs = *problem_.costs;
+  const int64_t U = graph_.units;
+  std::vector<float> x(static_cast<size_t>(U * kColumns), 0.f);
+  for (int64_t i = 0; i < U; ++i) {
+    const uint32_t unit = graph_.order[i];
+    double time = 0;
+    for (uint32_t m = decision_.member_offsets[unit]; m < decision_.member_offsets[unit + 1]; ++m)
+      for (DeviceId d : map_.devices) time += costs.at(decision_.members[m], d) / static_cast<double>(map_.devices.size());
+    uint64_t exchanged = 0;
+    for (uint32_t e = decision_.out_offsets[unit]; e < decision_.out_offsets[unit + 1]; ++e) exchanged += decision_.out_bytes[e];
+    x[i * kColumns] = static_cast<float>(time);
+    x[i * kColumns + 1] = static_cast<float>(exchanged);
+    x[i * kColumns + 2] = static_cast<float>(decision_.memory_bytes[unit]);
+  }
+  NormalizeColumns(x, U, kColumns);
+  return at::tensor(x, at::TensorOptions().dtype(at::kFloat)).view({U, kColumns});
+}
+
 double PlacetoPolicy::Simulate(const std::vector<int64_t>& devices, float* start) {
   const SimResult& r = simulator_.Run(ExpandDecision(problem_, map_, devices.data()));
   const int64_t U = graph_.units;
   std::fill(start, start + U, std::numeric_limits<float>::infinity());
   std::vector<uint32_t> position(static_cast<size_t>(U));
   for (int64_t i = 0; i < U; ++i) position[graph_.order[i]] = static_cast<uint32_t>(i);
-  const double scale = r.step_time > 0 ? 1.0 / r.step_time : 0.0;
   for (const ScheduledOp& op : r.ops) {
     float& s = start[position[decision_.group_of[op.node]]];
-    s = std::min(s, static_cast<float>(op.start * scale));
+    s = std::min(s, static_cast<float>(op.start));
   }
   for (int64_t i = 0; i < U; ++i)
     if (!std::isfinite(start[i])) start[i] = 0.f;
@@ -84,19 +121,26 @@ Decoded PlacetoPolicy::Episodes(int64_t K, std::mt19937_64* rng, const int64_t* 
     out.entropy = at::zeros({K});
     return out;
   }
-  std::vector<float> start(static_cast<size_t>(K * U));
+  std::vector<float> start(static_cast<size_t>(K * U)), shifted(start.size());
   std::vector<double> cost(static_cast<size_t>(K * (U + 1)));  // cost before step t, per episode
   std::vector<int64_t> row(static_cast<size_t>(U));
   for (int64_t k = 0; k < K; ++k) {
     row.assign(out.devices.begin() + k * U, out.devices.begin() + (k + 1) * U);
     cost[k * (U + 1)] = Simulate(row, start.data() + k * U);
   }
-  const at::Tensor fixed = graph_.features.unsqueeze(1).expand({U, K, Fs});
+  const at::Tensor fixed = at::cat({columns_, graph_.features}, 1).unsqueeze(1).expand({U, K, kColumns + Fs});
   std::vector<float> dynamic(static_cast<size_t>(U * K * Fd));
   std::vector<at::Tensor> step_log_prob, entropy;
   std::vector<int64_t> chosen(static_cast<size_t>(K));
   for (int64_t t = 0; t < U; ++t) {
     std::fill(dynamic.begin(), dynamic.end(), 0.f);
+    for (int64_t k = 0; k < K; ++k) {  // start times shifted by the current unit's, over their largest
+      float* s = shifted.data() + k * U;
+      float top = 0.f;
+      for (int64_t i = 0; i < U; ++i) top = std::max(top, std::abs(s[i] = start[k * U + i] - start[k * U + t]));
+      if (top > 0.f)
+        for (int64_t i = 0; i < U; ++i) s[i] /= top;
+    }
     for (int64_t i = 0; i < U; ++i) {
       const uint32_t unit = graph_.order[i];
       for (int64_t k = 0; k < K; ++k) {
@@ -104,7 +148,7 @@ Decoded PlacetoPolicy::Episodes(int64_t K, std::mt19937_64* rng, const int64_t* 
         d[out.devices[k * U + unit]] = 1.f;
         d[D] = i < t ? 1.f : 0.f;
         d[D + 1] = i == t ? 1.f : 0.f;
-        d[D + 2] = start[k * U + i];
+        d[D + 2] = shifted[k * U + i];
       }
     }
     const at::Tensor x =
@@ -147,6 +191,7 @@ nlohmann::ordered_json PlacetoPolicy::Config() const {
   j["max_groups"] = config_.max_groups;
   j["fuse_chains"] = config_.fuse_chains;
   j["gpu_only"] = config_.gpu_only;
+  j["mean_sets"] = config_.mean_sets;
   return j;
 }
 
@@ -157,6 +202,7 @@ std::unique_ptr<Policy> LoadPlacetoPolicy(const PlacementProblem& problem, const
   c.max_groups = static_cast<size_t>(JsonInteger(j, "max_groups", source, 0, int64_t{1} << 22));
   c.fuse_chains = JsonBool(j, "fuse_chains", source);
   c.gpu_only = JsonBool(j, "gpu_only", source);
+  c.mean_sets = JsonBool(j, "mean_sets", source);
   return std::make_unique<PlacetoPolicy>(problem, c);
 }
 

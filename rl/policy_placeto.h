@@ -7,14 +7,23 @@
 // on gained. The algorithm (rl/progressive_reinforce.h) weighs each step's log-probability by its return against
 // a per-step baseline.
 //
-// State per unit (the reference code's NodeEmbeddings): the size-independent unit features (rl/unit_graph.h) ‖
-// one-hot of its current device ‖ done bit (visited this episode) ‖ current bit (being placed) ‖ its start time
-// in the last simulation, as a fraction of that step time. Network: Placeto's encoder (rl/placeto_encoder.h: two
+// State per unit (the reference code's NodeEmbeddings, pgraph.py): Placeto's columns — compute time (the members'
+// times, averaged over the devices the policy offers), bytes exchanged with other units and resident memory, each
+// divided by its maximum over the graph as the reference normalises them — ‖ the size-independent unit features
+// (rl/unit_graph.h: op family, shapes, position; not in Placeto, kept for graphs of many kinds) ‖ one-hot of its
+// current device ‖ done bit (visited this episode) ‖ current bit (being placed) ‖ its start time in the last
+// simulation minus the current unit's, divided by the largest such difference (the reference's
+// normalize_start_time, then normalize). Network: Placeto's encoder (rl/placeto_encoder.h: two
 // sweeps, then own ‖ ancestors ‖ descendants ‖ parallel for the current unit) and a classifier MLP with hidden
 // layers [2·in, in] to one logit per device. The device count is part of the network: a policy refuses a cluster
 // that offers it another.
 //
 // Choices and deviations, and why:
+// - Linear layers start as TensorFlow's (Glorot uniform, zero biases), what the reference code ran with, not
+//   PyTorch's ±1/sqrt(fan-in): through this network's eight or more ReLU layers PyTorch's scale shrank the logits
+//   to about 1e-3 whatever the state, and on the tests' toy (8 unequal chains, 2 devices) the policy stayed uniform
+//   for 300 updates at lr 0.001 (4 seeds) or collapsed onto one device at 0.01. With Glorot's scale the 4 seeds
+//   reach the optimum (18 ms) or 19 ms within 150 updates; Placeto's normalised columns alone changed nothing there.
 // - Episodes start from every unit on the first offered device (the reference code's "all-zeros" start): a start
 //   that is the same for training and for placing an unseen graph, so a placement is a function of the policy.
 // - The K episodes of an update run side by side, one batched encoder pass per step for all of them (the reference
@@ -42,6 +51,7 @@ struct PlacetoConfig {
   size_t max_groups = 128;
   bool fuse_chains = true;
   bool gpu_only = true;
+  bool mean_sets = true;  // average the ancestor/descendant/parallel sets (below: why)
 };
 
 // Placeto's network: the encoder and the classifier, shared by the policies of every graph it trains on.
@@ -52,6 +62,8 @@ class PlacetoNetImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x, const SweepPlan& plan, int64_t current);
   const PlacetoConfig& config() const { return config_; }
   int64_t state_width() const;
+  // Glorot-uniform layers, the output layer's weights scaled down (below: why).
+  void ResetParameters(uint64_t seed);
 
  private:
   PlacetoConfig config_;
@@ -70,7 +82,7 @@ class PlacetoPolicy : public Policy {
   Decoded Greedy() override;
   Decoded Evaluate(const Decoded& batch) override;
   torch::nn::Module& module() override { return *net_; }
-  void ResetParameters(uint64_t seed) override { InitLinearLayers(*net_, seed); }
+  void ResetParameters(uint64_t seed) override { net_->ResetParameters(seed); }
   nlohmann::ordered_json Config() const override;
 
   PlacetoNet net() const { return net_; }
@@ -79,13 +91,16 @@ class PlacetoPolicy : public Policy {
  private:
   // K episodes: actions drawn from `rng`, or greedy (rng null), or `forced` (K x U, in unit order).
   Decoded Episodes(int64_t K, std::mt19937_64* rng, const int64_t* forced);
-  // Simulates `devices` (one per decision unit): cost, and each unit's start time / step time into `start`.
+  // Simulates `devices` (one per decision unit): cost, and each unit's start time (seconds, by position) into `start`.
   double Simulate(const std::vector<int64_t>& devices, float* start);
+  // Placeto's static columns [U, kPlacetoColumns], by position.
+  at::Tensor PlacetoColumns() const;
 
   const PlacementProblem& problem_;
   PlacetoConfig config_;
   UnitGraph graph_;
   SweepPlan plan_;
+  at::Tensor columns_;  // PlacetoColumns(), made once
   Simulator simulator_;
   PlacetoNet net_{nullptr};
 };

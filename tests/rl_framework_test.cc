@@ -64,11 +64,6 @@ TEST_P(RlPlacerTest, FindsTheOptimumOfUnequalChains) {
   // The policy has learned it, not just sampled it: late samples are near the optimum (a uniform policy's mean is
   // about 23 ms). (The hierarchical planner, which learns the grouping of 24 ops and the placement of 4 groups
   // jointly, stalled at 20.5 ms here until its Grouper was told each op's position: rl/policy_hierarchical.h.)
-  // Not asked of placeto: its episodes start with every unit on the first device, and on this toy its policy
-  // either stays near uniform (lr 0.001: late means 23.0-24.4 ms for seeds 1, 2, 3, 7) or collapses onto that
-  // start (lr 0.01, 3 seeds of 4: 36 ms), the failure README's Status reports on real graphs. It passed here
-  // once, on another machine's BLAS, by the luck of one trajectory. Its sampling still finds the optimum (above).
-  if (placer == "placeto") return;
   double late = 0;
   for (size_t i = r.curve.size() - 10; i < r.curve.size(); ++i) late += r.curve[i].mean_step_time / 10;
   EXPECT_LT(late, 19.5e-3) << placer;
