@@ -319,8 +319,9 @@ Specs PlacetoOptions() {
   return Concat({LoopOptions("300", "4", "episodes per update (each visits every unit and re-simulates after every "
                                          "move)"),
                  {{"lr", T::kDouble, "0.001", "Adam learning rate (Placeto's hyperparameters.txt: 1e-3)"},
-                  {"entropy", T::kDouble, "0", "entropy bonus weight, per step (Placeto decays one; at 0.01 the "
-                                               "policy on 8 unequal chains stays uniform for 300 updates)"},
+                  {"entropy", T::kDouble, "0", "entropy bonus weight, per step (Placeto decays one; 0.01 and 0.03 "
+                                               "did not keep the policy on the tests' 8-chain toy from turning "
+                                               "deterministic, nor help it find the optimum)"},
                   {"window", T::kInt, "10", "episodes in each step's baseline (Placeto: 10)", 1, 100000},
                   {"normalize", T::kBool, "true", "divide advantages by their std over the batch (not in Placeto)"},
                   {"width", T::kInt, "32", "the encoder's embedding width d", 2, 4096},

@@ -92,7 +92,7 @@ at::Tensor PlacetoEncoderImpl::Sweep(const at::Tensor& e, const std::vector<Swee
     at::Tensor incoming = at::zeros(shape, e.options());
     if (level.sources.size(0) > 0)
       incoming = incoming.index_add(0, level.targets, messages.index_select(0, level.sources));
-    const at::Tensor hl = e.index_select(0, level.members) + g->forward(incoming);
+    const at::Tensor hl = at::layer_norm(e.index_select(0, level.members) + g->forward(incoming), {width_});
     h = h.index_put({level.members}, hl);
     messages = messages.index_put({level.members}, f->forward(hl));
   }

@@ -3,9 +3,10 @@
 // aravic/generalizable-device-placement model/mp_progressive_nn.py), over a unit graph (rl/unit_graph.h):
 //
 //   1. node transform   e_v = MLP(x_v), two hidden layers of `width`
-//   2. two sweeps       forward, in topological order:  h_v = e_v + g(Σ_{u ∈ pred(v)} f(h_u))
-//                       backward, in reverse order:     h'_v = e_v + g'(Σ_{w ∈ succ(v)} f'(h'_w))
-//                       (f, g, f', g': one-hidden-layer ReLU MLPs), output [h ‖ h'] of 2·width
+//   2. two sweeps       forward, in topological order:  h_v = LN(e_v + g(Σ_{u ∈ pred(v)} f(h_u)))
+//                       backward, in reverse order:     h'_v = LN(e_v + g'(Σ_{w ∈ succ(v)} f'(h'_w)))
+//                       (f, g, f', g': one-hidden-layer ReLU MLPs; LN: layer normalisation without parameters),
+//                       output [h ‖ h'] of 2·width
 //   3. tri-aggregation  for a unit c being placed: own embedding ‖ A(ancestors of c) ‖ A(descendants of c) ‖
 //                       A(units parallel to c: neither), each A a sum (or a mean: SweepPlan::Of) of an MLP over
 //                       the set followed by an MLP
@@ -15,6 +16,10 @@
 // bitsets as [C, U] masks, so a set sum is one matrix product (dense [U, U] masks: Placeto places coarsened graphs
 // of hundreds of units, where they cost a few MB). The reference code's per-node loop and O(U³)
 // Floyd-Warshall are gone; the values are the same (the level order respects every dependency a node order does).
+//
+// Deviation: the layer normalisation in the sweeps is not in the reference. A sweep is a recurrence over the
+// graph's depth, and once f and g were trained it amplified: after 12 updates on two 32-unit nas_cnn graphs the
+// embeddings averaged 1.4e4 per element and the policy was deterministic. Normalised per unit they stay O(1).
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/pimpl.h>

@@ -2,6 +2,9 @@
 // graphs, and GDP (rl/policy_gdp.h) trained on several graphs placing one it never saw.
 #include <gtest/gtest.h>
 
+#include <torch/nn/modules/linear.h>
+
+#include <cmath>
 #include <filesystem>
 #include <set>
 
@@ -9,6 +12,7 @@
 #include "graph/file_io.h"
 #include "rl/policy_gdp.h"
 #include "rl/placeto_encoder.h"
+#include "rl/policy_placeto.h"
 #include "rl/policy_io.h"
 #include "rl_test_util.h"
 
@@ -138,7 +142,8 @@ TEST(PlacetoEncoderTest, OneSweepCarriesInformationAlongTheWholeChainInItsDirect
   // magnitude, which shrinks by every MLP it crosses).
   auto depends = [&](int64_t unit, bool forward_half) {
     const at::Tensor x = g.features.clone().requires_grad_(true);
-    encoder->Embed(x, plan).narrow(1, forward_half ? 0 : 8, 8)[unit].sum().backward();
+    // Weighted: a layer-normalised row sums to 0 whatever its inputs.
+    (encoder->Embed(x, plan).narrow(1, forward_half ? 0 : 8, 8)[unit] * at::arange(1, 9)).sum().backward();
     std::vector<int64_t> rows;
     for (int64_t i = 0; i < 6; ++i)
       if (x.grad()[i].abs().sum().item<double>() > 0) rows.push_back(i);
@@ -176,6 +181,67 @@ TEST(PlacetoEncoderTest, SetsOfADiamond) {
   // Gradients reach the encoder's first layer through the sweeps and the sets.
   a.sum().backward();
   EXPECT_GT(encoder->parameters().front().grad().abs().sum().item<double>(), 0);
+}
+
+TEST(PlacetoEncoderTest, AveragedSetsWeighEachMemberByOneOverTheSetSize) {
+  auto f = Dag({{}, {0}, {0}, {1, 2}, {}}, {1, 1, 1, 1, 1}, {1, 1});
+  rl::UnitGraph g = rl::BuildUnitGraph(f->graph, f->problem.groups);
+  g.ComputeReachability();
+  const rl::SweepPlan sum = rl::SweepPlan::Of(g), mean = rl::SweepPlan::Of(g, /*mean_sets=*/true);
+  for (auto [s, m] : {std::pair{&sum.ancestors, &mean.ancestors}, {&sum.descendants, &mean.descendants},
+                      {&sum.parallel, &mean.parallel}})
+    for (int64_t i = 0; i < 5; ++i) {
+      const double count = (*s)[i].sum().item<double>();
+      EXPECT_TRUE(at::allclose((*m)[i], count > 0 ? (*s)[i] / count : (*s)[i])) << i;
+    }
+  EXPECT_FLOAT_EQ(mean.descendants[0][3].item<float>(), 1.f / 3);  // 0's descendants: 1, 2, 3
+}
+
+TEST(PlacetoEncoderTest, SweepsStayBoundedAlongADeepGraphWhateverTheWeights) {
+  // A sweep is a recurrence over the graph's depth; with amplifying f and g, unnormalised sums grew geometrically
+  // along a 120-unit chain. Layer-normalised, every unit's embedding keeps mean 0 and variance 1.
+  auto f = Dag(Chain(120), std::vector<double>(120, 1), {1, 1});
+  rl::UnitGraph g = rl::BuildUnitGraph(f->graph, f->problem.groups);
+  g.ComputeReachability();
+  rl::PlacetoEncoder encoder(rl::UnitFeatureWidth(), 8);
+  rl::InitLinearLayers(*encoder, 3, rl::LinearInit::kGlorot);
+  torch::NoGradGuard no_grad;
+  for (at::Tensor& p : encoder->parameters()) p.mul_(4);
+  const at::Tensor h = encoder->Embed(g.features, rl::SweepPlan::Of(g));
+  ASSERT_EQ(h.sizes(), (at::IntArrayRef{120, 16}));
+  for (const at::Tensor& half : {h.narrow(1, 0, 8), h.narrow(1, 8, 8)}) {
+    EXPECT_LT(half.mean(1).abs().max().item<double>(), 1e-4);
+    EXPECT_LT((half.var(1, /*unbiased=*/false) - 1).abs().max().item<double>(), 1e-2);
+  }
+}
+
+TEST(InitTest, GlorotBoundsMatricesByFanInPlusFanOutAndZeroesBiases) {
+  torch::nn::Linear layer(torch::nn::LinearOptions(30, 10));
+  rl::InitLinearLayers(*layer, 9, rl::LinearInit::kGlorot);
+  const double bound = std::sqrt(6.0 / 40);
+  EXPECT_LE(layer->weight.abs().max().item<double>(), bound);
+  EXPECT_GT(layer->weight.abs().max().item<double>(), 0.9 * bound);
+  EXPECT_EQ(layer->bias.abs().max().item<double>(), 0);
+  rl::InitLinearLayers(*layer, 9);  // PyTorch's: ±1/sqrt(fan-in) for both
+  EXPECT_LE(layer->weight.abs().max().item<double>(), 1 / std::sqrt(30.0));
+  EXPECT_GT(layer->bias.abs().max().item<double>(), 0);
+}
+
+TEST(PlacetoPolicyTest, StartsNearUniformOnADeepGraph) {
+  // Its first samples must explore: Glorot's scale alone started nas_cnn graphs at 85-97% on one device; the output
+  // layer's small weights keep every decision's entropy near log(devices).
+  auto f = Dag(Chain(60), std::vector<double>(60, 1), {1, 1, 1, 1});
+  rl::PlacetoConfig c;
+  c.max_groups = 0;
+  c.fuse_chains = false;
+  c.gpu_only = false;
+  rl::PlacetoPolicy policy(f->problem, c);
+  policy.ResetParameters(5);
+  std::mt19937_64 rng(1);
+  torch::NoGradGuard no_grad;
+  const rl::Decoded d = policy.Sample(2, rng, 0);
+  ASSERT_EQ(d.decisions, 60);
+  EXPECT_GT(d.entropy.min().item<double>(), 0.99 * std::log(4.0));
 }
 
 TEST(SegmentAttentionTest, AUnitSeesItsSegmentAndThePreviousOnly) {
