@@ -12,8 +12,9 @@
 // divided by its maximum over the graph as the reference normalises them — ‖ the size-independent unit features
 // (rl/unit_graph.h: op family, shapes, position; not in Placeto, kept for graphs of many kinds) ‖ one-hot of its
 // current device ‖ done bit (visited this episode) ‖ current bit (being placed) ‖ its start time in the last
-// simulation minus the current unit's, divided by the largest such difference (the reference's
-// normalize_start_time, then normalize). Network: Placeto's encoder (rl/placeto_encoder.h: two
+// simulation minus the current unit's (the reference's normalize_start_time), divided by the largest absolute
+// such difference (the reference divides by the largest difference, which is near 0 when the current unit starts
+// last: the state blew up and the policy turned deterministic within 30 updates even at lr 1e-4). Network: Placeto's encoder (rl/placeto_encoder.h: two
 // sweeps, then own ‖ ancestors ‖ descendants ‖ parallel for the current unit) and a classifier MLP with hidden
 // layers [2·in, in] to one logit per device. The device count is part of the network: a policy refuses a cluster
 // that offers it another.
