@@ -30,9 +30,10 @@
 //   200 updates, the sixth settles at 21 ms.
 // - What it learns on real graphs: on nas_cnn graphs (32 units) and Inception-V3 it turns deterministic within
 //   about 25 updates on `single`'s placement, every unit left on (or gathered onto) one GPU. Its first samples are
-//   near-uniform moves, all slower than `single`, so the per-step returns reward staying; random starts (a
-//   reference option, tried) gather onto one GPU the same way; in builds without the layer normalisation a lower lr
-//   (1e-4) did not learn in 200 updates and an entropy bonus (0.03) did not delay it. README Status.
+//   near-uniform moves, all slower than `single`, so the per-step returns reward staying. Random starts and starts
+//   from the best placement so far (the reference's random and --init-best-pl options; tried, not kept) gather onto
+//   one GPU the same way; in builds without the layer normalisation a lower lr (1e-4) did not learn in 200 updates
+//   and an entropy bonus (0.03) did not delay it. README Status.
 // - Episodes start from every unit on the first offered device (the reference code's "all-zeros" start): a start
 //   that is the same for training and for placing an unseen graph, so a placement is a function of the policy.
 // - The K episodes of an update run side by side, one batched encoder pass per step for all of them (the reference
