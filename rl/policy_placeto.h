@@ -26,8 +26,8 @@
 //   what the reference code ran with), the output layer's weights times 0.01 (Glorot alone started nas_cnn graphs
 //   at logit gaps of 2-4, 85-97% on one device), the three sets averaged (the reference's --normalize-aggs: summed
 //   over Inception-V3's 128 units the hidden values reached ~15 and the policy was deterministic in 5 updates), and
-//   the sweeps layer-normalised (rl/placeto_encoder.h). On the toy 5 of 6 seeds reach the optimum (18 ms) within
-//   200 updates, the sixth settles at 21 ms.
+//   the sweeps layer-normalised (rl/placeto_encoder.h). On the toy (RlPlacerTest's setup with seed=1, 2, 3, 7, 11,
+//   13) 5 of 6 seeds reach the optimum (18 ms) within 200 updates, seed 11 settles at 21 ms.
 // - What it learns on real graphs: on nas_cnn graphs (32 units) and Inception-V3 it turns deterministic within
 //   about 25 updates on `single`'s placement, every unit left on (or gathered onto) one GPU. Its first samples are
 //   near-uniform moves, all slower than `single`, so the per-step returns reward staying. Random starts and starts
