@@ -170,9 +170,20 @@ Decoded PlacetoPolicy::Episodes(int64_t K, std::mt19937_64* rng, const int64_t* 
       cost[k * (U + 1) + t + 1] = Simulate(row, start.data() + k * U);
     }
   }
-  for (int64_t k = 0; k < K; ++k)
-    for (int64_t t = 0; t < U; ++t) out.step_returns[k * U + t] = cost[k * (U + 1) + t] - cost[k * (U + 1) + U];
   out.actions = out.devices;
+  for (int64_t k = 0; k < K; ++k) {
+    double* c = cost.data() + k * (U + 1);
+    if (config_.keep_best) {  // c(T_s) -> the best cost up to s; the episode's placement: the first reaching it
+      int64_t argmin = 0;
+      for (int64_t s = 1; s <= U; ++s) {
+        if (c[s] < c[s - 1]) argmin = s;
+        c[s] = std::min(c[s], c[s - 1]);
+      }
+      // Moves after step argmin undone: units at positions >= argmin back on their start device (0).
+      for (int64_t i = argmin; i < U; ++i) out.devices[k * U + graph_.order[i]] = 0;
+    }
+    for (int64_t t = 0; t < U; ++t) out.step_returns[k * U + t] = c[t] - c[U];
+  }
   out.step_log_prob = at::stack(step_log_prob, 1);
   out.log_prob = out.step_log_prob.sum(1);
   out.entropy = at::stack(entropy, 1).mean(1);
@@ -183,7 +194,13 @@ Decoded PlacetoPolicy::Sample(int64_t K, std::mt19937_64& rng, double) { return 
 
 Decoded PlacetoPolicy::Greedy() { return Episodes(1, nullptr, nullptr); }
 
-Decoded PlacetoPolicy::Evaluate(const Decoded& batch) { return Episodes(batch.samples, nullptr, batch.devices.data()); }
+Decoded PlacetoPolicy::Evaluate(const Decoded& batch) { return Episodes(batch.samples, nullptr, batch.actions.data()); }
+
+void PlacetoPolicy::CheckActions(const Decoded& d, const std::string& source) const {
+  for (const std::vector<int64_t>* v : {&d.actions, &d.devices})
+    for (int64_t x : *v)
+      if (x < 0 || x >= num_devices()) throw Error(source + ": a sample names device " + std::to_string(x));
+}
 
 nlohmann::ordered_json PlacetoPolicy::Config() const {
   nlohmann::ordered_json j;
@@ -192,6 +209,7 @@ nlohmann::ordered_json PlacetoPolicy::Config() const {
   j["fuse_chains"] = config_.fuse_chains;
   j["gpu_only"] = config_.gpu_only;
   j["mean_sets"] = config_.mean_sets;
+  j["keep_best"] = config_.keep_best;
   return j;
 }
 
@@ -203,6 +221,7 @@ std::unique_ptr<Policy> LoadPlacetoPolicy(const PlacementProblem& problem, const
   c.fuse_chains = JsonBool(j, "fuse_chains", source);
   c.gpu_only = JsonBool(j, "gpu_only", source);
   c.mean_sets = JsonBool(j, "mean_sets", source);
+  c.keep_best = JsonBool(j, "keep_best", source);
   return std::make_unique<PlacetoPolicy>(problem, c);
 }
 

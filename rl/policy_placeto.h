@@ -4,20 +4,20 @@
 // topological order; at each visit the policy, reading the graph *with its current placement*, moves the unit to a
 // device, and the placement is re-simulated. The reward of step t is the drop in cost, r_t = c(T_t) - c(T_{t+1})
 // (c = sqrt(step time), rl/algorithm.h), so the return from step t is c(T_t) - c(T_final): what the moves from t
-// on gained. The algorithm (rl/progressive_reinforce.h) weighs each step's log-probability by its return against
-// a per-step baseline.
+// on gained. The paper's algorithm (rl/progressive_reinforce.h) weighs each step's log-probability by its return
+// against a per-step baseline; `algorithm=ppo` trains on the final cost instead (below).
 //
 // State per unit (the reference code's NodeEmbeddings, pgraph.py): Placeto's columns — compute time (the members'
 // times, averaged over the devices the policy offers), bytes exchanged with other units and resident memory, each
 // divided by its maximum over the graph as the reference normalises them — ‖ the size-independent unit features
 // (rl/unit_graph.h: op family, shapes, position; not in Placeto, kept for graphs of many kinds) ‖ one-hot of its
 // current device ‖ done bit (visited this episode) ‖ current bit (being placed) ‖ its start time in the last
-// simulation minus the current unit's (the reference's normalize_start_time), divided by the largest absolute
-// such difference (the reference divides by the largest difference, which is near 0 when the current unit starts
-// last: the state blew up and the policy turned deterministic within 30 updates even at lr 1e-4). Network: Placeto's encoder (rl/placeto_encoder.h: two
-// sweeps, then own ‖ ancestors ‖ descendants ‖ parallel for the current unit) and a classifier MLP with hidden
-// layers [2·in, in] to one logit per device. The device count is part of the network: a policy refuses a cluster
-// that offers it another.
+// simulation minus the current unit's (the reference's normalize_start_time), divided by the largest absolute such
+// difference (the reference divides by the largest difference, which is near 0 when the current unit starts last: the
+// state blew up and the policy turned deterministic within 30 updates even at lr 1e-4). Network: Placeto's encoder
+// (rl/placeto_encoder.h: two sweeps, then own ‖ ancestors ‖ descendants ‖ parallel for the current unit) and a
+// classifier MLP with hidden layers [2·in, in] to one logit per device. The device count is part of the network: a
+// policy refuses a cluster that offers it another.
 //
 // Choices and deviations, and why:
 // - Scale. Under PyTorch's ±1/sqrt(fan-in) init this network's eight or more ReLU layers shrank the logits to
@@ -34,6 +34,23 @@
 //   from the best placement so far (the reference's random and --init-best-pl options; tried, not kept) gather onto
 //   one GPU the same way; in builds without the layer normalisation a lower lr (1e-4) did not learn in 200 updates
 //   and an entropy bonus (0.03) did not delay it. README Status.
+// - algorithm=ppo (not in Placeto; the default stays its REINFORCE): the whole episode's cost, the final placement's,
+//   against the batch's mean, PPO's clipped surrogate over 4 epochs that replay the episodes with their moves
+//   forced (Evaluate). On one nas_cnn graph (seed 1, 32 units, 8 episodes per update, 110 s) it settles at 8.67 ms
+//   where REINFORCE is deterministic on `single`'s 9.37 by update 19 (refine: 7.59): the per-step returns' credit
+//   assignment, not the network, drives that collapse. On 20 nas_cnn graphs it too ends on `single` (entropy 0 by
+//   update ~120 of 226 in 600 s; with an entropy bonus of 0.03 it keeps sampling but decodes `single`, with 0.1 it
+//   stays near-uniform). On the tests' toy (lr 0.001) 4 of 6 seeds end on the optimum, seed 3 at 21 ms and seed 11
+//   drifts back to 36 ms after reaching it (at lr 0.0003: 5 of 6, seed 1 at 19 ms).
+// - keep_best (not Placeto's output; its reward is the reference code's use-min-runtime return): an episode's
+//   placement is the best one it visited, i.e. its moves up to the step that reached the lowest cost with the later
+//   units back on the start device, and step t's return is the drop of the best cost so far from t to the end.
+//   Every visited placement is simulated anyway, so this is free; a greedy decode is then never worse than the
+//   start (`single`'s placement on identical GPUs), and exploring moves no longer costs an episode its result. On
+//   20 nas_cnn graphs (600 s, 8 episodes per update) it does not find much more: for about 60 updates nearly every
+//   near-uniform episode's best is its start (any prefix of random moves is slower than `single`), then the policy
+//   turns deterministic (REINFORCE by update 71, PPO by update 15); zero-shot on 8 unseen graphs REINFORCE's policy
+//   beats `single` by 0.3-4.9% on 4 of them and equals it on the others (README).
 // - Episodes start from every unit on the first offered device (the reference code's "all-zeros" start): a start
 //   that is the same for training and for placing an unseen graph, so a placement is a function of the policy.
 // - The K episodes of an update run side by side, one batched encoder pass per step for all of them (the reference
@@ -62,6 +79,7 @@ struct PlacetoConfig {
   bool fuse_chains = true;
   bool gpu_only = true;
   bool mean_sets = true;  // average the ancestor/descendant/parallel sets (below: why)
+  bool keep_best = false;  // an episode's placement: the best it visited, not its last (below)
 };
 
 // Placeto's network: the encoder and the classifier, shared by the policies of every graph it trains on.
@@ -90,7 +108,8 @@ class PlacetoPolicy : public Policy {
   // K episodes; Decoded::step_returns holds each step's return (cost units; positive: the moves gained).
   Decoded Sample(int64_t samples, std::mt19937_64& rng, double logit_noise) override;
   Decoded Greedy() override;
-  Decoded Evaluate(const Decoded& batch) override;
+  Decoded Evaluate(const Decoded& batch) override;  // replays batch.actions (the moves), whatever keep_best kept
+  void CheckActions(const Decoded& d, const std::string& source) const override;
   torch::nn::Module& module() override { return *net_; }
   void ResetParameters(uint64_t seed) override { net_->ResetParameters(seed); }
   nlohmann::ordered_json Config() const override;

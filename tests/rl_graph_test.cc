@@ -10,6 +10,7 @@
 
 #include "graph/error.h"
 #include "graph/file_io.h"
+#include "rl/algorithm.h"
 #include "rl/policy_gdp.h"
 #include "rl/placeto_encoder.h"
 #include "rl/policy_placeto.h"
@@ -242,6 +243,45 @@ TEST(PlacetoPolicyTest, StartsNearUniformOnADeepGraph) {
   const rl::Decoded d = policy.Sample(2, rng, 0);
   ASSERT_EQ(d.decisions, 60);
   EXPECT_GT(d.entropy.min().item<double>(), 0.99 * std::log(4.0));
+}
+
+// keep_best: an episode yields the best placement it visited (the moves up to some step, the later units back on
+// their start device), never worse than its start or its end, and its moves replay to the same probabilities.
+TEST(PlacetoPolicyTest, KeepBestYieldsTheBestPlacementAnEpisodeVisited) {
+  auto f = Chains(kUnequal, {1, 1});
+  rl::PlacetoConfig c;
+  c.max_groups = 0;
+  c.fuse_chains = false;
+  c.gpu_only = false;
+  std::vector<rl::Decoded> runs;
+  for (bool keep : {false, true}) {
+    c.keep_best = keep;
+    rl::PlacetoPolicy policy(f->problem, c);
+    policy.ResetParameters(5);
+    std::mt19937_64 rng(3);
+    runs.push_back(policy.Sample(8, rng, 0));
+    if (keep) {
+      const rl::Decoded replay = policy.Evaluate(runs.back());
+      EXPECT_TRUE(at::allclose(replay.step_log_prob, runs.back().step_log_prob));
+    }
+  }
+  const rl::Decoded &last = runs[0], &best = runs[1];
+  EXPECT_EQ(best.actions, last.devices) << "the same moves";
+  const int64_t U = best.groups;
+  auto cost = [&](const int64_t* row) {
+    const rl::PlacetoPolicy policy(f->problem, c);
+    return rl::PlacementCost(StepTime(*f, rl::ExpandDecision(f->problem, policy.decision_map(), row)), true);
+  };
+  const std::vector<int64_t> start(static_cast<size_t>(U), 0);
+  int64_t improved = 0;
+  for (int64_t k = 0; k < best.samples; ++k) {
+    const double kept = cost(best.devices.data() + k * U), end = cost(last.devices.data() + k * U);
+    EXPECT_LE(kept, cost(start.data()));
+    EXPECT_LE(kept, end);
+    EXPECT_NEAR(best.step_returns[k * U], cost(start.data()) - kept, 1e-12) << "the return of the whole episode";
+    improved += kept < end;
+  }
+  EXPECT_GT(improved, 0) << "some episode ended worse than its best";
 }
 
 TEST(SegmentAttentionTest, AUnitSeesItsSegmentAndThePreviousOnly) {
