@@ -13,24 +13,46 @@ torch::nn::Sequential Mlp(int64_t in, int64_t hidden, int64_t out) {
   return torch::nn::Sequential(torch::nn::Linear(in, hidden), torch::nn::ReLU(), torch::nn::Linear(hidden, out));
 }
 
-// Levels from `level` (per position) and the edges into each level's members from `into` (CSR per position).
-std::vector<SweepPlan::Level> Levels(const std::vector<uint32_t>& level, const std::vector<uint32_t>& into_offsets,
-                                     const std::vector<uint32_t>& into) {
+// A sweep's levels from `level` (per position) and the edges into each level's members from `into` (CSR per
+// position): each level's incoming messages are read from the outputs of the few earlier levels they come from.
+SweepPlan::Sweep Levels(const std::vector<uint32_t>& level, const std::vector<uint32_t>& into_offsets,
+                        const std::vector<uint32_t>& into) {
   const uint32_t count = level.empty() ? 0 : *std::max_element(level.begin(), level.end()) + 1;
-  std::vector<std::vector<int64_t>> members(count), sources(count), targets(count);
+  std::vector<std::vector<int64_t>> members(count);
+  std::vector<int64_t> local(level.size());
   for (size_t i = 0; i < level.size(); ++i) {
-    const uint32_t l = level[i];
-    const int64_t local = static_cast<int64_t>(members[l].size());
-    members[l].push_back(static_cast<int64_t>(i));
-    for (uint32_t k = into_offsets[i]; k < into_offsets[i + 1]; ++k) {
-      sources[l].push_back(into[k]);
-      targets[l].push_back(local);
-    }
+    local[i] = static_cast<int64_t>(members[level[i]].size());
+    members[level[i]].push_back(static_cast<int64_t>(i));
   }
   const auto i64 = at::TensorOptions().dtype(at::kLong);
-  std::vector<SweepPlan::Level> out(count);
-  for (uint32_t l = 0; l < count; ++l)
-    out[l] = {at::tensor(members[l], i64), at::tensor(sources[l], i64), at::tensor(targets[l], i64)};
+  SweepPlan::Sweep out;
+  out.levels.resize(count);
+  std::vector<int64_t> row_of(level.size());
+  int64_t next_row = 0;
+  for (uint32_t l = 0; l < count; ++l) {
+    SweepPlan::Level& L = out.levels[l];
+    // offset: a source level's first row in the concatenation of the levels this one reads
+    std::vector<int64_t> offset(count, -1), sources, targets;
+    int64_t rows = 0;
+    for (size_t t = 0; t < members[l].size(); ++t) {
+      const int64_t i = members[l][t];
+      row_of[i] = next_row++;
+      for (uint32_t k = into_offsets[i]; k < into_offsets[i + 1]; ++k) {
+        const uint32_t from = level[into[k]];
+        if (offset[from] < 0) {
+          offset[from] = rows;
+          rows += static_cast<int64_t>(members[from].size());
+          L.source_levels.push_back(from);
+        }
+        sources.push_back(offset[from] + local[into[k]]);
+        targets.push_back(static_cast<int64_t>(t));
+      }
+    }
+    L.members = at::tensor(members[l], i64);
+    L.sources = at::tensor(sources, i64);
+    L.targets = at::tensor(targets, i64);
+  }
+  out.row_of = at::tensor(row_of, i64);
   return out;
 }
 
@@ -82,21 +104,26 @@ PlacetoEncoderImpl::PlacetoEncoderImpl(int64_t input, int64_t width) : width_(wi
   }
 }
 
-at::Tensor PlacetoEncoderImpl::Sweep(const at::Tensor& e, const std::vector<SweepPlan::Level>& levels,
-                                     torch::nn::Sequential& f, torch::nn::Sequential& g) {
-  // messages[u] = f(h_u), filled level by level; out-of-place index_put keeps autograd's view of each level intact.
-  at::Tensor messages = at::zeros_like(e), h = at::zeros_like(e);
-  for (const SweepPlan::Level& level : levels) {
+at::Tensor PlacetoEncoderImpl::Sweep(const at::Tensor& e, const SweepPlan::Sweep& sweep, torch::nn::Sequential& f,
+                                     torch::nn::Sequential& g) {
+  // Each level's outputs and messages f(h) kept apart and concatenated once at the end: writing them into [U, ...]
+  // tensors level by level copied the whole tensor per level (out of place, for autograd), O(levels x U) per pass.
+  std::vector<at::Tensor> outputs(sweep.levels.size()), messages(sweep.levels.size()), from;
+  for (size_t l = 0; l < sweep.levels.size(); ++l) {
+    const SweepPlan::Level& level = sweep.levels[l];
     std::vector<int64_t> shape = e.sizes().vec();
     shape[0] = level.members.size(0);
     at::Tensor incoming = at::zeros(shape, e.options());
-    if (level.sources.size(0) > 0)
-      incoming = incoming.index_add(0, level.targets, messages.index_select(0, level.sources));
-    const at::Tensor hl = at::layer_norm(e.index_select(0, level.members) + g->forward(incoming), {width_});
-    h = h.index_put({level.members}, hl);
-    messages = messages.index_put({level.members}, f->forward(hl));
+    if (!level.source_levels.empty()) {
+      from.clear();
+      for (int64_t m : level.source_levels) from.push_back(messages[m]);
+      const at::Tensor sources = from.size() == 1 ? from[0] : at::cat(from, 0);
+      incoming = incoming.index_add(0, level.targets, sources.index_select(0, level.sources));
+    }
+    outputs[l] = at::layer_norm(e.index_select(0, level.members) + g->forward(incoming), {width_});
+    messages[l] = f->forward(outputs[l]);
   }
-  return h;
+  return at::cat(outputs, 0).index_select(0, sweep.row_of);
 }
 
 at::Tensor PlacetoEncoderImpl::Embed(const at::Tensor& x, const SweepPlan& plan) {
@@ -105,13 +132,14 @@ at::Tensor PlacetoEncoderImpl::Embed(const at::Tensor& x, const SweepPlan& plan)
 }
 
 at::Tensor PlacetoEncoderImpl::Aggregate(const at::Tensor& h, const SweepPlan& plan, const at::Tensor& current) {
-  std::vector<at::Tensor> parts = {h.index_select(0, current)};
+  const int64_t J = h.size(1);
+  TORCH_CHECK(h.dim() == 3 && current.size(0) == J, "one current unit per column");
+  std::vector<at::Tensor> parts = {h.index({current, at::arange(J, current.options())})};
   const at::Tensor* masks[] = {&plan.ancestors, &plan.descendants, &plan.parallel};
-  std::vector<int64_t> shape = h.sizes().vec();  // [U, (K,) 2d] -> [C, (K,) 2d]
-  shape[0] = current.size(0);
   for (size_t s = 0; s < 3; ++s) {
-    const at::Tensor summed = at::matmul(masks[s]->index_select(0, current), set_in_[s]->forward(h).reshape({h.size(0), -1}));
-    parts.push_back(set_out_[s]->forward(summed.reshape(shape)));
+    // Column j's set sum: Σ_u mask[current_j, u] · f(h)[u, j], a batched (over columns) vector-matrix product.
+    const at::Tensor weights = masks[s]->index_select(0, current).t().unsqueeze(-1);  // [U, J, 1]
+    parts.push_back(set_out_[s]->forward((weights * set_in_[s]->forward(h)).sum(0)));
   }
   return at::cat(parts, -1);
 }

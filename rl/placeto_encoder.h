@@ -35,11 +35,17 @@ namespace allot::rl {
 struct SweepPlan {
   int64_t units = 0;
   // Per level (forward: by UnitGraph::level; backward: by longest path to a sink): the positions it holds, and its
-  // incoming messages as (source position, index of the target within the level).
+  // incoming messages: the earlier levels they come from, and each message as (row in the concatenation of those
+  // levels' members, index of the target within the level).
   struct Level {
+    std::vector<int64_t> source_levels;
     at::Tensor members, sources, targets;
   };
-  std::vector<Level> forward, backward;
+  struct Sweep {
+    std::vector<Level> levels;
+    at::Tensor row_of;  // [U]: a position's row in the concatenation of every level's members
+  };
+  Sweep forward, backward;
   // [U, U] float: row c is c's set, 1 per member, or 1/|set| per member when the sets are averaged (Of's
   // `mean_sets`: the reference code's --normalize-aggs).
   at::Tensor ancestors, descendants, parallel;
@@ -51,12 +57,14 @@ class PlacetoEncoderImpl : public torch::nn::Module {
   PlacetoEncoderImpl(int64_t input, int64_t width);
   // x [U, input] (or [U, K, input]: K states of the graph at once) -> embeddings [U, (K,) 2 * width].
   at::Tensor Embed(const at::Tensor& x, const SweepPlan& plan);
-  // For the units `current` ([C] int64 positions): [C, (K,) 8 * width] = own ‖ ancestors ‖ descendants ‖ parallel.
+  // For embeddings [U, J, 2 * width] of J states and the unit being placed in each (`current`, [J] int64
+  // positions): [J, 8 * width] = own ‖ ancestors ‖ descendants ‖ parallel. The J states may be K episodes at one
+  // step, or every step of them at once (PlacetoPolicy scores whole episodes in one pass).
   at::Tensor Aggregate(const at::Tensor& embeddings, const SweepPlan& plan, const at::Tensor& current);
   int64_t output_width() const { return 8 * width_; }
 
  private:
-  at::Tensor Sweep(const at::Tensor& e, const std::vector<SweepPlan::Level>& levels, torch::nn::Sequential& f,
+  at::Tensor Sweep(const at::Tensor& e, const SweepPlan::Sweep& sweep, torch::nn::Sequential& f,
                    torch::nn::Sequential& g);
 
   int64_t width_;

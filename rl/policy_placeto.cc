@@ -16,6 +16,7 @@ namespace {
 constexpr int64_t kBits = 3;     // done, current, start time
 constexpr int64_t kColumns = 3;  // Placeto's cost, out_size, mem
 constexpr double kOutputScale = 0.01;
+constexpr int64_t kScoreColumns = int64_t{1} << 17;  // unit x state pairs per scoring pass
 
 // Each column of the row-major [rows, cols] `x` divided by its maximum (left alone where that is not positive).
 void NormalizeColumns(std::vector<float>& x, int64_t rows, int64_t cols) {
@@ -44,10 +45,8 @@ void PlacetoNetImpl::ResetParameters(uint64_t seed) {
 
 int64_t PlacetoNetImpl::state_width() const { return kColumns + UnitFeatureWidth() + config_.num_devices + kBits; }
 
-at::Tensor PlacetoNetImpl::forward(const at::Tensor& x, const SweepPlan& plan, int64_t current) {
-  const at::Tensor h = encoder_->Embed(x, plan);
-  const at::Tensor index = at::full({1}, current, at::TensorOptions().dtype(at::kLong));
-  return classifier_->forward(encoder_->Aggregate(h, plan, index).squeeze(0));
+at::Tensor PlacetoNetImpl::forward(const at::Tensor& x, const SweepPlan& plan, const at::Tensor& current) {
+  return classifier_->forward(encoder_->Aggregate(encoder_->Embed(x, plan), plan, current));
 }
 
 PlacetoPolicy::PlacetoPolicy(const PlacementProblem& problem, PlacetoConfig config, PlacetoNet net)
@@ -106,7 +105,7 @@ double PlacetoPolicy::Simulate(const std::vector<int64_t>& devices, float* start
 }
 
 Decoded PlacetoPolicy::Episodes(int64_t K, std::mt19937_64* rng, const int64_t* forced) {
-  const int64_t U = graph_.units, D = num_devices(), Fs = UnitFeatureWidth(), Fd = D + kBits;
+  const int64_t U = graph_.units, D = num_devices(), Fd = D + kBits;
   Decoded out;
   out.samples = K;
   out.groups = U;
@@ -128,12 +127,13 @@ Decoded PlacetoPolicy::Episodes(int64_t K, std::mt19937_64* rng, const int64_t* 
     row.assign(out.devices.begin() + k * U, out.devices.begin() + (k + 1) * U);
     cost[k * (U + 1)] = Simulate(row, start.data() + k * U);
   }
-  const at::Tensor fixed = at::cat({columns_, graph_.features}, 1).unsqueeze(1).expand({U, K, kColumns + Fs});
-  std::vector<float> dynamic(static_cast<size_t>(U * K * Fd));
-  std::vector<at::Tensor> step_log_prob, entropy;
+  const at::Tensor fixed = at::cat({columns_, graph_.features}, 1).unsqueeze(1);  // [U, 1, kColumns + Fs]
+  // Every step's state, [step][position][episode][Fd]: the choices are made step by step without gradients, then
+  // Score() runs the network once over all of them (it costs a U-th of the ops of one pass per step).
+  std::vector<float> states(static_cast<size_t>(U * U * K * Fd), 0.f);
   std::vector<int64_t> chosen(static_cast<size_t>(K));
   for (int64_t t = 0; t < U; ++t) {
-    std::fill(dynamic.begin(), dynamic.end(), 0.f);
+    float* dynamic = states.data() + t * U * K * Fd;
     for (int64_t k = 0; k < K; ++k) {  // start times shifted by the current unit's, over their largest
       float* s = shifted.data() + k * U;
       float top = 0.f;
@@ -144,33 +144,36 @@ Decoded PlacetoPolicy::Episodes(int64_t K, std::mt19937_64* rng, const int64_t* 
     for (int64_t i = 0; i < U; ++i) {
       const uint32_t unit = graph_.order[i];
       for (int64_t k = 0; k < K; ++k) {
-        float* d = dynamic.data() + (i * K + k) * Fd;
+        float* d = dynamic + (i * K + k) * Fd;
         d[out.devices[k * U + unit]] = 1.f;
         d[D] = i < t ? 1.f : 0.f;
         d[D + 1] = i == t ? 1.f : 0.f;
         d[D + 2] = shifted[k * U + i];
       }
     }
-    const at::Tensor x =
-        at::cat({fixed, at::tensor(dynamic, at::TensorOptions().dtype(at::kFloat)).view({U, K, Fd})}, 2);
-    const at::Tensor logp = at::log_softmax(net_->forward(x, plan_, t), 1);  // [K, D]
-    const at::Tensor probs = logp.detach().exp().contiguous();
     const uint32_t unit = graph_.order[t];
-    for (int64_t k = 0; k < K; ++k) {
-      const float* p = probs.data_ptr<float>() + k * D;
-      chosen[k] = forced != nullptr ? forced[k * U + unit]
-                  : rng != nullptr  ? DrawIndex(p, D, UniformDouble(*rng))
-                                    : ArgMax(p, D);
-      out.devices[k * U + unit] = chosen[k];
+    if (forced != nullptr) {
+      for (int64_t k = 0; k < K; ++k) chosen[k] = forced[k * U + unit];
+    } else {
+      torch::NoGradGuard no_grad;
+      const at::Tensor x = at::cat({fixed.expand({U, K, fixed.size(2)}),
+                                    at::from_blob(dynamic, {U, K, Fd}, at::TensorOptions().dtype(at::kFloat))},
+                                   2);
+      const at::Tensor probs =
+          at::softmax(net_->forward(x, plan_, at::full({K}, t, at::TensorOptions().dtype(at::kLong))), 1).contiguous();
+      for (int64_t k = 0; k < K; ++k) {
+        const float* p = probs.data_ptr<float>() + k * D;
+        chosen[k] = rng != nullptr ? DrawIndex(p, D, UniformDouble(*rng)) : ArgMax(p, D);
+      }
     }
-    step_log_prob.push_back(logp.gather(1, at::tensor(chosen, at::TensorOptions().dtype(at::kLong)).unsqueeze(1)).squeeze(1));
-    entropy.push_back(-(logp.exp() * logp).sum(1));
     for (int64_t k = 0; k < K; ++k) {
+      out.devices[k * U + unit] = chosen[k];
       row.assign(out.devices.begin() + k * U, out.devices.begin() + (k + 1) * U);
       cost[k * (U + 1) + t + 1] = Simulate(row, start.data() + k * U);
     }
   }
   out.actions = out.devices;
+  Score(states, out);
   for (int64_t k = 0; k < K; ++k) {
     double* c = cost.data() + k * (U + 1);
     if (config_.keep_best) {  // c(T_s) -> the best cost up to s; the episode's placement: the first reaching it
@@ -184,10 +187,33 @@ Decoded PlacetoPolicy::Episodes(int64_t K, std::mt19937_64* rng, const int64_t* 
     }
     for (int64_t t = 0; t < U; ++t) out.step_returns[k * U + t] = c[t] - c[U];
   }
-  out.step_log_prob = at::stack(step_log_prob, 1);
-  out.log_prob = out.step_log_prob.sum(1);
-  out.entropy = at::stack(entropy, 1).mean(1);
   return out;
+}
+
+void PlacetoPolicy::Score(const std::vector<float>& states, Decoded& out) {
+  const int64_t U = graph_.units, K = out.samples, D = num_devices(), Fd = D + kBits;
+  const at::Tensor fixed = at::cat({columns_, graph_.features}, 1).unsqueeze(1);
+  const auto i64 = at::TensorOptions().dtype(at::kLong);
+  // Steps in chunks of at most kScoreColumns / U states, so a pass's [U, states, width] tensors stay bounded.
+  const int64_t chunk = std::max<int64_t>(1, kScoreColumns / (U * K));
+  std::vector<at::Tensor> log_prob, entropy;
+  for (int64_t t0 = 0; t0 < U; t0 += chunk) {
+    const int64_t T = std::min(chunk, U - t0), J = T * K;
+    float* first = const_cast<float*>(states.data()) + t0 * U * K * Fd;  // read only: reshape copies it
+    const at::Tensor dynamic =  // [T, U, K, Fd] -> [U, T * K, Fd]: column t * K + k is episode k at step t0 + t
+        at::from_blob(first, {T, U, K, Fd}, at::TensorOptions().dtype(at::kFloat)).permute({1, 0, 2, 3}).reshape({U, J, Fd});
+    const at::Tensor x = at::cat({fixed.expand({U, J, fixed.size(2)}), dynamic}, 2);
+    const at::Tensor current = at::arange(t0, t0 + T, i64).repeat_interleave(K);
+    const at::Tensor logp = at::log_softmax(net_->forward(x, plan_, current), 1);  // [J, D]
+    std::vector<int64_t> taken(static_cast<size_t>(J));
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t k = 0; k < K; ++k) taken[t * K + k] = out.actions[k * U + graph_.order[t0 + t]];
+    log_prob.push_back(logp.gather(1, at::tensor(taken, i64).unsqueeze(1)).view({T, K}));
+    entropy.push_back(-(logp.exp() * logp).sum(1).view({T, K}));
+  }
+  out.step_log_prob = at::cat(log_prob, 0).t();  // [K, U], by step
+  out.log_prob = out.step_log_prob.sum(1);
+  out.entropy = at::cat(entropy, 0).mean(0);
 }
 
 Decoded PlacetoPolicy::Sample(int64_t K, std::mt19937_64& rng, double) { return Episodes(K, &rng, nullptr); }

@@ -86,8 +86,9 @@ struct PlacetoConfig {
 class PlacetoNetImpl : public torch::nn::Module {
  public:
   explicit PlacetoNetImpl(const PlacetoConfig& config);
-  // x [U, K, F] (F = StateWidth) -> logits [K, num_devices] for the unit at `current`.
-  at::Tensor forward(const at::Tensor& x, const SweepPlan& plan, int64_t current);
+  // x [U, J, F] (F = state_width(): J states of the graph) and the position placed in each ([J] int64) -> logits
+  // [J, num_devices].
+  at::Tensor forward(const at::Tensor& x, const SweepPlan& plan, const at::Tensor& current);
   const PlacetoConfig& config() const { return config_; }
   int64_t state_width() const;
   // Glorot-uniform layers, the output layer's weights scaled down (below: why).
@@ -120,6 +121,9 @@ class PlacetoPolicy : public Policy {
  private:
   // K episodes: actions drawn from `rng`, or greedy (rng null), or `forced` (K x U, in unit order).
   Decoded Episodes(int64_t K, std::mt19937_64* rng, const int64_t* forced);
+  // out's step_log_prob, log_prob and entropy (differentiable) for its actions, from every step's state ([step]
+  // [position][episode][feature], as Episodes records them), all steps in one pass (or a few).
+  void Score(const std::vector<float>& states, Decoded& out);
   // Simulates `devices` (one per decision unit): cost, and each unit's start time (seconds, by position) into `start`.
   double Simulate(const std::vector<int64_t>& devices, float* start);
   // Placeto's static columns [U, kPlacetoColumns], by position.

@@ -130,13 +130,50 @@ TEST(SageEncoderTest, RelabellingTheNodesPermutesTheEmbeddings) {
   EXPECT_FALSE(at::allclose(encoder->forward(g.features, r), h, 1e-4, 1e-5));
 }
 
+// A level reads its messages from the outputs of the earlier levels they come from: the plan's rows resolve to
+// exactly the unit graph's edges, in both sweeps, on a graph whose levels draw from one, two and three levels.
+TEST(PlacetoEncoderTest, EveryLevelReadsExactlyItsEdgesFromEarlierLevels) {
+  // 0 -> 2 -> 3 -> 4 with skips 0 -> 3 and 0 -> 4, and the second source 1 -> 4.
+  auto f = Dag({{}, {}, {0}, {0, 2}, {0, 1, 2, 3}}, {1, 1, 1, 1, 1}, {1, 1});
+  rl::UnitGraph g = rl::BuildUnitGraph(f->graph, f->problem.groups);
+  g.ComputeReachability();
+  const rl::SweepPlan plan = rl::SweepPlan::Of(g);
+  auto edges_of = [](const rl::SweepPlan::Sweep& sweep) {
+    std::set<std::pair<int64_t, int64_t>> edges;
+    std::vector<int64_t> all;
+    for (const rl::SweepPlan::Level& level : sweep.levels) {
+      std::vector<int64_t> rows;  // the concatenated members of the levels it reads
+      for (int64_t m : level.source_levels)
+        for (int64_t j = 0; j < sweep.levels[m].members.size(0); ++j)
+          rows.push_back(sweep.levels[m].members[j].item<int64_t>());
+      for (int64_t j = 0; j < level.sources.size(0); ++j)
+        edges.insert({rows.at(level.sources[j].item<int64_t>()),
+                      level.members[level.targets[j].item<int64_t>()].item<int64_t>()});
+      for (int64_t j = 0; j < level.members.size(0); ++j) all.push_back(level.members[j].item<int64_t>());
+    }
+    for (int64_t i = 0; i < 5; ++i) EXPECT_EQ(all.at(sweep.row_of[i].item<int64_t>()), i);
+    return edges;
+  };
+  std::set<std::pair<int64_t, int64_t>> preds, succs;
+  for (int64_t i = 0; i < g.units; ++i) {
+    for (uint32_t k = g.pred_offsets[i]; k < g.pred_offsets[i + 1]; ++k) preds.insert({g.preds[k], i});
+    for (uint32_t k = g.succ_offsets[i]; k < g.succ_offsets[i + 1]; ++k) succs.insert({g.succs[k], i});
+  }
+  EXPECT_EQ(preds.size(), 7u);
+  EXPECT_EQ(edges_of(plan.forward), preds);
+  EXPECT_EQ(edges_of(plan.backward), succs);
+  size_t most = 0;
+  for (const rl::SweepPlan::Level& level : plan.forward.levels) most = std::max(most, level.source_levels.size());
+  EXPECT_EQ(most, 3u) << "the last unit reads levels 0, 1 and 2";
+}
+
 TEST(PlacetoEncoderTest, OneSweepCarriesInformationAlongTheWholeChainInItsDirection) {
   auto f = Dag(Chain(6), std::vector<double>(6, 1), {1, 1});
   rl::UnitGraph g = rl::BuildUnitGraph(f->graph, f->problem.groups);
   g.ComputeReachability();
   const rl::SweepPlan plan = rl::SweepPlan::Of(g);
-  EXPECT_EQ(plan.forward.size(), 6u);
-  EXPECT_EQ(plan.backward.size(), 6u);
+  EXPECT_EQ(plan.forward.levels.size(), 6u);
+  EXPECT_EQ(plan.backward.levels.size(), 6u);
   rl::PlacetoEncoder encoder(rl::UnitFeatureWidth(), 8);
   rl::InitLinearLayers(*encoder, 11);
   // Which inputs each half of each unit's embedding depends on (the gradient's non-zero rows: structure, not
@@ -176,9 +213,12 @@ TEST(PlacetoEncoderTest, SetsOfADiamond) {
   EXPECT_EQ(row(plan.parallel, 4), (std::vector<int64_t>{0, 1, 2, 3}));
   rl::PlacetoEncoder encoder(rl::UnitFeatureWidth(), 8);
   rl::InitLinearLayers(*encoder, 2);
-  const at::Tensor h = encoder->Embed(g.features, plan);
+  const at::Tensor h = encoder->Embed(g.features.unsqueeze(1).expand({5, 2, rl::UnitFeatureWidth()}), plan);
   const at::Tensor a = encoder->Aggregate(h, plan, at::tensor({1, 3}, at::TensorOptions().dtype(at::kLong)));
   EXPECT_EQ(a.sizes(), (at::IntArrayRef{2, encoder->output_width()}));
+  // Column j aggregates for its own current unit: its own embedding comes first.
+  EXPECT_TRUE(at::allclose(a[0].narrow(0, 0, 16), h[1][0]));
+  EXPECT_TRUE(at::allclose(a[1].narrow(0, 0, 16), h[3][1]));
   // Gradients reach the encoder's first layer through the sweeps and the sets.
   a.sum().backward();
   EXPECT_GT(encoder->parameters().front().grad().abs().sum().item<double>(), 0);
@@ -243,6 +283,31 @@ TEST(PlacetoPolicyTest, StartsNearUniformOnADeepGraph) {
   const rl::Decoded d = policy.Sample(2, rng, 0);
   ASSERT_EQ(d.decisions, 60);
   EXPECT_GT(d.entropy.min().item<double>(), 0.99 * std::log(4.0));
+}
+
+// An episode chooses step by step without gradients, then scores every step in one batched pass: the two must
+// agree, so on 2 devices each greedy choice has probability at least 1/2 under the batched scores.
+TEST(PlacetoPolicyTest, GreedyChoicesAreTheMostLikelyUnderTheBatchedScores) {
+  auto f = Dag(Chain(12), {1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3}, {1, 1});
+  rl::PlacetoConfig c;
+  c.max_groups = 0;
+  c.fuse_chains = false;
+  c.gpu_only = false;
+  rl::PlacetoPolicy policy(f->problem, c);
+  policy.ResetParameters(9);
+  for (at::Tensor& w : policy.parameters()) {  // away from the near-uniform start, so the choices mean something
+    torch::NoGradGuard no_grad;
+    w.mul_(3.0);
+  }
+  const rl::Decoded d = policy.Greedy();
+  ASSERT_EQ(d.step_log_prob.size(1), 12);
+  double far = 0;
+  for (int64_t t = 0; t < 12; ++t) {
+    const double p = std::exp(d.step_log_prob[0][t].item<double>());
+    EXPECT_GE(p, 0.5 - 1e-5) << "step " << t;
+    far = std::max(far, p);
+  }
+  EXPECT_GT(far, 0.6) << "some choice is not a near-tie";
 }
 
 // keep_best: an episode yields the best placement it visited (the moves up to some step, the later units back on
