@@ -60,9 +60,9 @@
 //   records start times. Every step's state is kept, and Score() computes the log-probabilities and entropies of
 //   the choices for all U x K states in one differentiable pass (the same values; the reference differentiates
 //   each step's pass): on Inception-V3 an update is 4x faster and needs a sixth of the memory.
-// - Re-simulation is a full run of allot's simulator per step (U runs per episode); an incremental re-simulation
-//   is not implemented: on graphs of up to ~10k nodes the encoder costs more than the simulator (at 50k nodes the
-//   re-simulations take about 45% of an update: README, Encoder cost).
+// - Re-simulation is a full run of allot's simulator per step (U runs per episode), not an incremental one: on
+//   graphs of up to ~10k nodes the encoder costs more than the simulator (at 50k nodes the re-simulations take
+//   about 45% of an update: README, Encoder cost).
 // - Decision units as the other placers': forced co-location groups, chain fusion, cut to at most `max_groups`
 //   (Placeto coarsens its graphs before placing them: REFERENCES §1 "Graph coarsening").
 #include <torch/nn/modules/container/sequential.h>

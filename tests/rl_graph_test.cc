@@ -268,14 +268,20 @@ TEST(InitTest, GlorotBoundsMatricesByFanInPlusFanOutAndZeroesBiases) {
   EXPECT_GT(layer->bias.abs().max().item<double>(), 0);
 }
 
-TEST(PlacetoPolicyTest, StartsNearUniformOnADeepGraph) {
-  // Its first samples must explore: Glorot's scale alone started nas_cnn graphs at 85-97% on one device; the output
-  // layer's small weights keep every decision's entropy near log(devices).
-  auto f = Dag(Chain(60), std::vector<double>(60, 1), {1, 1, 1, 1});
+// Placeto on tiny graphs: every op its own decision unit, every device offered.
+rl::PlacetoConfig EveryOpAUnit() {
   rl::PlacetoConfig c;
   c.max_groups = 0;
   c.fuse_chains = false;
   c.gpu_only = false;
+  return c;
+}
+
+TEST(PlacetoPolicyTest, StartsNearUniformOnADeepGraph) {
+  // Its first samples must explore: Glorot's scale alone started nas_cnn graphs at 85-97% on one device; the output
+  // layer's small weights keep every decision's entropy near log(devices).
+  auto f = Dag(Chain(60), std::vector<double>(60, 1), {1, 1, 1, 1});
+  rl::PlacetoConfig c = EveryOpAUnit();
   rl::PlacetoPolicy policy(f->problem, c);
   policy.ResetParameters(5);
   std::mt19937_64 rng(1);
@@ -289,10 +295,7 @@ TEST(PlacetoPolicyTest, StartsNearUniformOnADeepGraph) {
 // agree, so on 2 devices each greedy choice has probability at least 1/2 under the batched scores.
 TEST(PlacetoPolicyTest, GreedyChoicesAreTheMostLikelyUnderTheBatchedScores) {
   auto f = Dag(Chain(12), {1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3}, {1, 1});
-  rl::PlacetoConfig c;
-  c.max_groups = 0;
-  c.fuse_chains = false;
-  c.gpu_only = false;
+  rl::PlacetoConfig c = EveryOpAUnit();
   rl::PlacetoPolicy policy(f->problem, c);
   policy.ResetParameters(9);
   for (at::Tensor& w : policy.parameters()) {  // away from the near-uniform start, so the choices mean something
@@ -314,10 +317,7 @@ TEST(PlacetoPolicyTest, GreedyChoicesAreTheMostLikelyUnderTheBatchedScores) {
 // their start device), never worse than its start or its end, and its moves replay to the same probabilities.
 TEST(PlacetoPolicyTest, KeepBestYieldsTheBestPlacementAnEpisodeVisited) {
   auto f = Chains(kUnequal, {1, 1});
-  rl::PlacetoConfig c;
-  c.max_groups = 0;
-  c.fuse_chains = false;
-  c.gpu_only = false;
+  rl::PlacetoConfig c = EveryOpAUnit();
   std::vector<rl::Decoded> runs;
   for (bool keep : {false, true}) {
     c.keep_best = keep;
