@@ -199,9 +199,11 @@ void PlacetoPolicy::Score(const std::vector<float>& states, Decoded& out) {
   std::vector<at::Tensor> log_prob, entropy;
   for (int64_t t0 = 0; t0 < U; t0 += chunk) {
     const int64_t T = std::min(chunk, U - t0), J = T * K;
-    float* first = const_cast<float*>(states.data()) + t0 * U * K * Fd;  // read only: reshape copies it
+    float* first = const_cast<float*>(states.data()) + t0 * U * K * Fd;  // only read: the cat below copies it
     const at::Tensor dynamic =  // [T, U, K, Fd] -> [U, T * K, Fd]: column t * K + k is episode k at step t0 + t
-        at::from_blob(first, {T, U, K, Fd}, at::TensorOptions().dtype(at::kFloat)).permute({1, 0, 2, 3}).reshape({U, J, Fd});
+        at::from_blob(first, {T, U, K, Fd}, at::TensorOptions().dtype(at::kFloat))
+            .permute({1, 0, 2, 3})
+            .reshape({U, J, Fd});
     const at::Tensor x = at::cat({fixed.expand({U, J, fixed.size(2)}), dynamic}, 2);
     const at::Tensor current = at::arange(t0, t0 + T, i64).repeat_interleave(K);
     const at::Tensor logp = at::log_softmax(net_->forward(x, plan_, current), 1);  // [J, D]
