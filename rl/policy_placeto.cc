@@ -59,7 +59,7 @@ PlacetoPolicy::PlacetoPolicy(const PlacementProblem& problem, PlacetoConfig conf
   graph_ = BuildUnitGraph(*problem.graph, decision_);
   graph_.ComputeReachability();
   plan_ = SweepPlan::Of(graph_, config_.mean_sets);
-  columns_ = PlacetoColumns();
+  fixed_ = at::cat({PlacetoColumns(), graph_.features}, 1).unsqueeze(1);
   if (!net) {
     net_ = PlacetoNet(config_);
   } else {
@@ -127,7 +127,6 @@ Decoded PlacetoPolicy::Episodes(int64_t K, std::mt19937_64* rng, const int64_t* 
     row.assign(out.devices.begin() + k * U, out.devices.begin() + (k + 1) * U);
     cost[k * (U + 1)] = Simulate(row, start.data() + k * U);
   }
-  const at::Tensor fixed = at::cat({columns_, graph_.features}, 1).unsqueeze(1);  // [U, 1, kColumns + Fs]
   // Every step's state, [step][position][episode][Fd]: the choices are made step by step without gradients, then
   // Score() runs the network once over all of them (it costs a U-th of the ops of one pass per step).
   std::vector<float> states(static_cast<size_t>(U * U * K * Fd), 0.f);
@@ -156,7 +155,7 @@ Decoded PlacetoPolicy::Episodes(int64_t K, std::mt19937_64* rng, const int64_t* 
       for (int64_t k = 0; k < K; ++k) chosen[k] = forced[k * U + unit];
     } else {
       torch::NoGradGuard no_grad;
-      const at::Tensor x = at::cat({fixed.expand({U, K, fixed.size(2)}),
+      const at::Tensor x = at::cat({fixed_.expand({U, K, fixed_.size(2)}),
                                     at::from_blob(dynamic, {U, K, Fd}, at::TensorOptions().dtype(at::kFloat))},
                                    2);
       const at::Tensor probs =
@@ -192,7 +191,6 @@ Decoded PlacetoPolicy::Episodes(int64_t K, std::mt19937_64* rng, const int64_t* 
 
 void PlacetoPolicy::Score(const std::vector<float>& states, Decoded& out) {
   const int64_t U = graph_.units, K = out.samples, D = num_devices(), Fd = D + kBits;
-  const at::Tensor fixed = at::cat({columns_, graph_.features}, 1).unsqueeze(1);
   const auto i64 = at::TensorOptions().dtype(at::kLong);
   // Steps in chunks of at most kScoreColumns / U states, so a pass's [U, states, width] tensors stay bounded.
   const int64_t chunk = std::max<int64_t>(1, kScoreColumns / (U * K));
@@ -204,7 +202,7 @@ void PlacetoPolicy::Score(const std::vector<float>& states, Decoded& out) {
         at::from_blob(first, {T, U, K, Fd}, at::TensorOptions().dtype(at::kFloat))
             .permute({1, 0, 2, 3})
             .reshape({U, J, Fd});
-    const at::Tensor x = at::cat({fixed.expand({U, J, fixed.size(2)}), dynamic}, 2);
+    const at::Tensor x = at::cat({fixed_.expand({U, J, fixed_.size(2)}), dynamic}, 2);
     const at::Tensor current = at::arange(t0, t0 + T, i64).repeat_interleave(K);
     const at::Tensor logp = at::log_softmax(net_->forward(x, plan_, current), 1);  // [J, D]
     std::vector<int64_t> taken(static_cast<size_t>(J));

@@ -139,7 +139,7 @@ class PlacetoPolicy : public Policy {
   PlacetoConfig config_;
   UnitGraph graph_;
   SweepPlan plan_;
-  at::Tensor columns_;  // PlacetoColumns(), made once
+  at::Tensor fixed_;  // [U, 1, kColumns + unit features]: PlacetoColumns() ‖ the unit features, made once
   Simulator simulator_;
   PlacetoNet net_{nullptr};
 };
