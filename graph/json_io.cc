@@ -111,4 +111,9 @@ bool JsonBool(const nlohmann::json& j, const char* key, const std::string& where
   return f->get<bool>();
 }
 
+void AppendDistinctField(nlohmann::ordered_json& object, std::string key, nlohmann::ordered_json value) {
+  if (object.is_null()) object = nlohmann::ordered_json::object();
+  object.get_ref<nlohmann::ordered_json::object_t&>().emplace_back(std::move(key), std::move(value));
+}
+
 }  // namespace allot

@@ -265,12 +265,15 @@ void AnnotateModel(onnx::ModelProto& model, const std::vector<std::string>& devi
   Json map = Json::object();
   for (size_t i = 0; i < names.size(); ++i) {
     if (device_of_node[i].empty()) throw Error("AnnotateModel: node '" + names[i] + "' has an empty device");
-    map[names[i]] = device_of_node[i];
+    AppendDistinctField(map, names[i], device_of_node[i]);  // OnnxNodeNames are distinct
   }
+  const std::unordered_set<std::string> node_names(names.begin(), names.end());
+  std::unordered_set<std::string> extra_names;
   for (const auto& [name, device] : info.extra_nodes) {
-    if (map.contains(name)) throw Error("AnnotateModel: extra node '" + name + "' is a node of the ONNX graph");
+    if (node_names.count(name)) throw Error("AnnotateModel: extra node '" + name + "' is a node of the ONNX graph");
+    if (!extra_names.insert(name).second) throw Error("AnnotateModel: extra node '" + name + "' is given twice");
     if (device.empty()) throw Error("AnnotateModel: node '" + name + "' has an empty device");
-    map[name] = device;
+    AppendDistinctField(map, name, device);
   }
   for (int i = 0; i < g.node_size(); ++i) {
     onnx::NodeProto& node = *g.mutable_node(i);
@@ -304,9 +307,9 @@ ModelPlacement ReadPlacementFromModel(const onnx::ModelProto& model, const std::
   if (const std::string* v = FindMetadata(model, kBindingsMetadataKey)) out.info.bindings = *v;
   const std::string field = std::string("metadata '") + kPlacementMetadataKey + "'";
   if (const std::string* text = FindMetadata(model, kPlacementMetadataKey)) {
-    Json j;
+    nlohmann::json j;  // unordered: an ordered object's keys are searched linearly as they are parsed
     try {
-      j = Json::parse(*text);
+      j = nlohmann::json::parse(*text);
     } catch (const nlohmann::json::exception& e) {
       throw Error(source + ": " + field + " is not valid JSON: " + FirstLine(e.what()).substr(0, 160));
     }
@@ -357,7 +360,7 @@ std::string PlacementJsonFromModel(const onnx::ModelProto& model, const std::str
   Json map = Json::object(), devices = Json::array();
   std::set<std::string> seen;
   const auto place = [&](const std::string& name, const std::string& device) {
-    map[name] = device;
+    AppendDistinctField(map, name, device);  // node names are distinct, extra nodes are none of them
     if (seen.insert(device).second) devices.push_back(device);
   };
   for (size_t i = 0; i < p.node_names.size(); ++i) place(p.node_names[i], p.device_of_node[i]);

@@ -88,7 +88,7 @@ void AnnotateModel(onnx::ModelProto& model, const std::vector<std::string>& devi
 struct ModelPlacement {
   std::vector<std::string> node_names;      // per main-graph node (OnnxNodeNames)
   std::vector<std::string> device_of_node;  // per main-graph node: what AnnotateModel was given
-  PlacementAnnotation info;                 // extra_nodes: map entries naming no ONNX node, in map order
+  PlacementAnnotation info;                 // extra_nodes: map entries naming no ONNX node, by name
 };
 
 // Whether the model carries an annotation (the metadata entry, or a doc_string device line on some node).

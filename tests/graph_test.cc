@@ -4,6 +4,7 @@
 #include "graph/error.h"
 #include "graph/graph_builder.h"
 #include "graph/graph_stats.h"
+#include "graph/json_io.h"
 
 namespace allot {
 namespace {
@@ -176,6 +177,15 @@ TEST(GraphTest, DanglingInputAndDuplicateProducerAreErrors) {
     EXPECT_THROW(b.AddNode(MakeNode("same", "Relu")), Error);
     EXPECT_EQ(b.UniqueNodeName("same"), "same__2");
   }
+}
+
+TEST(JsonIoTest, AppendedFieldsKeepTheirOrderAndReadBack) {
+  nlohmann::ordered_json j;  // null becomes an object
+  AppendDistinctField(j, "zeta", "cuda:1");
+  AppendDistinctField(j, "alpha", 2);
+  EXPECT_EQ(j.dump(), R"({"zeta":"cuda:1","alpha":2})");
+  EXPECT_EQ(j["alpha"], 2);  // lookups see appended fields
+  EXPECT_EQ(ParseJsonText(j.dump(), "t").size(), 2u);
 }
 
 }  // namespace
