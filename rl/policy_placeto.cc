@@ -166,9 +166,14 @@ Decoded PlacetoPolicy::Episodes(int64_t K, std::mt19937_64* rng, const int64_t* 
       }
     }
     for (int64_t k = 0; k < K; ++k) {
+      double& after = cost[k * (U + 1) + t + 1];
+      if (out.devices[k * U + unit] == chosen[k]) {  // the unit stays: the same placement, cost and start times
+        after = cost[k * (U + 1) + t];
+        continue;
+      }
       out.devices[k * U + unit] = chosen[k];
       row.assign(out.devices.begin() + k * U, out.devices.begin() + (k + 1) * U);
-      cost[k * (U + 1) + t + 1] = Simulate(row, start.data() + k * U);
+      after = Simulate(row, start.data() + k * U);
     }
   }
   out.actions = out.devices;
@@ -186,7 +191,23 @@ Decoded PlacetoPolicy::Episodes(int64_t K, std::mt19937_64* rng, const int64_t* 
     }
     for (int64_t t = 0; t < U; ++t) out.step_returns[k * U + t] = c[t] - c[U];
   }
+  if (rng != nullptr) Remember(states, out);
   return out;
+}
+
+void PlacetoPolicy::Remember(const std::vector<float>& states, const Decoded& out) {
+  const int64_t U = graph_.units, K = out.samples, Fd = num_devices() + kBits;
+  replays_.resize(static_cast<size_t>(K));
+  for (int64_t k = 0; k < K; ++k) {
+    Replay& r = replays_[k];
+    r.actions.assign(out.actions.begin() + k * U, out.actions.begin() + (k + 1) * U);
+    r.devices.assign(out.devices.begin() + k * U, out.devices.begin() + (k + 1) * U);
+    r.step_returns.assign(out.step_returns.begin() + k * U, out.step_returns.begin() + (k + 1) * U);
+    r.states.resize(static_cast<size_t>(U * U * Fd));
+    for (int64_t t = 0; t < U; ++t)
+      for (int64_t i = 0; i < U; ++i)
+        std::copy_n(states.data() + ((t * U + i) * K + k) * Fd, Fd, r.states.data() + (t * U + i) * Fd);
+  }
 }
 
 void PlacetoPolicy::Score(const std::vector<float>& states, Decoded& out) {
@@ -220,7 +241,30 @@ Decoded PlacetoPolicy::Sample(int64_t K, std::mt19937_64& rng, double) { return 
 
 Decoded PlacetoPolicy::Greedy() { return Episodes(1, nullptr, nullptr); }
 
-Decoded PlacetoPolicy::Evaluate(const Decoded& batch) { return Episodes(batch.samples, nullptr, batch.actions.data()); }
+Decoded PlacetoPolicy::Evaluate(const Decoded& batch) {
+  const int64_t K = batch.samples, U = graph_.units, Fd = num_devices() + kBits;
+  std::vector<const Replay*> replay(static_cast<size_t>(K), nullptr);
+  for (int64_t k = 0; k < K && U > 0; ++k)
+    for (const Replay& r : replays_)
+      if (std::equal(r.actions.begin(), r.actions.end(), batch.actions.begin() + k * U)) replay[k] = &r;
+  if (U == 0 || std::find(replay.begin(), replay.end(), nullptr) != replay.end())
+    return Episodes(K, nullptr, batch.actions.data());
+  // Every episode was sampled last: the same simulations would give the same states.
+  Decoded out;
+  out.samples = K;
+  out.groups = out.decisions = out.action_width = U;
+  out.actions = batch.actions;
+  std::vector<float> states(static_cast<size_t>(U * U * K * Fd));
+  for (int64_t k = 0; k < K; ++k) {
+    out.devices.insert(out.devices.end(), replay[k]->devices.begin(), replay[k]->devices.end());
+    out.step_returns.insert(out.step_returns.end(), replay[k]->step_returns.begin(), replay[k]->step_returns.end());
+    for (int64_t t = 0; t < U; ++t)
+      for (int64_t i = 0; i < U; ++i)
+        std::copy_n(replay[k]->states.data() + (t * U + i) * Fd, Fd, states.data() + ((t * U + i) * K + k) * Fd);
+  }
+  Score(states, out);
+  return out;
+}
 
 void PlacetoPolicy::CheckActions(const Decoded& d, const std::string& source) const {
   for (const std::vector<int64_t>* v : {&d.actions, &d.devices})

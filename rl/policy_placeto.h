@@ -115,7 +115,9 @@ class PlacetoPolicy : public Policy {
   // K episodes; Decoded::step_returns holds each step's return (cost units; positive: the moves gained).
   Decoded Sample(int64_t samples, std::mt19937_64& rng, double logit_noise) override;
   Decoded Greedy() override;
-  Decoded Evaluate(const Decoded& batch) override;  // replays batch.actions (the moves), whatever keep_best kept
+  // Scores batch.actions (the moves, whatever keep_best kept) again: from the states the last Sample() recorded
+  // where they are its episodes, else by replaying the moves.
+  Decoded Evaluate(const Decoded& batch) override;
   void CheckActions(const Decoded& d, const std::string& source) const override;
   torch::nn::Module& module() override { return *net_; }
   void ResetParameters(uint64_t seed) override { net_->ResetParameters(seed); }
@@ -134,10 +136,19 @@ class PlacetoPolicy : public Policy {
   double Simulate(const std::vector<int64_t>& devices, float* start);
   // Placeto's static columns [U, kPlacetoColumns], by position.
   at::Tensor PlacetoColumns() const;
+  // Keeps the sampled episodes of `out` (states as Score reads them), so that Evaluate scores them again without
+  // replaying their K x U simulations: PPO's epochs re-score one batch 4 times.
+  void Remember(const std::vector<float>& states, const Decoded& out);
 
   const PlacementProblem& problem_;
   PlacetoConfig config_;
   UnitGraph graph_;
+  struct Replay {  // one sampled episode: its moves, what they gave, and every step's state ([step][position][Fd])
+    std::vector<int64_t> actions, devices;
+    std::vector<double> step_returns;
+    std::vector<float> states;
+  };
+  std::vector<Replay> replays_;  // the last Sample()'s
   SweepPlan plan_;
   at::Tensor fixed_;  // [U, 1, kColumns + unit features]: PlacetoColumns() ‖ the unit features, made once
   Simulator simulator_;

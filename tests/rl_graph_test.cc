@@ -349,6 +349,33 @@ TEST(PlacetoPolicyTest, KeepBestYieldsTheBestPlacementAnEpisodeVisited) {
   EXPECT_GT(improved, 0) << "some episode ended worse than its best";
 }
 
+// Evaluate re-scores the last sampled episodes from their recorded states (PPO's epochs): exactly what replaying
+// their moves through the simulator gives, for the batch, a reordered subset of it, and with keep_best.
+TEST(PlacetoPolicyTest, ReScoringSampledEpisodesEqualsReplayingThem) {
+  auto f = Dag(Chain(12), {1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3}, {1, 1});
+  for (bool keep : {false, true}) {
+    rl::PlacetoConfig c = EveryOpAUnit();
+    c.keep_best = keep;
+    rl::PlacetoPolicy sampled(f->problem, c);
+    sampled.ResetParameters(4);
+    rl::PlacetoPolicy fresh(f->problem, c, sampled.net());  // the same network, nothing sampled: replays
+    std::mt19937_64 rng(11);
+    const rl::Decoded batch = sampled.Sample(6, rng, 0);
+    for (const rl::Decoded& b : {batch, batch.Select({4, 1, 1})}) {
+      const rl::Decoded cached = sampled.Evaluate(b), replayed = fresh.Evaluate(b);
+      EXPECT_TRUE(at::equal(cached.step_log_prob, replayed.step_log_prob)) << "keep_best " << keep;
+      EXPECT_TRUE(at::equal(cached.entropy, replayed.entropy));
+      EXPECT_EQ(cached.devices, replayed.devices);
+      EXPECT_EQ(cached.step_returns, replayed.step_returns);
+      EXPECT_EQ(cached.actions, b.actions);
+    }
+    EXPECT_TRUE(at::equal(sampled.Evaluate(batch).log_prob, batch.log_prob)) << "the sampling pass's scores";
+    rl::Decoded other = batch.Select({0});
+    other.actions.assign(other.actions.size(), 1);  // never sampled: replayed
+    EXPECT_TRUE(at::equal(sampled.Evaluate(other).log_prob, fresh.Evaluate(other).log_prob));
+  }
+}
+
 TEST(SegmentAttentionTest, AUnitSeesItsSegmentAndThePreviousOnly) {
   rl::SegmentAttentionConfig c;
   c.width = 8;
