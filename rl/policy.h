@@ -68,6 +68,9 @@ class Policy {
   // Throws Error naming `source` unless `d`'s actions and devices are ones this policy could have produced (a
   // checkpoint's sample window is read back; the default: actions equal devices, each a device index).
   virtual void CheckActions(const Decoded& d, const std::string& source) const;
+  // Seconds this policy has spent in the simulator itself, so far: Placeto's episodes re-simulate after every
+  // move, which the trainer counts as scoring, not as policy time.
+  virtual double simulation_seconds() const { return 0; }
 
   virtual torch::nn::Module& module() = 0;
   std::vector<at::Tensor> parameters() { return module().parameters(); }

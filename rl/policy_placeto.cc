@@ -4,6 +4,7 @@
 #include <torch/nn/modules/linear.h>
 
 #include <algorithm>
+#include <chrono>
 #include <limits>
 
 #include "graph/error.h"
@@ -90,6 +91,7 @@ at::Tensor PlacetoPolicy::PlacetoColumns() const {
 }
 
 double PlacetoPolicy::Simulate(const std::vector<int64_t>& devices, float* start) {
+  const auto began = std::chrono::steady_clock::now();
   const SimResult& r = simulator_.Run(ExpandDecision(problem_, map_, devices.data()));
   const int64_t U = graph_.units;
   std::fill(start, start + U, std::numeric_limits<float>::infinity());
@@ -101,6 +103,7 @@ double PlacetoPolicy::Simulate(const std::vector<int64_t>& devices, float* start
   }
   for (int64_t i = 0; i < U; ++i)
     if (!std::isfinite(start[i])) start[i] = 0.f;
+  simulation_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
   return PlacementCost(r.step_time, r.valid);
 }
 

@@ -119,6 +119,7 @@ class PlacetoPolicy : public Policy {
   // where they are its episodes, else by replaying the moves.
   Decoded Evaluate(const Decoded& batch) override;
   void CheckActions(const Decoded& d, const std::string& source) const override;
+  double simulation_seconds() const override { return simulation_seconds_; }
   torch::nn::Module& module() override { return *net_; }
   void ResetParameters(uint64_t seed) override { net_->ResetParameters(seed); }
   nlohmann::ordered_json Config() const override;
@@ -149,6 +150,7 @@ class PlacetoPolicy : public Policy {
     std::vector<float> states;
   };
   std::vector<Replay> replays_;  // the last Sample()'s
+  double simulation_seconds_ = 0;
   SweepPlan plan_;
   at::Tensor fixed_;  // [U, 1, kColumns + unit features]: PlacetoColumns() ‖ the unit features, made once
   Simulator simulator_;

@@ -340,6 +340,7 @@ TrainResult Trainer::Train() {
     const auto t_sample = Clock::now();
     const size_t task = multi() ? static_cast<size_t>(rng_() % tasks_.size()) : 0;
     Policy& policy = *tasks_[task].policy;
+    const double simulated_before = policy.simulation_seconds();
     const PlacementProblem& problem = *tasks_[task].problem;
     const int64_t G = static_cast<int64_t>(policy.decision_groups().num_groups());
     Decoded decoded = policy.Sample(K, rng_, noise);
@@ -361,8 +362,9 @@ TrainResult Trainer::Train() {
       }
     }
     const UpdateStats stats = algorithm_->Update(batch);
-    r.scoring_seconds += std::chrono::duration<double>(t_update - t_score).count();
-    r.policy_seconds += std::chrono::duration<double>(t_score - t_sample).count() + Since(t_update);
+    const double simulated = policy.simulation_seconds() - simulated_before;
+    r.scoring_seconds += std::chrono::duration<double>(t_update - t_score).count() + simulated;
+    r.policy_seconds += std::chrono::duration<double>(t_score - t_sample).count() + Since(t_update) - simulated;
     ++r.steps_done;
     TaskBest& best = r.tasks[task];
     for (int64_t k = 0; k < K; ++k)

@@ -116,7 +116,7 @@ struct TrainResult {
   double placements_per_second = 0;      // in this process, over the whole loop (policy + simulation)
   double seconds = 0;                    // this process's training time
   double policy_seconds = 0;             // of which sampling and updating the policy
-  double scoring_seconds = 0;            // of which scoring placements (simulator or runtime)
+  double scoring_seconds = 0;            // of which scoring placements (simulator or runtime; Placeto: its moves too)
   bool budget_exhausted = false;         // stopped by max_seconds
   std::vector<CurvePoint> curve;
   std::vector<TaskBest> tasks;           // per graph; best_* above are the first graph's

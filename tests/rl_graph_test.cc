@@ -361,8 +361,11 @@ TEST(PlacetoPolicyTest, ReScoringSampledEpisodesEqualsReplayingThem) {
     rl::PlacetoPolicy fresh(f->problem, c, sampled.net());  // the same network, nothing sampled: replays
     std::mt19937_64 rng(11);
     const rl::Decoded batch = sampled.Sample(6, rng, 0);
+    const double simulated = sampled.simulation_seconds();
+    EXPECT_GT(simulated, 0);
     for (const rl::Decoded& b : {batch, batch.Select({4, 1, 1})}) {
       const rl::Decoded cached = sampled.Evaluate(b), replayed = fresh.Evaluate(b);
+      EXPECT_EQ(sampled.simulation_seconds(), simulated) << "re-scored without a simulation";
       EXPECT_TRUE(at::equal(cached.step_log_prob, replayed.step_log_prob)) << "keep_best " << keep;
       EXPECT_TRUE(at::equal(cached.entropy, replayed.entropy));
       EXPECT_EQ(cached.devices, replayed.devices);
