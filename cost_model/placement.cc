@@ -32,7 +32,8 @@ std::string PlacementToJson(const Graph& g, const Cluster& cluster, const std::v
   j["placer"] = {{"name", info.placer}, {"options", nlohmann::ordered_json::parse(info.placer_options_json)}};
   nlohmann::ordered_json map = nlohmann::ordered_json::object();
   for (NodeId n = 0; n < g.num_nodes(); ++n)
-    if (g.node(n).role == NodeRole::kForward) AppendDistinctField(map, std::string(g.node(n).name), cluster.device(placement[n]).name);
+    if (g.node(n).role == NodeRole::kForward)
+      AppendDistinctField(map, std::string(g.node(n).name), cluster.device(placement[n]).name);
   j["placement"] = std::move(map);
   if (result) {
     j["step_time_ms"] = result->step_time * 1e3;
