@@ -28,18 +28,15 @@ double EmaBaseline::Before(double mean) {
   return value_;
 }
 
-void EmaBaseline::Save(torch::serialize::OutputArchive& archive, const std::string& suffix) const {
-  archive.write("baseline" + suffix, c10::IValue(value_));
-  archive.write("has_baseline" + suffix, c10::IValue(started_));
+void EmaBaseline::Save(ArchiveWriter archive, const std::string& suffix) const {
+  archive.PutDouble("baseline" + suffix, value_);
+  archive.PutBool("has_baseline" + suffix, started_);
 }
 
-void EmaBaseline::Load(torch::serialize::InputArchive& archive, const std::string& source, const std::string& suffix) {
-  c10::IValue v;
-  archive.read("baseline" + suffix, v);
-  value_ = v.toDouble();
+void EmaBaseline::Load(const ArchiveReader& archive, const std::string& source, const std::string& suffix) {
+  value_ = archive.GetDouble("baseline" + suffix);
   if (!std::isfinite(value_)) throw Error(source + ": the reward baseline is not finite");
-  archive.read("has_baseline" + suffix, v);
-  started_ = v.toBool();
+  started_ = archive.GetBool("has_baseline" + suffix);
 }
 
 EmaBaseline& TaskBaselines::of(int64_t task) {
@@ -47,17 +44,15 @@ EmaBaseline& TaskBaselines::of(int64_t task) {
   return baselines_[static_cast<size_t>(task)];
 }
 
-void TaskBaselines::Save(torch::serialize::OutputArchive& archive) const {
+void TaskBaselines::Save(ArchiveWriter archive) const {
   const EmaBaseline first(decay_);
   (baselines_.empty() ? first : baselines_[0]).Save(archive);
-  if (baselines_.size() > 1) archive.write("baseline_tasks", c10::IValue(static_cast<int64_t>(baselines_.size())));
+  if (baselines_.size() > 1) archive.PutInt("baseline_tasks", static_cast<int64_t>(baselines_.size()));
   for (size_t t = 1; t < baselines_.size(); ++t) baselines_[t].Save(archive, "_" + std::to_string(t));
 }
 
-void TaskBaselines::Load(torch::serialize::InputArchive& archive, const std::string& source) {
-  c10::IValue v;
-  int64_t tasks = 1;
-  if (archive.try_read("baseline_tasks", v)) tasks = v.toInt();
+void TaskBaselines::Load(const ArchiveReader& archive, const std::string& source) {
+  const int64_t tasks = archive.Has("baseline_tasks") ? archive.GetInt("baseline_tasks") : 1;
   if (tasks < 1 || tasks > (1 << 20)) throw Error(source + ": the count of reward baselines is out of range");
   baselines_.assign(static_cast<size_t>(tasks), EmaBaseline(decay_));
   for (int64_t t = 0; t < tasks; ++t) baselines_[t].Load(archive, source, t == 0 ? "" : "_" + std::to_string(t));
@@ -97,17 +92,10 @@ void PolicyOptimizer::SetLearningRate(double lr) {
   for (auto& group : adam_.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
 }
 
-void PolicyOptimizer::Save(torch::serialize::OutputArchive& archive, const std::string& key) const {
-  torch::serialize::OutputArchive adam;
-  adam_.save(adam);
-  archive.write(key, adam);
-}
+void PolicyOptimizer::Save(ArchiveWriter archive, const std::string& key) const { SaveAdam(adam_, archive.Scope(key)); }
 
-void PolicyOptimizer::Load(torch::serialize::InputArchive& archive, const std::string& key, const std::string& source) {
-  torch::serialize::InputArchive adam;
-  archive.read(key, adam);
-  adam_.load(adam);
-  CheckAdamState(adam_, source);
+void PolicyOptimizer::Load(const ArchiveReader& archive, const std::string& key, const std::string& source) {
+  LoadAdamChecked(adam_, archive.Scope(key), source);
 }
 
 }  // namespace allot::rl

@@ -6,13 +6,12 @@
 // Shared by all (REFERENCES Part I §7.1): a sample's cost is c = sqrt(step time in seconds), an invalid placement
 // (out of memory) counts as a 100 s step (cost 10, HDP's failing_signal); lower is better.
 #include <torch/optim/adam.h>
-#include <torch/serialize/input-archive.h>
-#include <torch/serialize/output-archive.h>
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "rl/archive_file.h"
 #include "rl/policy.h"
 
 namespace allot::rl {
@@ -44,9 +43,9 @@ class Algorithm {
   virtual UpdateStats Update(const Batch& batch) = 0;
   virtual void SetLearningRate(double lr) = 0;
   // Its state (optimizer moments, baselines, buffers): a resumed run continues bit for bit.
-  virtual void Save(torch::serialize::OutputArchive& archive) const = 0;
+  virtual void Save(ArchiveWriter archive) const = 0;
   // Throws Error naming `source` for state that does not fit the policy (rl/checked_load.h).
-  virtual void Load(torch::serialize::InputArchive& archive, const std::string& source) = 0;
+  virtual void Load(const ArchiveReader& archive, const std::string& source) = 0;
   // Its hyper-parameters, "key=value;..." (a checkpoint resumes only under the same ones).
   virtual std::string Fingerprint() const = 0;
 };
@@ -61,8 +60,8 @@ class EmaBaseline {
   double Before(double mean);
   void After(double mean) { value_ = decay_ * value_ + (1.0 - decay_) * mean; }
   double value() const { return value_; }
-  void Save(torch::serialize::OutputArchive& archive, const std::string& suffix = "") const;
-  void Load(torch::serialize::InputArchive& archive, const std::string& source, const std::string& suffix = "");
+  void Save(ArchiveWriter archive, const std::string& suffix = "") const;
+  void Load(const ArchiveReader& archive, const std::string& source, const std::string& suffix = "");
 
  private:
   double decay_;
@@ -76,8 +75,8 @@ class TaskBaselines {
  public:
   explicit TaskBaselines(double decay) : decay_(decay) {}
   EmaBaseline& of(int64_t task);
-  void Save(torch::serialize::OutputArchive& archive) const;
-  void Load(torch::serialize::InputArchive& archive, const std::string& source);
+  void Save(ArchiveWriter archive) const;
+  void Load(const ArchiveReader& archive, const std::string& source);
 
  private:
   double decay_;
@@ -101,8 +100,8 @@ class PolicyOptimizer {
   // zero_grad, backward, clip, step; a loss without a gradient (a graph without decision units) is skipped.
   void Step(const at::Tensor& loss);
   void SetLearningRate(double lr);
-  void Save(torch::serialize::OutputArchive& archive, const std::string& key) const;
-  void Load(torch::serialize::InputArchive& archive, const std::string& key, const std::string& source);
+  void Save(ArchiveWriter archive, const std::string& key) const;
+  void Load(const ArchiveReader& archive, const std::string& key, const std::string& source);
 
  private:
   Policy& policy_;

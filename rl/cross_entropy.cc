@@ -60,26 +60,21 @@ void CrossEntropy::SetLearningRate(double lr) {
   if (between_) between_->SetLearningRate(lr);
 }
 
-void CrossEntropy::Save(torch::serialize::OutputArchive& archive) const {
+void CrossEntropy::Save(ArchiveWriter archive) const {
   optimizer_.Save(archive, "ce_optimizer");
   const auto i64 = at::TensorOptions().dtype(at::kLong);
-  archive.write("window_shape", at::tensor(std::vector<int64_t>{window_.samples, window_.groups, window_.decisions,
+  archive.PutTensor("window_shape", at::tensor(std::vector<int64_t>{window_.samples, window_.groups, window_.decisions,
                                                                 window_.action_width}, i64));
-  archive.write("window_devices", at::tensor(window_.devices, i64));
-  archive.write("window_actions", at::tensor(window_.actions, i64));
-  archive.write("window_costs", at::tensor(window_costs_, at::TensorOptions().dtype(at::kDouble)));
-  if (between_) {
-    torch::serialize::OutputArchive inner;
-    between_->Save(inner);
-    archive.write("between", inner);
-  }
+  archive.PutTensor("window_devices", at::tensor(window_.devices, i64));
+  archive.PutTensor("window_actions", at::tensor(window_.actions, i64));
+  archive.PutTensor("window_costs", at::tensor(window_costs_, at::TensorOptions().dtype(at::kDouble)));
+  if (between_) between_->Save(archive.Scope("between"));
 }
 
-void CrossEntropy::Load(torch::serialize::InputArchive& archive, const std::string& source) {
+void CrossEntropy::Load(const ArchiveReader& archive, const std::string& source) {
   optimizer_.Load(archive, "ce_optimizer", source);
   auto read = [&](const char* key, at::ScalarType type) {
-    at::Tensor t;
-    archive.read(key, t);
+    const at::Tensor t = archive.GetTensor(key);
     if (t.scalar_type() != type || t.dim() != 1) throw Error(source + ": '" + key + "' is not a 1-d tensor of its type");
     return t.contiguous();
   };
@@ -101,11 +96,7 @@ void CrossEntropy::Load(torch::serialize::InputArchive& archive, const std::stri
   window_.actions.assign(actions.data_ptr<int64_t>(), actions.data_ptr<int64_t>() + actions.numel());
   window_costs_.assign(costs.data_ptr<double>(), costs.data_ptr<double>() + costs.numel());
   policy_.CheckActions(window_, source);
-  if (between_) {
-    torch::serialize::InputArchive inner;
-    archive.read("between", inner);
-    between_->Load(inner, source);
-  }
+  if (between_) between_->Load(archive.Scope("between"), source);
 }
 
 std::string CrossEntropy::Fingerprint() const {

@@ -1,8 +1,6 @@
 #include "rl/policy_io.h"
 
 #include <nlohmann/json.hpp>
-#include <torch/serialize/input-archive.h>
-#include <torch/serialize/output-archive.h>
 
 #include <filesystem>
 
@@ -16,7 +14,7 @@
 
 namespace allot::rl {
 namespace {
-constexpr const char* kFormat = "allot-policy-2";
+constexpr const char* kFormat = "allot-policy-3";  // 3: policy.pt is allot's archive (rl/archive_file.h)
 }
 
 PolicyMetadata MetadataOf(const Trainer& trainer, const TrainResult& result) {
@@ -49,9 +47,9 @@ void SavePolicyDirectory(const std::string& dir, Policy& policy, const PolicyMet
   j["steps"] = m.steps;
   j["best_step_time_s"] = m.best_step_time;
 
-  torch::serialize::OutputArchive a;
-  policy.module().save(a);
-  SaveArchive(a, (d / "policy.pt").string());
+  ArchiveWriter a;
+  SaveModule(policy.module(), a);
+  a.Save((d / "policy.pt").string());
   WriteFileAtomic((d / "policy.json").string(), j.dump(2) + "\n");
 }
 
@@ -102,9 +100,7 @@ LoadedPolicy LoadPolicyDirectory(const std::string& dir, const PlacementProblem&
     throw Error(m.placer + ": the policy in " + dir + " places on " + std::to_string(m.num_devices) +
                 " devices (cluster " + m.cluster + "), this cluster offers it " +
                 std::to_string(out.policy->num_devices()));
-  torch::serialize::InputArchive a;
-  LoadArchive(a, pt);
-  LoadModuleChecked(out.policy->module(), a, pt);
+  LoadModuleChecked(out.policy->module(), ArchiveReader::Load(pt), pt);
   return out;
 }
 

@@ -1,6 +1,5 @@
 #pragma once
-// A trained policy on disk: DIR/policy.pt (the parameters, torch::serialize, in allot's envelope:
-// rl/archive_file.h) and DIR/policy.json (which learned placer it belongs to, what it was trained on and how to
+// A trained policy on disk: DIR/policy.pt (the parameters by name, in allot's archive: rl/archive_file.h) and DIR/policy.json (which learned placer it belongs to, what it was trained on and how to
 // rebuild its network: the decision grouping, sizes, logit shaping, the graph hash and cluster).
 // `allot place MODEL --placer NAME --policy DIR` loads it and decodes greedily.
 #include <cstdint>

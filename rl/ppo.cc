@@ -59,12 +59,12 @@ UpdateStats Ppo::Update(const Batch& batch) {
   return stats;
 }
 
-void Ppo::Save(torch::serialize::OutputArchive& archive) const {
+void Ppo::Save(ArchiveWriter archive) const {
   optimizer_.Save(archive, "optimizer");
   baselines_.Save(archive);
 }
 
-void Ppo::Load(torch::serialize::InputArchive& archive, const std::string& source) {
+void Ppo::Load(const ArchiveReader& archive, const std::string& source) {
   optimizer_.Load(archive, "optimizer", source);
   baselines_.Load(archive, source);
 }

@@ -53,7 +53,7 @@ UpdateStats ProgressiveReinforce::Update(const Batch& batch) {
   return stats;
 }
 
-void ProgressiveReinforce::Save(torch::serialize::OutputArchive& archive) const {
+void ProgressiveReinforce::Save(ArchiveWriter archive) const {
   optimizer_.Save(archive, "optimizer");
   std::vector<int64_t> tasks;
   for (const auto& [task, episodes] : history_) {
@@ -61,23 +61,21 @@ void ProgressiveReinforce::Save(torch::serialize::OutputArchive& archive) const 
     std::vector<double> flat;
     for (const std::vector<double>& e : episodes) flat.insert(flat.end(), e.begin(), e.end());
     const int64_t n = static_cast<int64_t>(episodes.size());
-    archive.write("returns_" + std::to_string(task),
+    archive.PutTensor("returns_" + std::to_string(task),
                   at::tensor(flat, at::TensorOptions().dtype(at::kDouble)).view({n, n > 0 ? static_cast<int64_t>(flat.size()) / n : 0}));
   }
-  archive.write("return_tasks", at::tensor(tasks, at::TensorOptions().dtype(at::kLong)));
+  archive.PutTensor("return_tasks", at::tensor(tasks, at::TensorOptions().dtype(at::kLong)));
 }
 
-void ProgressiveReinforce::Load(torch::serialize::InputArchive& archive, const std::string& source) {
+void ProgressiveReinforce::Load(const ArchiveReader& archive, const std::string& source) {
   optimizer_.Load(archive, "optimizer", source);
-  at::Tensor tasks;
-  archive.read("return_tasks", tasks);
+  at::Tensor tasks = archive.GetTensor("return_tasks");
   if (tasks.scalar_type() != at::kLong || tasks.dim() != 1) throw Error(source + ": the baselines' graphs are malformed");
   history_.clear();
   tasks = tasks.contiguous();
   for (int64_t i = 0; i < tasks.numel(); ++i) {
     const int64_t task = tasks.data_ptr<int64_t>()[i];
-    at::Tensor returns;
-    archive.read("returns_" + std::to_string(task), returns);
+    at::Tensor returns = archive.GetTensor("returns_" + std::to_string(task));
     if (returns.scalar_type() != at::kDouble || returns.dim() != 2 || returns.size(0) > config_.window)
       throw Error(source + ": the per-step baselines of graph " + std::to_string(task) + " are malformed");
     returns = returns.contiguous();

@@ -31,8 +31,8 @@ class ProgressiveReinforce : public Algorithm {
 
   UpdateStats Update(const Batch& batch) override;
   void SetLearningRate(double lr) override { optimizer_.SetLearningRate(lr); }
-  void Save(torch::serialize::OutputArchive& archive) const override;
-  void Load(torch::serialize::InputArchive& archive, const std::string& source) override;
+  void Save(ArchiveWriter archive) const override;
+  void Load(const ArchiveReader& archive, const std::string& source) override;
   std::string Fingerprint() const override;
 
  private:

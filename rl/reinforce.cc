@@ -35,12 +35,12 @@ UpdateStats Reinforce::Update(const Batch& batch) {
   return stats;
 }
 
-void Reinforce::Save(torch::serialize::OutputArchive& archive) const {
+void Reinforce::Save(ArchiveWriter archive) const {
   optimizer_.Save(archive, "optimizer");
   baselines_.Save(archive);
 }
 
-void Reinforce::Load(torch::serialize::InputArchive& archive, const std::string& source) {
+void Reinforce::Load(const ArchiveReader& archive, const std::string& source) {
   optimizer_.Load(archive, "optimizer", source);
   baselines_.Load(archive, source);
 }

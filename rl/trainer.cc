@@ -21,7 +21,7 @@
 namespace allot::rl {
 namespace {
 
-constexpr const char* kCheckpointFormat = "allot-learned-checkpoint-2";
+constexpr const char* kCheckpointFormat = "allot-learned-checkpoint-3";
 constexpr int kCurveColumns = 7;       // one graph
 constexpr int kMultiCurveColumns = 9;  // + graph, relative step time
 
@@ -148,27 +148,23 @@ std::string Trainer::Fingerprint() const {
 }
 
 void Trainer::SaveCheckpoint(const TrainResult& r, double elapsed, int64_t evaluated_total) const {
-  torch::serialize::OutputArchive a;
-  a.write("format", c10::IValue(std::string(kCheckpointFormat)));
-  a.write("fingerprint", c10::IValue(Fingerprint()));
-  torch::serialize::OutputArchive policy;
-  this->policy().module().save(policy);
-  a.write("policy", policy);
-  torch::serialize::OutputArchive algorithm;
-  algorithm_->Save(algorithm);
-  a.write("algorithm", algorithm);
-  a.write("step", c10::IValue(r.steps_done));
+  ArchiveWriter a;
+  a.PutString("format", kCheckpointFormat);
+  a.PutString("fingerprint", Fingerprint());
+  SaveModule(this->policy().module(), a.Scope("policy"));
+  algorithm_->Save(a.Scope("algorithm"));
+  a.PutInt("step", r.steps_done);
   std::ostringstream rng;
   rng << rng_;
-  a.write("rng", c10::IValue(rng.str()));
-  a.write("best_step_time", c10::IValue(r.best_step_time));
-  a.write("best_step", c10::IValue(r.best_step));
-  a.write("best_groups", at::tensor(r.best_groups, at::TensorOptions().dtype(at::kLong)));
+  a.PutString("rng", rng.str());
+  a.PutDouble("best_step_time", r.best_step_time);
+  a.PutInt("best_step", r.best_step);
+  a.PutTensor("best_groups", at::tensor(r.best_groups, at::TensorOptions().dtype(at::kLong)));
   for (size_t t = 1; t < r.tasks.size(); ++t) {
     const std::string k = std::to_string(t);
-    a.write("best_groups_" + k, at::tensor(r.tasks[t].groups, at::TensorOptions().dtype(at::kLong)));
-    a.write("best_step_time_" + k, c10::IValue(r.tasks[t].step_time));
-    a.write("best_step_" + k, c10::IValue(r.tasks[t].step));
+    a.PutTensor("best_groups_" + k, at::tensor(r.tasks[t].groups, at::TensorOptions().dtype(at::kLong)));
+    a.PutDouble("best_step_time_" + k, r.tasks[t].step_time);
+    a.PutInt("best_step_" + k, r.tasks[t].step);
   }
   const int columns = multi() ? kMultiCurveColumns : kCurveColumns;
   std::vector<double> curve;
@@ -178,33 +174,25 @@ void Trainer::SaveCheckpoint(const TrainResult& r, double elapsed, int64_t evalu
                                c.entropy, c.elapsed, c.valid_fraction});
     if (multi()) curve.insert(curve.end(), {static_cast<double>(c.task), c.relative});
   }
-  a.write("curve", at::tensor(curve, at::TensorOptions().dtype(at::kDouble))
+  a.PutTensor("curve", at::tensor(curve, at::TensorOptions().dtype(at::kDouble))
                        .reshape({static_cast<int64_t>(r.curve.size()), columns}));
-  a.write("elapsed", c10::IValue(elapsed));
-  a.write("placements", c10::IValue(evaluated_total));
+  a.PutDouble("elapsed", elapsed);
+  a.PutInt("placements", evaluated_total);
 
   std::filesystem::create_directories(config_.out_dir);
-  SaveArchive(a, CheckpointPath());
+  a.Save(CheckpointPath());
 }
 
 void Trainer::LoadCheckpoint(TrainResult& r, double& elapsed, int64_t& evaluated_total) {
   const std::string path = CheckpointPath();
   if (!std::filesystem::exists(path)) throw Error("--resume: no checkpoint at " + path);
   try {
-    torch::serialize::InputArchive a;
-    try {
-      LoadArchive(a, path);
-    } catch (const Error& e) {
-      throw Error(std::string("--resume: ") + e.what());
-    }
-    c10::IValue v;
-    a.read("format", v);
-    if (v.toStringRef() != kCheckpointFormat)
-      throw Error("--resume: " + path + ": not a checkpoint of this version (" + v.toStringRef() + ")");
-    a.read("fingerprint", v);
-    const std::string mine = Fingerprint();
-    if (v.toStringRef() != mine) {
-      const auto theirs = SplitFingerprint(v.toStringRef()), ours = SplitFingerprint(mine);
+    const ArchiveReader a = ArchiveReader::Load(path);
+    const std::string format = a.GetString("format");
+    if (format != kCheckpointFormat) throw Error(path + ": not a checkpoint of this version (" + format + ")");
+    const std::string theirs_text = a.GetString("fingerprint"), mine = Fingerprint();
+    if (theirs_text != mine) {
+      const auto theirs = SplitFingerprint(theirs_text), ours = SplitFingerprint(mine);
       std::string what;
       for (const auto& [key, value] : ours) {
         const auto it = theirs.find(key);
@@ -214,28 +202,20 @@ void Trainer::LoadCheckpoint(TrainResult& r, double& elapsed, int64_t& evaluated
           break;
         }
       }
-      throw Error("--resume: " + path + " is from a different run: " + what);
+      throw Error(path + " is from a different run: " + what);
     }
     // The fingerprint matched, but a file can be edited or damaged: every value is checked before it is used.
-    auto bad = [&](const std::string& what) { return Error("--resume: " + path + ": " + what); };
-    torch::serialize::InputArchive policy;
-    a.read("policy", policy);
-    LoadModuleChecked(this->policy().module(), policy, path);
-    torch::serialize::InputArchive algorithm;
-    a.read("algorithm", algorithm);
-    algorithm_->Load(algorithm, path);
-    a.read("step", v);
-    r.steps_done = v.toInt();
+    auto bad = [&](const std::string& what) { return Error(path + ": " + what); };
+    LoadModuleChecked(this->policy().module(), a.Scope("policy"), path);
+    algorithm_->Load(a.Scope("algorithm"), path);
+    r.steps_done = a.GetInt("step");
     if (r.steps_done < 0) throw bad("negative step");
-    a.read("rng", v);
-    std::istringstream rng(v.toStringRef());
+    std::istringstream rng(a.GetString("rng"));
     rng >> rng_;
     if (!rng) throw bad("the random generator's state is malformed");
-    a.read("best_step_time", v);
-    r.best_step_time = v.toDouble();
+    r.best_step_time = a.GetDouble("best_step_time");
     if (!(r.best_step_time >= 0)) throw bad("the best step time is negative or NaN");
-    a.read("best_step", v);
-    r.best_step = v.toInt();
+    r.best_step = a.GetInt("best_step");
     r.tasks.assign(tasks_.size(), TaskBest{});
     for (size_t t = 0; t < tasks_.size(); ++t) {
       const std::string k = t == 0 ? "" : "_" + std::to_string(t);
@@ -244,14 +224,11 @@ void Trainer::LoadCheckpoint(TrainResult& r, double& elapsed, int64_t& evaluated
         best_of.step_time = r.best_step_time;
         best_of.step = r.best_step;
       } else {
-        a.read("best_step_time" + k, v);
-        best_of.step_time = v.toDouble();
+        best_of.step_time = a.GetDouble("best_step_time" + k);
         if (!(best_of.step_time >= 0)) throw bad("a best step time is negative or NaN");
-        a.read("best_step" + k, v);
-        best_of.step = v.toInt();
+        best_of.step = a.GetInt("best_step" + k);
       }
-      at::Tensor best;
-      a.read("best_groups" + k, best);
+      at::Tensor best = a.GetTensor("best_groups" + k);
       const Policy& policy_t = *tasks_[t].policy;
       const int64_t groups = static_cast<int64_t>(policy_t.decision_groups().num_groups()), devices = policy_t.num_devices();
       if (best.scalar_type() != at::kLong || best.dim() != 1 || (best.numel() != 0 && best.numel() != groups))
@@ -263,8 +240,7 @@ void Trainer::LoadCheckpoint(TrainResult& r, double& elapsed, int64_t& evaluated
     }
     r.best_groups = r.tasks[0].groups;
     const int columns = multi() ? kMultiCurveColumns : kCurveColumns;
-    at::Tensor curve;
-    a.read("curve", curve);
+    at::Tensor curve = a.GetTensor("curve");
     if (curve.scalar_type() != at::kDouble || curve.dim() != 2 || curve.size(1) != columns)
       throw bad("the learning curve is not a [steps, " + std::to_string(columns) + "] double tensor");
     curve = curve.contiguous();
@@ -278,12 +254,12 @@ void Trainer::LoadCheckpoint(TrainResult& r, double& elapsed, int64_t& evaluated
         r.curve.back().relative = c[8];
       }
     }
-    a.read("elapsed", v);
-    elapsed = v.toDouble();
+    elapsed = a.GetDouble("elapsed");
     if (!(elapsed >= 0 && std::isfinite(elapsed))) throw bad("the elapsed time is negative or not finite");
-    a.read("placements", v);
-    evaluated_total = v.toInt();
+    evaluated_total = a.GetInt("placements");
     if (evaluated_total < 0) throw bad("a negative count of placements");
+  } catch (const Error& e) {
+    throw Error(std::string("--resume: ") + e.what());
   } catch (const c10::Error& e) {
     throw Error("--resume: cannot read " + path + ": " + e.what_without_backtrace());
   }

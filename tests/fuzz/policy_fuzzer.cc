@@ -3,9 +3,12 @@
 // valid policy.pt) decoded through the registered seq2seq placer, or a training checkpoint (ALLOT_FUZZ_CHECKPOINT
 // 1: the bytes are checkpoint.pt) resumed by the trainer for one more step. Both on a fixed MLP on cpu2. With
 // ALLOT_FUZZ_SEED_DIR set, initialization first writes a valid input there (scripts/fuzz.sh seeds the corpus so).
+// Every archive the bytes hold is resealed first (its lengths and hash recomputed, rl/archive_file.h SealArchive),
+// so that mutations reach the archive's index and data as a crafted file would, not only its hash check.
 // Any allot::Error is the expected answer to bad input.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -20,6 +23,7 @@
 #include "graph/onnx_import.h"
 #include "models/model_zoo.h"
 #include "placers/placer.h"
+#include "rl/archive_file.h"
 #include "rl/learned_placers.h"
 #include "rl/learned_registry.h"
 #include "rl/policy_io.h"
@@ -78,6 +82,19 @@ Fixture& Get() {
   return *f;
 }
 
+// `bytes` with a valid seal where it starts like an archive: its stored index length, clamped to the body, splits
+// the body into index and data.
+std::string Reseal(const std::string& bytes) {
+  static const std::string header = allot::rl::SealArchive("", "");  // magic and three zero u64s
+  const size_t magic = header.size() - 24;
+  if (bytes.size() < header.size() || bytes.compare(0, magic, header, 0, magic) != 0) return bytes;
+  uint64_t index = 0;
+  for (int i = 7; i >= 0; --i) index = index << 8 | static_cast<unsigned char>(bytes[magic + static_cast<size_t>(i)]);
+  const std::string body = bytes.substr(header.size());
+  const size_t n = static_cast<size_t>(std::min<uint64_t>(index, body.size()));
+  return allot::rl::SealArchive(std::string_view(body).substr(0, n), std::string_view(body).substr(n));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -93,12 +110,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fs::create_directories(dir);
   try {
     if (ALLOT_FUZZ_CHECKPOINT) {
-      allot::WriteFileAtomic(dir + "/checkpoint.pt", bytes);
+      allot::WriteFileAtomic(dir + "/checkpoint.pt", Reseal(bytes));
       MakeSmallTrainer(f, dir, 3, true)->Train();
     } else {
       const size_t nul = bytes.find('\0');
       allot::WriteFileAtomic(dir + "/policy.json", bytes.substr(0, nul));
-      allot::WriteFileAtomic(dir + "/policy.pt", nul == std::string::npos ? f.valid_pt : bytes.substr(nul + 1));
+      allot::WriteFileAtomic(dir + "/policy.pt", nul == std::string::npos ? f.valid_pt : Reseal(bytes.substr(nul + 1)));
       f.registry.Create("seq2seq:policy=" + dir)->place(f.problem);
     }
   } catch (const allot::Error&) {
