@@ -101,17 +101,18 @@ void LoadAdamChecked(torch::optim::Adam& adam, const ArchiveReader& archive, con
     s->step(a.GetInt("step"));
     if (s->step() < 0) throw Error(source + ": the optimizer's step count is negative");
     known.insert(k + "/step");
-    for (const char* name : {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}) {
-      if (!a.Has(name) && std::string(name) == "max_exp_avg_sq") continue;
+    auto moment = [&](const char* name) {
       const at::Tensor m = a.GetTensor(name);
       if (m.sizes() != params[i].sizes() || m.scalar_type() != params[i].scalar_type())
         throw Error(source + ": the optimizer state does not fit the policy (a moment of " + ShapeOf(params[i]) +
                     " is " + ShapeOf(m) + ")");
+      if (!at::isfinite(m).all().item<bool>()) throw Error(source + ": the optimizer state is not finite");
       known.insert(k + "/" + name);
-      if (std::string(name) == "exp_avg") s->exp_avg(m);
-      else if (std::string(name) == "exp_avg_sq") s->exp_avg_sq(m);
-      else s->max_exp_avg_sq(m);
-    }
+      return m;
+    };
+    s->exp_avg(moment("exp_avg"));
+    s->exp_avg_sq(moment("exp_avg_sq"));
+    if (a.Has("max_exp_avg_sq")) s->max_exp_avg_sq(moment("max_exp_avg_sq"));  // amsgrad only
     state[KeyOf<AdamState>(params[i])] = std::move(s);
   }
   for (const std::string& key : archive.Keys())
