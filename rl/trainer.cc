@@ -175,7 +175,7 @@ void Trainer::SaveCheckpoint(const TrainResult& r, double elapsed, int64_t evalu
     if (multi()) curve.insert(curve.end(), {static_cast<double>(c.task), c.relative});
   }
   a.PutTensor("curve", at::tensor(curve, at::TensorOptions().dtype(at::kDouble))
-                       .reshape({static_cast<int64_t>(r.curve.size()), columns}));
+                           .reshape({static_cast<int64_t>(r.curve.size()), columns}));
   a.PutDouble("elapsed", elapsed);
   a.PutInt("placements", evaluated_total);
 
