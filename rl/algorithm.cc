@@ -14,6 +14,8 @@ double PlacementCost(double step_time, bool valid) {
   return std::sqrt(valid ? std::max(0.0, step_time) : kInvalidStepTime);
 }
 
+UpdateStats Algorithm::Update(const Batch& batch) { return UpdateAll({batch})[0]; }
+
 std::string FingerprintNumber(double v) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "%.17g", v);

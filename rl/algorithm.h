@@ -1,7 +1,8 @@
 #pragma once
 // The learning algorithms behind one interface: reinforce (rl/reinforce.h), ppo (rl/ppo.h), ce (rl/cross_entropy.h).
 // An algorithm owns its optimizer over a policy's parameters and turns one batch of K scored samples into an
-// update; the trainer (rl/trainer.h) calls it once per batch and never looks inside.
+// update; the trainer (rl/trainer.h) calls it once per batch and never looks inside. GDP's batch training hands it
+// several graphs' batches at once: one optimizer step on the mean of their losses (UpdateAll).
 //
 // Shared by all (REFERENCES Part I §7.1): a sample's cost is c = sqrt(step time in seconds), an invalid placement
 // (out of memory) counts as a 100 s step (cost 10, HDP's failing_signal); lower is better.
@@ -40,7 +41,12 @@ struct UpdateStats {
 class Algorithm {
  public:
   virtual ~Algorithm() = default;
-  virtual UpdateStats Update(const Batch& batch) = 0;
+  // One batch: UpdateAll of it alone.
+  UpdateStats Update(const Batch& batch);
+  // Batches of distinct graphs sharing one network (GDP-batch): each batch's loss as Update alone would form it
+  // (its own baseline and advantage scale), their mean minimised in one optimizer step; one UpdateStats per batch.
+  // Algorithms whose state follows one graph's samples (ce) throw Error for more than one batch.
+  virtual std::vector<UpdateStats> UpdateAll(const std::vector<Batch>& batches) = 0;
   virtual void SetLearningRate(double lr) = 0;
   // Its state (optimizer moments, baselines, buffers): a resumed run continues bit for bit.
   virtual void Save(ArchiveWriter archive) const = 0;

@@ -20,7 +20,9 @@ std::vector<int64_t> CrossEntropy::EliteIndices(const std::vector<double>& costs
   return order;
 }
 
-UpdateStats CrossEntropy::Update(const Batch& batch) {
+std::vector<UpdateStats> CrossEntropy::UpdateAll(const std::vector<Batch>& batches) {
+  if (batches.size() != 1) throw Error("the cross-entropy method takes one graph's batch per update");
+  const Batch& batch = batches[0];
   const Decoded& d = batch.decoded;
   if (window_.samples == 0) {
     window_ = Decoded{};
@@ -39,8 +41,8 @@ UpdateStats CrossEntropy::Update(const Batch& batch) {
   stats.mean_cost = mean / static_cast<double>(batch.costs.size());
   stats.entropy = d.entropy.mean().item<double>();
   if (window_.samples < config_.every) {
-    if (between_) return between_->Update(batch);
-    return stats;
+    if (between_) return {between_->Update(batch)};
+    return {stats};
   }
   const Decoded elite = window_.Select(EliteIndices(window_costs_, config_.elite));
   if (!policy_.FitElite(elite, config_.mix)) {
@@ -52,7 +54,7 @@ UpdateStats CrossEntropy::Update(const Batch& batch) {
   }
   window_ = Decoded{};
   window_costs_.clear();
-  return stats;
+  return {stats};
 }
 
 void CrossEntropy::SetLearningRate(double lr) {

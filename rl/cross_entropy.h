@@ -29,7 +29,8 @@ class CrossEntropy : public Algorithm {
  public:
   CrossEntropy(Policy& policy, const CrossEntropyConfig& config, std::unique_ptr<Algorithm> between = nullptr);
 
-  UpdateStats Update(const Batch& batch) override;
+  // One batch only: the elite window follows one graph's samples.
+  std::vector<UpdateStats> UpdateAll(const std::vector<Batch>& batches) override;
   void SetLearningRate(double lr) override;
   void Save(ArchiveWriter archive) const override;
   void Load(const ArchiveReader& archive, const std::string& source) override;

@@ -259,6 +259,11 @@ std::unique_ptr<Policy> ShareNetwork(const PlacementProblem& p, Policy& trained)
   return std::make_unique<P>(p, policy.config(), policy.net());
 }
 
+OptionSpec GraphsOption() {
+  return {"graphs", T::kInt, "1", "training on several graphs: graphs per update, their losses averaged into one "
+                                  "optimizer step (GDP-batch; at most the number of graphs)", 1, 1 << 20};
+}
+
 OptionSpec FinetuneOption() {
   return {"finetune_steps", T::kInt, "0", "with policy=DIR: updates on this graph before placing (0: zero-shot, the "
                                           "greedy decode)"};
@@ -283,7 +288,7 @@ Specs GdpOptions() {
                                            "every op)"},
                   {"fuse_chains", T::kBool, "false", "merge an op into its single consumer first"},
                   {"devices", T::kString, "gpu", "the devices the policy chooses among: gpu or all"},
-                  FinetuneOption()}});
+                  GraphsOption(), FinetuneOption()}});
 }
 
 GdpConfig GdpConfigOf(const OptionValues& o) {
@@ -341,7 +346,7 @@ Specs PlacetoOptions() {
                    "an episode's placement is the best it visited (its start included), and a step's reward the drop "
                    "of the best cost so far (the reference's use-min-runtime return), not its last placement"},
                   {"devices", T::kString, "gpu", "the devices the policy chooses among: gpu or all"},
-                  FinetuneOption()}});
+                  GraphsOption(), FinetuneOption()}});
 }
 
 std::unique_ptr<Policy> MakePlaceto(const PlacementProblem& p, const OptionValues& o) {
@@ -514,6 +519,7 @@ void LoopSettings(const OptionValues& o, TrainerConfig& run) {
   run.threads = static_cast<int>(o.Int("threads"));
   run.policy_threads = static_cast<int>(o.Int("policy_threads"));
   run.lr = o.Double("lr");
+  if (o.Has("graphs")) run.graphs_per_update = o.Int("graphs");
   if (o.Has("noise")) {
     run.logit_noise = o.Double("noise");
     run.noise_steps = o.Int("noise_steps");

@@ -14,48 +14,61 @@ at::Tensor Ppo::ClippedSurrogate(const at::Tensor& log_prob, const at::Tensor& o
   return at::max(ratio * advantage, ratio.clamp(1.0 - clip, 1.0 + clip) * advantage).sum(1).mean();
 }
 
-UpdateStats Ppo::Update(const Batch& batch) {
-  const Decoded& sampled = batch.decoded;
-  Policy& policy = batch.policy != nullptr ? *batch.policy : policy_;
-  EmaBaseline& ema = baselines_.of(batch.task);
-  const int64_t K = sampled.samples;
-  TORCH_CHECK(static_cast<int64_t>(batch.costs.size()) == K, "one cost per sample");
-  double mean = 0;
-  for (double c : batch.costs) mean += c;
-  mean /= static_cast<double>(K);
-  // The batch's own mean as baseline (GRPO's group baseline): advantages are centred on the batch, so with
-  // normalisation they have unit spread, and a batch of identical placements, which carries no signal, gives none.
-  // Against the EMA instead, a sharpened policy's batch lies off a lagging baseline by many times its tiny spread,
-  // and the normalised advantages swamp the entropy bonus: on Inception-V3 a collapsed gdp policy then drifted
-  // from 225.4 ms to 251.2 ms while every batch was one placement.
-  const double baseline = config_.batch_baseline ? mean : ema.Before(mean);
-  const at::Tensor old_log_prob = sampled.step_log_prob.detach();
-  const int64_t S = old_log_prob.size(1);
-  // The cost advantages against the EMA baseline, [K, 1]; with a value head, minus the per-stage correction it
-  // predicts (its regression target is this same centred, scaled cost).
-  std::vector<float> centred_costs = Advantages(batch.costs, baseline, config_.normalize);
-  const auto [lo, hi] = std::minmax_element(batch.costs.begin(), batch.costs.end());
-  if (config_.batch_baseline && *lo == *hi) std::fill(centred_costs.begin(), centred_costs.end(), 0.f);
-  const at::Tensor centred = at::tensor(centred_costs, at::TensorOptions().dtype(at::kFloat)).unsqueeze(1);
-  const at::Tensor advantage = sampled.value.defined() ? centred - sampled.value.detach() : centred.expand({K, S});
-
-  UpdateStats stats;
-  stats.mean_cost = mean;
-  stats.baseline = baseline;
-  for (int64_t epoch = 0; epoch < config_.epochs; ++epoch) {
-    const Decoded current = epoch == 0 ? Decoded(sampled) : policy.Evaluate(sampled);
-    const at::Tensor entropy = current.entropy.mean();
-    at::Tensor loss = ClippedSurrogate(current.step_log_prob, old_log_prob, advantage, config_.clip);
-    if (config_.entropy != 0) loss = loss - config_.entropy * static_cast<double>(current.decisions) * entropy;
-    if (current.value.defined() && config_.value_coef > 0)
-      loss = loss + config_.value_coef * (current.value - centred).pow(2).mean();
-    optimizer_.Step(loss);
-    if (epoch == 0) {
-      stats.loss = loss.item<double>();
-      stats.entropy = entropy.item<double>();
-    }
+std::vector<UpdateStats> Ppo::UpdateAll(const std::vector<Batch>& batches) {
+  TORCH_CHECK(!batches.empty(), "an update needs a batch");
+  const size_t B = batches.size();
+  std::vector<UpdateStats> stats(B);
+  // Per batch: the sampling pass's log-probabilities, the centred costs and the advantages, fixed over the epochs.
+  std::vector<at::Tensor> old_log_prob(B), centred(B), advantage(B);
+  for (size_t b = 0; b < B; ++b) {
+    const Batch& batch = batches[b];
+    const Decoded& sampled = batch.decoded;
+    const int64_t K = sampled.samples;
+    TORCH_CHECK(static_cast<int64_t>(batch.costs.size()) == K, "one cost per sample");
+    double mean = 0;
+    for (double c : batch.costs) mean += c;
+    mean /= static_cast<double>(K);
+    // The batch's own mean as baseline (GRPO's group baseline): advantages are centred on the batch, so with
+    // normalisation they have unit spread, and a batch of identical placements, which carries no signal, gives none.
+    // Against the EMA instead, a sharpened policy's batch lies off a lagging baseline by many times its tiny spread,
+    // and the normalised advantages swamp the entropy bonus: on Inception-V3 a collapsed gdp policy then drifted
+    // from 225.4 ms to 251.2 ms while every batch was one placement.
+    const double baseline = config_.batch_baseline ? mean : baselines_.of(batch.task).Before(mean);
+    old_log_prob[b] = sampled.step_log_prob.detach();
+    const int64_t S = old_log_prob[b].size(1);
+    // The cost advantages against the baseline, [K, 1]; with a value head, minus the per-stage correction it
+    // predicts (its regression target is this same centred, scaled cost).
+    std::vector<float> centred_costs = Advantages(batch.costs, baseline, config_.normalize);
+    const auto [lo, hi] = std::minmax_element(batch.costs.begin(), batch.costs.end());
+    if (config_.batch_baseline && *lo == *hi) std::fill(centred_costs.begin(), centred_costs.end(), 0.f);
+    centred[b] = at::tensor(centred_costs, at::TensorOptions().dtype(at::kFloat)).unsqueeze(1);
+    advantage[b] = sampled.value.defined() ? centred[b] - sampled.value.detach() : centred[b].expand({K, S});
+    stats[b].mean_cost = mean;
+    stats[b].baseline = baseline;
   }
-  if (!config_.batch_baseline) ema.After(mean);
+
+  for (int64_t epoch = 0; epoch < config_.epochs; ++epoch) {
+    at::Tensor loss;
+    for (size_t b = 0; b < B; ++b) {
+      const Decoded& sampled = batches[b].decoded;
+      Policy& policy = batches[b].policy != nullptr ? *batches[b].policy : policy_;
+      const Decoded current = epoch == 0 ? Decoded(sampled) : policy.Evaluate(sampled);
+      const at::Tensor entropy = current.entropy.mean();
+      at::Tensor batch_loss = ClippedSurrogate(current.step_log_prob, old_log_prob[b], advantage[b], config_.clip);
+      if (config_.entropy != 0) batch_loss = batch_loss - config_.entropy * static_cast<double>(current.decisions) * entropy;
+      if (current.value.defined() && config_.value_coef > 0)
+        batch_loss = batch_loss + config_.value_coef * (current.value - centred[b]).pow(2).mean();
+      loss = b == 0 ? batch_loss : loss + batch_loss;
+      if (epoch == 0) {
+        stats[b].loss = batch_loss.item<double>();
+        stats[b].entropy = entropy.item<double>();
+      }
+    }
+    if (B > 1) loss = loss / static_cast<double>(B);
+    optimizer_.Step(loss);
+  }
+  if (!config_.batch_baseline)
+    for (size_t b = 0; b < B; ++b) baselines_.of(batches[b].task).After(stats[b].mean_cost);
   return stats;
 }
 

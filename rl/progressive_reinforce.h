@@ -29,7 +29,7 @@ class ProgressiveReinforce : public Algorithm {
  public:
   ProgressiveReinforce(Policy& policy, const ProgressiveReinforceConfig& config);
 
-  UpdateStats Update(const Batch& batch) override;
+  std::vector<UpdateStats> UpdateAll(const std::vector<Batch>& batches) override;
   void SetLearningRate(double lr) override { optimizer_.SetLearningRate(lr); }
   void Save(ArchiveWriter archive) const override;
   void Load(const ArchiveReader& archive, const std::string& source) override;

@@ -27,7 +27,7 @@ class Reinforce : public Algorithm {
  public:
   Reinforce(Policy& policy, const ReinforceConfig& config);
 
-  UpdateStats Update(const Batch& batch) override;
+  std::vector<UpdateStats> UpdateAll(const std::vector<Batch>& batches) override;
   void SetLearningRate(double lr) override { optimizer_.SetLearningRate(lr); }
   void Save(ArchiveWriter archive) const override;
   void Load(const ArchiveReader& archive, const std::string& source) override;

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <numeric>
 #include <sstream>
 #include <thread>
 
@@ -111,6 +112,7 @@ Trainer::Trainer(std::vector<TrainTask> tasks, TrainerConfig config, std::unique
   if (tasks_.empty()) throw Error("training needs at least one graph");
   const std::string name(policy().kind());
   if (config_.samples < 1) throw Error(name + ": samples must be at least 1");
+  if (config_.graphs_per_update < 1) throw Error(name + ": graphs per update must be at least 1");
   if (config_.steps < 0) throw Error(name + ": steps must not be negative");
   if (config_.reward == RewardSource::kMeasured && !config_.scorer)
     throw Error(name + ": measured rewards need a scorer that runs placements (allot train --reward measured)");
@@ -144,6 +146,8 @@ std::string Trainer::Fingerprint() const {
     << ";noise_steps=" << config_.noise_steps << ";lr_decay=" << Num(config_.lr_decay)
     << ";lr_decay_every=" << config_.lr_decay_every << ";lr_decay_start=" << config_.lr_decay_start
     << ";samples=" << config_.samples << ";seed=" << config_.seed << ";reward=" << static_cast<int>(config_.reward);
+  if (multi() && config_.graphs_per_update > 1)
+    s << ";graphs_per_update=" << std::min<int64_t>(config_.graphs_per_update, static_cast<int64_t>(tasks_.size()));
   return s.str();
 }
 
@@ -288,8 +292,9 @@ TrainResult Trainer::Train() {
   if (config_.resume) LoadCheckpoint(r, elapsed_before, evaluated_total);
 
   const int64_t K = config_.samples;
+  const size_t B = static_cast<size_t>(std::min<int64_t>(config_.graphs_per_update, static_cast<int64_t>(tasks_.size())));
+  std::vector<size_t> pool(tasks_.size());  // the graphs, partially shuffled by each GDP-batch draw
   std::vector<std::vector<DeviceId>> placements(static_cast<size_t>(K));
-  std::vector<Score> scores;
   const auto t0 = Clock::now();
   auto last_progress = t0;
   bool printed_last = false;
@@ -313,67 +318,94 @@ TrainResult Trainer::Train() {
                         (past > 0 ? std::pow(config_.lr_decay, static_cast<double>(past / config_.lr_decay_every)) : 1.0);
       algorithm_->SetLearningRate(lr);
     }
-    const auto t_sample = Clock::now();
-    const size_t task = multi() ? static_cast<size_t>(rng_() % tasks_.size()) : 0;
-    Policy& policy = *tasks_[task].policy;
-    const double simulated_before = policy.simulation_seconds();
-    const PlacementProblem& problem = *tasks_[task].problem;
-    const int64_t G = static_cast<int64_t>(policy.decision_groups().num_groups());
-    Decoded decoded = policy.Sample(K, rng_, noise);
-    for (int64_t k = 0; k < K; ++k)
-      placements[k] = ExpandDecision(problem, policy.decision_map(), decoded.devices.data() + k * G);
-    const auto t_score = Clock::now();
-    scorers_[task]->ScoreAll(placements, scores);
+    // The graphs of this update: one, drawn uniformly (no draw for a single graph), or B distinct ones.
+    std::vector<size_t> drawn;
+    if (!multi()) {
+      drawn.push_back(0);
+    } else if (B == 1) {
+      drawn.push_back(static_cast<size_t>(rng_() % tasks_.size()));
+    } else {
+      std::iota(pool.begin(), pool.end(), size_t{0});  // a function of the RNG alone, so a resumed run draws alike
+      for (size_t i = 0; i < B; ++i) {
+        std::swap(pool[i], pool[i + static_cast<size_t>(rng_() % (tasks_.size() - i))]);
+        drawn.push_back(pool[i]);
+      }
+    }
+    std::vector<Decoded> decoded(drawn.size());
+    std::vector<std::vector<Score>> scores(drawn.size());
+    std::vector<double> simulated_before(drawn.size());
+    for (size_t b = 0; b < drawn.size(); ++b) {
+      const auto t_sample = Clock::now();
+      Policy& policy = *tasks_[drawn[b]].policy;
+      simulated_before[b] = policy.simulation_seconds();
+      const int64_t G = static_cast<int64_t>(policy.decision_groups().num_groups());
+      decoded[b] = policy.Sample(K, rng_, noise);
+      for (int64_t k = 0; k < K; ++k)
+        placements[k] = ExpandDecision(*tasks_[drawn[b]].problem, policy.decision_map(), decoded[b].devices.data() + k * G);
+      const auto t_score = Clock::now();
+      scorers_[drawn[b]]->ScoreAll(placements, scores[b]);
+      r.scoring_seconds += Since(t_score);
+      r.policy_seconds += std::chrono::duration<double>(t_score - t_sample).count();
+    }
     const auto t_update = Clock::now();
-    Batch batch{decoded, std::vector<double>(static_cast<size_t>(K)), std::vector<uint8_t>(static_cast<size_t>(K)),
-                r.steps_done, &policy, static_cast<int64_t>(task)};
-    double valid_time = 0;
-    int valid = 0;
-    for (int64_t k = 0; k < K; ++k) {
-      batch.costs[k] = PlacementCost(scores[k].step_time, scores[k].valid);
-      batch.valid[k] = scores[k].valid;
-      if (scores[k].valid) {
-        valid_time += scores[k].step_time;
-        ++valid;
+    std::vector<Batch> batches;
+    for (size_t b = 0; b < drawn.size(); ++b) {
+      batches.push_back(Batch{decoded[b], std::vector<double>(static_cast<size_t>(K)),
+                              std::vector<uint8_t>(static_cast<size_t>(K)), r.steps_done, tasks_[drawn[b]].policy.get(),
+                              static_cast<int64_t>(drawn[b])});
+      for (int64_t k = 0; k < K; ++k) {
+        batches[b].costs[k] = PlacementCost(scores[b][k].step_time, scores[b][k].valid);
+        batches[b].valid[k] = scores[b][k].valid;
       }
     }
-    const UpdateStats stats = algorithm_->Update(batch);
-    const double simulated = policy.simulation_seconds() - simulated_before;
-    r.scoring_seconds += std::chrono::duration<double>(t_update - t_score).count() + simulated;
-    r.policy_seconds += std::chrono::duration<double>(t_score - t_sample).count() + Since(t_update) - simulated;
+    const std::vector<UpdateStats> stats = algorithm_->UpdateAll(batches);
+    double simulated = 0;  // Placeto's moves, counted as scoring
+    for (size_t b = 0; b < drawn.size(); ++b) simulated += tasks_[drawn[b]].policy->simulation_seconds() - simulated_before[b];
+    r.scoring_seconds += simulated;
+    r.policy_seconds += Since(t_update) - simulated;
     ++r.steps_done;
-    TaskBest& best = r.tasks[task];
-    for (int64_t k = 0; k < K; ++k)
-      if (scores[k].valid && scores[k].step_time < best.step_time) {
-        best.step_time = scores[k].step_time;
-        best.step = r.steps_done;
-        best.groups.assign(decoded.devices.begin() + k * G, decoded.devices.begin() + (k + 1) * G);
+    for (size_t b = 0; b < drawn.size(); ++b) {
+      const size_t task = drawn[b];
+      const int64_t G = static_cast<int64_t>(tasks_[task].policy->decision_groups().num_groups());
+      TaskBest& best = r.tasks[task];
+      double valid_time = 0;
+      int valid = 0;
+      for (int64_t k = 0; k < K; ++k) {
+        if (!scores[b][k].valid) continue;
+        valid_time += scores[b][k].step_time;
+        ++valid;
+        if (scores[b][k].step_time < best.step_time) {
+          best.step_time = scores[b][k].step_time;
+          best.step = r.steps_done;
+          best.groups.assign(decoded[b].devices.begin() + k * G, decoded[b].devices.begin() + (k + 1) * G);
+        }
       }
-    r.best_step_time = r.tasks[0].step_time;
-    r.best_step = r.tasks[0].step;
-    if (task == 0 && best.step == r.steps_done) r.best_groups = best.groups;
-    r.placements_evaluated += K;
-    evaluated_total += K;
-    CurvePoint c;
-    c.step = r.steps_done;
-    c.mean_step_time = valid ? valid_time / valid : std::nan("");
-    c.best_step_time = r.best_step_time;
-    double mean_cost = 0;
-    for (double cost : batch.costs) mean_cost += cost;
-    c.mean_reward = -(mean_cost / static_cast<double>(K));
-    c.entropy = stats.entropy;
-    c.elapsed = elapsed_before + Since(t0);
-    c.valid_fraction = static_cast<double>(valid) / static_cast<double>(K);
-    if (multi()) {
-      c.task = static_cast<int64_t>(task);
-      c.relative = c.mean_step_time / lower_bounds_[task];
-      c.best_step_time = best.step_time;
+      r.best_step_time = r.tasks[0].step_time;
+      r.best_step = r.tasks[0].step;
+      if (task == 0 && best.step == r.steps_done) r.best_groups = best.groups;
+      r.placements_evaluated += K;
+      evaluated_total += K;
+      CurvePoint c;
+      c.step = r.steps_done;
+      c.mean_step_time = valid ? valid_time / valid : std::nan("");
+      c.best_step_time = r.best_step_time;
+      double mean_cost = 0;
+      for (double cost : batches[b].costs) mean_cost += cost;
+      c.mean_reward = -(mean_cost / static_cast<double>(K));
+      c.entropy = stats[b].entropy;
+      c.elapsed = elapsed_before + Since(t0);
+      c.valid_fraction = static_cast<double>(valid) / static_cast<double>(K);
+      if (multi()) {
+        c.task = static_cast<int64_t>(task);
+        c.relative = c.mean_step_time / lower_bounds_[task];
+        c.best_step_time = best.step_time;
+      }
+      r.curve.push_back(c);
     }
-    r.curve.push_back(c);
 
     printed_last = false;
     if (std::chrono::duration<double>(Clock::now() - last_progress).count() >= config_.progress_interval) {
-      report(c);
+      report(r.curve.back());
       last_progress = Clock::now();
       printed_last = true;
     }

@@ -25,7 +25,9 @@
 //   batch of K samples), so baselines and advantage scales stay per graph (rl/algorithm.h Batch::task); the best
 //   placement is kept per graph, and the curve gains the graph and the step time relative to the graph's lower
 //   bound (cost_model/bounds.h), the one number comparable across graphs. With one task no draw is made: the
-//   single-graph runs are unchanged.
+//   single-graph runs are unchanged. GDP-batch (`graphs_per_update` B > 1): each update draws B distinct graphs,
+//   samples K placements on each and takes one optimizer step on the mean of their losses (Algorithm::UpdateAll),
+//   so no single graph's batch steers the shared network alone; the curve gets one point per graph drawn.
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -48,6 +50,7 @@ class PlacementScorer;
 struct TrainerConfig {
   int64_t steps = 500;       // total policy updates (a resumed run continues up to this count)
   int64_t samples = 4;       // K placements per update (HDP: k = 4)
+  int64_t graphs_per_update = 1;  // B: graphs per update of a multi-graph run (at most the number of graphs)
   // HDP's exploration noise on the logits (rl/seq2seq_net.h): std logit_noise x RMS(logits) for the first
   // noise_steps updates (HDP code: 0.5 until step 750; 0: none).
   double logit_noise = 0;

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <set>
 
 #include "cost_model/node_constraints.h"
@@ -17,6 +18,7 @@
 #include "rl/policy_io.h"
 #include "rl/policy_seq2seq.h"
 #include "rl/ppo.h"
+#include "rl/reinforce.h"
 #include "tests/rl_test_util.h"
 
 namespace allot {
@@ -217,6 +219,59 @@ TEST(RlPpoTest, BatchBaselineIgnoresABatchWithoutSpread) {
       EXPECT_GT(after[g][d].item<double>(), 0.5) << "unit " << g;
     }
   }
+}
+
+// GDP-batch: one optimizer step on the mean of the graphs' losses, each with its own baseline. The same batch
+// handed in twice, as two graphs, must step exactly as the batch alone (a sum would step on twice the gradient;
+// a baseline shared across graphs would see the first graph's mean before the second's). The cross-entropy
+// method, whose elite window follows one graph, refuses two.
+TEST(RlAlgorithmTest, UpdateAllStepsOnTheMeanOfItsGraphsLosses) {
+  auto f = Chains({1, 2, 3}, {1, 1});
+  rl::CategoricalConfig config;
+  config.max_groups = 0;
+  config.gpu_only = false;
+  using Make = std::function<std::unique_ptr<rl::Algorithm>(rl::Policy&)>;
+  const std::vector<std::pair<std::string, Make>> algorithms = {
+      {"reinforce", [](rl::Policy& p) {
+         rl::ReinforceConfig c;
+         c.lr = 0.05;
+         c.normalize = true;
+         c.entropy = 0.01;
+         return std::unique_ptr<rl::Algorithm>(std::make_unique<rl::Reinforce>(p, c));
+       }},
+      {"ppo", [](rl::Policy& p) {
+         rl::PpoConfig c;
+         c.lr = 0.05;
+         c.entropy = 0.01;
+         return std::unique_ptr<rl::Algorithm>(std::make_unique<rl::Ppo>(p, c));
+       }}};
+  for (const auto& [name, make] : algorithms) {
+    rl::CategoricalPolicy joint_policy(f->problem, config), alone_policy(f->problem, config);
+    auto joint = make(joint_policy), alone = make(alone_policy);
+    for (int64_t step = 0; step < 3; ++step) {
+      std::mt19937_64 rng_joint(7 + step), rng_alone(7 + step);
+      const rl::Decoded a = joint_policy.Sample(6, rng_joint, 0), b = alone_policy.Sample(6, rng_alone, 0);
+      ASSERT_EQ(a.devices, b.devices);
+      const std::vector<double> costs = {0.3, 0.1, 0.2, 0.25, 0.15 + 0.01 * step, 0.2};
+      const std::vector<uint8_t> valid(6, 1);
+      const std::vector<rl::UpdateStats> stats = joint->UpdateAll(
+          {rl::Batch{a, costs, valid, step, nullptr, 0}, rl::Batch{a, costs, valid, step, nullptr, 1}});
+      const rl::UpdateStats one = alone->Update(rl::Batch{b, costs, valid, step, nullptr, 0});
+      ASSERT_EQ(stats.size(), 2u);
+      for (const rl::UpdateStats& s : stats) {
+        EXPECT_DOUBLE_EQ(s.baseline, one.baseline) << name << " step " << step;
+        EXPECT_DOUBLE_EQ(s.loss, one.loss) << name << " step " << step;
+      }
+    }
+    EXPECT_TRUE(at::allclose(joint_policy.Probabilities(), alone_policy.Probabilities(), 0, 1e-6)) << name;
+    EXPECT_FALSE(at::allclose(joint_policy.Probabilities(), at::full_like(joint_policy.Probabilities(), 0.5), 0, 1e-3)) << name << " learned nothing";
+  }
+  rl::CategoricalPolicy policy(f->problem, config);
+  rl::CrossEntropy ce(policy, rl::CrossEntropyConfig{});
+  std::mt19937_64 rng(1);
+  const rl::Decoded a = policy.Sample(2, rng, 0);
+  EXPECT_THROW(ce.UpdateAll({rl::Batch{a, {1, 2}, {1, 1}, 0, nullptr, 0}, rl::Batch{a, {1, 2}, {1, 1}, 0, nullptr, 1}}),
+               Error);
 }
 
 TEST(RlCrossEntropyTest, EliteRefitIsTheElitesFrequenciesMixedWithUniform) {

@@ -453,40 +453,61 @@ TEST_P(GraphPlacerTest, TrainedOnSeveralGraphsPlacesAnUnseenOneAtItsOptimum) {
   std::filesystem::remove_all(dir);
 }
 
+// One graph per update, and two (GDP-batch: two distinct graphs per step, one curve point each).
 TEST_P(GraphPlacerTest, AMultiGraphRunResumesExactly) {
   const std::string placer = GetParam();
   std::vector<std::unique_ptr<Case>> cases;
   cases.push_back(Chains(kUnequal, {1, 1}));
   cases.push_back(Dag({{}, {0}, {0}, {1, 2}, {}}, {1, 2, 3, 4, 5}, {1, 1}));
   cases.push_back(Dag(Chain(7), std::vector<double>(7, 1), {1, 1}));
-  std::vector<const PlacementProblem*> problems;
-  for (const auto& c : cases) problems.push_back(&c->problem);
   const int64_t N = 5;
-  auto full = rl::MakeTrainer(problems, placer, GenericOptions(placer, 2 * N));
-  const rl::TrainResult uninterrupted = full->Train();
-  const std::string dir = TempDir(placer + "_resume");
-  rl::TrainerConfig run;
-  run.out_dir = dir;
-  rl::MakeTrainer(problems, placer, GenericOptions(placer, N), run)->Train();
-  run.resume = true;
-  auto second = rl::MakeTrainer(problems, placer, GenericOptions(placer, 2 * N), run);
-  const rl::TrainResult resumed = second->Train();
-  ASSERT_EQ(resumed.curve.size(), uninterrupted.curve.size());
-  for (size_t i = 0; i < resumed.curve.size(); ++i) {
-    EXPECT_EQ(resumed.curve[i].task, uninterrupted.curve[i].task) << i;
-    EXPECT_EQ(resumed.curve[i].mean_reward, uninterrupted.curve[i].mean_reward) << i;
+  for (const int64_t graphs : {1, 2}) {
+    SCOPED_TRACE("graphs=" + std::to_string(graphs));
+    std::vector<const PlacementProblem*> problems;
+    for (const auto& c : cases) problems.push_back(&c->problem);
+    auto options = [&](int64_t steps) {
+      return SmallOptions(placer, steps, "lr=0.01,fuse_chains=false,graphs=" + std::to_string(graphs));
+    };
+    auto full = rl::MakeTrainer(problems, placer, options(2 * N));
+    const rl::TrainResult uninterrupted = full->Train();
+    ASSERT_EQ(uninterrupted.curve.size(), static_cast<size_t>(2 * N * graphs));
+    for (size_t i = 0; i < uninterrupted.curve.size(); i += static_cast<size_t>(graphs)) {
+      std::set<int64_t> drawn;
+      for (int64_t b = 0; b < graphs; ++b) {
+        EXPECT_EQ(uninterrupted.curve[i + b].step, static_cast<int64_t>(i) / graphs + 1);
+        drawn.insert(uninterrupted.curve[i + b].task);
+      }
+      EXPECT_EQ(drawn.size(), static_cast<size_t>(graphs)) << "distinct graphs in one update";
+    }
+    const std::string dir = TempDir(placer + "_resume");
+    rl::TrainerConfig run;
+    run.out_dir = dir;
+    rl::MakeTrainer(problems, placer, options(N), run)->Train();
+    run.resume = true;
+    auto second = rl::MakeTrainer(problems, placer, options(2 * N), run);
+    const rl::TrainResult resumed = second->Train();
+    ASSERT_EQ(resumed.curve.size(), uninterrupted.curve.size());
+    for (size_t i = 0; i < resumed.curve.size(); ++i) {
+      EXPECT_EQ(resumed.curve[i].task, uninterrupted.curve[i].task) << i;
+      EXPECT_EQ(resumed.curve[i].mean_reward, uninterrupted.curve[i].mean_reward) << i;
+    }
+    for (size_t t = 0; t < problems.size(); ++t) {
+      EXPECT_EQ(resumed.tasks[t].step_time, uninterrupted.tasks[t].step_time) << t;
+      EXPECT_EQ(resumed.tasks[t].groups, uninterrupted.tasks[t].groups) << t;
+    }
+    ExpectSameParameters(Parameters(*full), Parameters(*second));
+    // Another number of graphs per update is another run.
+    EXPECT_THROW(rl::MakeTrainer(problems, placer, SmallOptions(placer, 2 * N, "lr=0.01,fuse_chains=false,graphs=" +
+                                                                                   std::to_string(3 - graphs)),
+                                 run)->Train(),
+                 Error);
+    // The same graphs in another order are another run.
+    std::swap(problems[0], problems[2]);
+    EXPECT_THROW(rl::MakeTrainer(problems, placer, options(2 * N), run)->Train(), Error);
+    // Placers tied to one graph refuse several.
+    EXPECT_THROW(rl::MakeTrainer(problems, "seq2seq", SmallOptions("seq2seq", 2)), Error);
+    std::filesystem::remove_all(dir);
   }
-  for (size_t t = 0; t < problems.size(); ++t) {
-    EXPECT_EQ(resumed.tasks[t].step_time, uninterrupted.tasks[t].step_time) << t;
-    EXPECT_EQ(resumed.tasks[t].groups, uninterrupted.tasks[t].groups) << t;
-  }
-  ExpectSameParameters(Parameters(*full), Parameters(*second));
-  // The same graphs in another order are another run.
-  std::swap(problems[0], problems[2]);
-  EXPECT_THROW(rl::MakeTrainer(problems, placer, GenericOptions(placer, 2 * N), run)->Train(), Error);
-  // Placers tied to one graph refuse several.
-  EXPECT_THROW(rl::MakeTrainer(problems, "seq2seq", SmallOptions("seq2seq", 2)), Error);
-  std::filesystem::remove_all(dir);
 }
 
 INSTANTIATE_TEST_SUITE_P(Generic, GraphPlacerTest, ::testing::Values("gdp", "placeto"),
