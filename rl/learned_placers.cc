@@ -87,6 +87,8 @@ Specs PpoOptions(const char* lr, const char* epochs, const char* entropy) {
       {"clip", T::kDouble, "0.2", "PPO's clip range epsilon (PPO's default; the papers give none)", 0, 1},
       {"epochs", T::kInt, epochs, "PPO epochs over each batch", 1, 1000},
       {"entropy", T::kDouble, entropy, "entropy bonus weight, per decision"},
+      {"entropy_target", T::kDouble, "0", "nats per decision to hold by adapting the entropy weight per graph, "
+                                          "starting from `entropy` (not in the papers; 0: a fixed weight)", 0, 100},
       {"normalize", T::kBool, "true", "divide advantages by the std of the K samples' costs (not in the papers)"},
   };
 }
@@ -125,6 +127,9 @@ PpoConfig PpoConfigOf(const OptionValues& o) {
   c.epochs = o.Int("epochs");
   c.entropy = o.Double("entropy");
   c.normalize = o.Bool("normalize");
+  c.entropy_target = o.Double("entropy_target");
+  if (c.entropy_target > 0 && !(c.entropy > 0))
+    throw Error("entropy_target adapts the entropy weight from its start `entropy`, which must be positive");
   return c;
 }
 
@@ -334,6 +339,8 @@ Specs PlacetoOptions() {
                   {"entropy", T::kDouble, "0", "entropy bonus weight, per step (Placeto decays one; 0.01 and 0.03 "
                                                "did not keep the policy on the tests' 8-chain toy from turning "
                                                "deterministic, nor help it find the optimum)"},
+                  {"entropy_target", T::kDouble, "0", "with algorithm=ppo: nats per step to hold by adapting the "
+                                                      "entropy weight per graph (0: a fixed weight)", 0, 100},
                   {"window", T::kInt, "10", "episodes in each step's baseline (Placeto: 10; algorithm=reinforce)", 1,
                    100000},
                   {"normalize", T::kBool, "true", "divide advantages by their std over the batch (not in Placeto)"},
@@ -368,6 +375,7 @@ std::unique_ptr<Algorithm> PlacetoAlgorithm(Policy& policy, const OptionValues& 
     return std::make_unique<Ppo>(policy, c);
   }
   if (algorithm != "reinforce") throw Error("placeto: algorithm must be reinforce or ppo, not '" + algorithm + "'");
+  if (o.Double("entropy_target") > 0) throw Error("placeto: entropy_target needs algorithm=ppo");
   ProgressiveReinforceConfig c;
   c.lr = o.Double("lr");
   c.entropy = o.Double("entropy");

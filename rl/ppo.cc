@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "graph/error.h"
+
 namespace allot::rl {
 
 Ppo::Ppo(Policy& policy, const PpoConfig& config)
@@ -55,7 +57,8 @@ std::vector<UpdateStats> Ppo::UpdateAll(const std::vector<Batch>& batches) {
       const Decoded current = epoch == 0 ? Decoded(sampled) : policy.Evaluate(sampled);
       const at::Tensor entropy = current.entropy.mean();
       at::Tensor batch_loss = ClippedSurrogate(current.step_log_prob, old_log_prob[b], advantage[b], config_.clip);
-      if (config_.entropy != 0) batch_loss = batch_loss - config_.entropy * static_cast<double>(current.decisions) * entropy;
+      const double weight = EntropyWeight(batches[b].task);
+      if (weight != 0) batch_loss = batch_loss - weight * static_cast<double>(current.decisions) * entropy;
       if (current.value.defined() && config_.value_coef > 0)
         batch_loss = batch_loss + config_.value_coef * (current.value - centred[b]).pow(2).mean();
       loss = b == 0 ? batch_loss : loss + batch_loss;
@@ -69,17 +72,45 @@ std::vector<UpdateStats> Ppo::UpdateAll(const std::vector<Batch>& batches) {
   }
   if (!config_.batch_baseline)
     for (size_t b = 0; b < B; ++b) baselines_.of(batches[b].task).After(stats[b].mean_cost);
+  if (config_.entropy_target > 0)
+    for (size_t b = 0; b < B; ++b) {
+      const auto task = static_cast<size_t>(batches[b].task);
+      const double log_weight = std::log(EntropyWeight(batches[b].task));
+      if (log_entropy_weight_.size() <= task) log_entropy_weight_.resize(task + 1, std::nan(""));
+      // Bounded so that a graph whose entropy cannot reach the target (one device, one unit) stays finite.
+      log_entropy_weight_[task] = std::clamp(
+          log_weight + config_.entropy_rate * (config_.entropy_target - stats[b].entropy) / config_.entropy_target,
+          std::log(1e-6), std::log(1e3));
+    }
   return stats;
+}
+
+double Ppo::EntropyWeight(int64_t task) const {
+  const auto t = static_cast<size_t>(task);
+  if (config_.entropy_target <= 0 || t >= log_entropy_weight_.size() || std::isnan(log_entropy_weight_[t]))
+    return config_.entropy;
+  return std::exp(log_entropy_weight_[t]);
 }
 
 void Ppo::Save(ArchiveWriter archive) const {
   optimizer_.Save(archive, "optimizer");
   baselines_.Save(archive);
+  if (config_.entropy_target > 0)
+    archive.PutTensor("log_entropy_weight", at::tensor(log_entropy_weight_, at::TensorOptions().dtype(at::kDouble)));
 }
 
 void Ppo::Load(const ArchiveReader& archive, const std::string& source) {
   optimizer_.Load(archive, "optimizer", source);
   baselines_.Load(archive, source);
+  log_entropy_weight_.clear();
+  if (config_.entropy_target <= 0) return;
+  const at::Tensor w = archive.GetTensor("log_entropy_weight").contiguous();
+  if (w.scalar_type() != at::kDouble || w.dim() != 1)
+    throw Error(source + ": the entropy weights are not a list of doubles");
+  log_entropy_weight_.assign(w.data_ptr<double>(), w.data_ptr<double>() + w.numel());
+  for (double v : log_entropy_weight_)
+    if (!std::isnan(v) && !(v >= std::log(1e-6) - 1e-9 && v <= std::log(1e3) + 1e-9))
+      throw Error(source + ": an entropy weight out of range");
 }
 
 std::string Ppo::Fingerprint() const {
@@ -87,7 +118,10 @@ std::string Ppo::Fingerprint() const {
          ";epochs=" + std::to_string(config_.epochs) + ";entropy=" + FingerprintNumber(config_.entropy) +
          ";normalize=" + std::to_string(config_.normalize) + ";value_coef=" + FingerprintNumber(config_.value_coef) +
          ";baseline_decay=" + FingerprintNumber(config_.baseline_decay) + ";grad_clip=" +
-         FingerprintNumber(config_.grad_clip) + (config_.batch_baseline ? ";batch_baseline=1" : "");
+         FingerprintNumber(config_.grad_clip) + (config_.batch_baseline ? ";batch_baseline=1" : "") +
+         (config_.entropy_target > 0 ? ";entropy_target=" + FingerprintNumber(config_.entropy_target) +
+                                           ";entropy_rate=" + FingerprintNumber(config_.entropy_rate)
+                                     : "");
 }
 
 }  // namespace allot::rl

@@ -16,7 +16,14 @@
 // Summing over stages (not averaging) makes the first epoch's gradient exactly REINFORCE's.
 //
 // The papers give no ε, E or learning rate (REFERENCES §3, §7.4): ε = 0.2 and E = 4 are PPO's usual defaults,
-// recorded here as ours. The first epoch reuses the sampling pass's autograd graph (r = 1 there); later epochs
+// recorded here as ours.
+// `entropy_target` (ours, as SAC tunes its temperature): instead of a fixed bonus weight, each graph's weight α
+// starts at `entropy` and follows log α += rate · (target - H) / target after every update, H the batch's mean
+// entropy per decision, so the policy keeps about `target` nats of exploration per unit. A fixed weight has a
+// narrow useful band: on gdp's nas_cnn graphs 0.03 collapses to under 0.02 nats within ~100 updates and 0.1 stays
+// near uniform (README), and a weight right for one graph of a multi-graph run is wrong for another. The weight
+// integrates the deficit, and a saturated softmax's entropy hardly responds to it, so the entropy swings through
+// the target rather than settling on it (RlPpoTest.AnEntropyTargetBringsBack...: ~300 updates a period on a toy). The first epoch reuses the sampling pass's autograd graph (r = 1 there); later epochs
 // re-score the batch with Policy::Evaluate (without logit noise: the exploration noise belongs to sampling).
 #include "rl/algorithm.h"
 
@@ -32,6 +39,8 @@ struct PpoConfig {
   double baseline_decay = 0.9;
   double grad_clip = 1.0;
   bool batch_baseline = false;  // the batch's mean cost as baseline instead of the EMA (rl/ppo.cc says why)
+  double entropy_target = 0;    // nats per decision held by adapting the weight per graph (above); 0: fixed weight
+  double entropy_rate = 0.05;   // log α's step per update at H = 0
 };
 
 class Ppo : public Algorithm {
@@ -52,8 +61,12 @@ class Ppo : public Algorithm {
  private:
   Policy& policy_;
   PpoConfig config_;
+  // The entropy weight of graph `task` (config_.entropy until it adapts).
+  double EntropyWeight(int64_t task) const;
+
   PolicyOptimizer optimizer_;
   TaskBaselines baselines_;
+  std::vector<double> log_entropy_weight_;  // per graph, with entropy_target; NaN: not adapted yet
 };
 
 }  // namespace allot::rl

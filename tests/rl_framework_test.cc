@@ -274,6 +274,41 @@ TEST(RlAlgorithmTest, UpdateAllStepsOnTheMeanOfItsGraphsLosses) {
                Error);
 }
 
+// The adaptive entropy weight (PpoConfig::entropy_target): with every unit pushed towards device 0, a fixed small
+// weight lets the policy turn deterministic for good, while under a target the weight rises until the entropy
+// comes back above the target and falls again once it is above (it integrates the deficit, so it swings through
+// the target rather than settling: rl/ppo.h).
+TEST(RlPpoTest, AnEntropyTargetBringsBackTheExplorationAFixedWeightLoses) {
+  auto f = Chains({1, 2, 3, 4}, {1, 1});
+  rl::CategoricalConfig config;
+  config.max_groups = 0;
+  config.gpu_only = false;
+  auto entropies = [&](double target) {
+    rl::CategoricalPolicy policy(f->problem, config);
+    rl::PpoConfig c;
+    c.lr = 0.01;
+    c.entropy = 0.01;
+    c.entropy_target = target;
+    rl::Ppo algorithm(policy, c);
+    std::mt19937_64 rng(5);
+    std::vector<double> out;
+    for (int64_t step = 0; step < 600; ++step) {
+      const rl::Decoded d = policy.Sample(8, rng, 0);
+      std::vector<double> costs(8, 1.0);
+      for (int64_t k = 0; k < 8; ++k)
+        for (int64_t g = 0; g < d.groups; ++g) costs[k] += 0.1 * static_cast<double>(d.device(k, g));
+      out.push_back(algorithm.Update(rl::Batch{d, costs, std::vector<uint8_t>(8, 1), step}).entropy);
+    }
+    return out;
+  };
+  const std::vector<double> fixed = entropies(0), held = entropies(0.3);
+  EXPECT_LT(*std::max_element(fixed.begin() + 150, fixed.end()), 0.01);
+  EXPECT_LT(held[150], 0.01) << "the policy first saturates under both";
+  const auto peak = std::max_element(held.begin() + 150, held.end());
+  EXPECT_GT(*peak, 0.3) << "the weight rose until the entropy passed the target";
+  EXPECT_LT(*std::min_element(peak, held.end()), 0.3) << "then fell until it passed it again";
+}
+
 TEST(RlCrossEntropyTest, EliteRefitIsTheElitesFrequenciesMixedWithUniform) {
   EXPECT_EQ(rl::CrossEntropy::EliteIndices({3, 1, 2, 5, 4, 0.5, 9, 8, 7, 6}, 0.2), (std::vector<int64_t>{5, 1}));
   EXPECT_EQ(rl::CrossEntropy::EliteIndices({3, 1, 2}, 0.1), (std::vector<int64_t>{1}));  // at least one

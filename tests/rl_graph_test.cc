@@ -466,7 +466,9 @@ TEST_P(GraphPlacerTest, AMultiGraphRunResumesExactly) {
     std::vector<const PlacementProblem*> problems;
     for (const auto& c : cases) problems.push_back(&c->problem);
     auto options = [&](int64_t steps) {
-      return SmallOptions(placer, steps, "lr=0.01,fuse_chains=false,graphs=" + std::to_string(graphs));
+      // gdp's adapted entropy weights are part of the state a resumed run must restore.
+      return SmallOptions(placer, steps, "lr=0.01,fuse_chains=false,graphs=" + std::to_string(graphs) +
+                                             (placer == "gdp" ? ",entropy=0.03,entropy_target=0.5" : ""));
     };
     auto full = rl::MakeTrainer(problems, placer, options(2 * N));
     const rl::TrainResult uninterrupted = full->Train();
