@@ -129,7 +129,8 @@ PpoConfig PpoConfigOf(const OptionValues& o) {
   c.normalize = o.Bool("normalize");
   c.entropy_target = o.Double("entropy_target");
   if (c.entropy_target > 0 && !(c.entropy > 0))
-    throw Error("entropy_target adapts the entropy weight from its start `entropy`, which must be positive");
+    throw Error("option entropy_target needs a positive entropy (the weight it adapts starts there), got entropy=" +
+                FingerprintNumber(c.entropy));
   return c;
 }
 

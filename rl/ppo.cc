@@ -6,6 +6,11 @@
 #include "graph/error.h"
 
 namespace allot::rl {
+namespace {
+// Bounds of an adapted entropy weight, so that a graph whose entropy cannot reach the target (one device, one unit)
+// keeps a finite weight.
+const double kMinLogEntropyWeight = std::log(1e-6), kMaxLogEntropyWeight = std::log(1e3);
+}  // namespace
 
 Ppo::Ppo(Policy& policy, const PpoConfig& config)
     : policy_(policy), config_(config), optimizer_(policy, config.lr, config.grad_clip), baselines_(config.baseline_decay) {}
@@ -77,10 +82,9 @@ std::vector<UpdateStats> Ppo::UpdateAll(const std::vector<Batch>& batches) {
       const auto task = static_cast<size_t>(batches[b].task);
       const double log_weight = std::log(EntropyWeight(batches[b].task));
       if (log_entropy_weight_.size() <= task) log_entropy_weight_.resize(task + 1, std::nan(""));
-      // Bounded so that a graph whose entropy cannot reach the target (one device, one unit) stays finite.
       log_entropy_weight_[task] = std::clamp(
           log_weight + config_.entropy_rate * (config_.entropy_target - stats[b].entropy) / config_.entropy_target,
-          std::log(1e-6), std::log(1e3));
+          kMinLogEntropyWeight, kMaxLogEntropyWeight);
     }
   return stats;
 }
@@ -109,7 +113,7 @@ void Ppo::Load(const ArchiveReader& archive, const std::string& source) {
     throw Error(source + ": the entropy weights are not a list of doubles");
   log_entropy_weight_.assign(w.data_ptr<double>(), w.data_ptr<double>() + w.numel());
   for (double v : log_entropy_weight_)
-    if (!std::isnan(v) && !(v >= std::log(1e-6) - 1e-9 && v <= std::log(1e3) + 1e-9))
+    if (!std::isnan(v) && !(v >= kMinLogEntropyWeight && v <= kMaxLogEntropyWeight))
       throw Error(source + ": an entropy weight out of range");
 }
 
