@@ -234,6 +234,9 @@ Specs HierarchicalOptions() {
                      {"normalize", T::kBool, "true", "divide advantages by the std of the K samples' costs (not in HDP)"},
                      {"groups", T::kInt, "0", "groups G of the Grouper (0: min(256, 20 x devices), HDP's code)", 0, 4096},
                      {"grouper_hidden", T::kInt, "64", "the Grouper's hidden width (HDP: 64)", 1, 8192},
+                     {"prior", T::kDouble, "0.2", "width, in groups, of the Grouper's positional prior: unit u's "
+                                                  "logit for group g gains -((g + 1/2 - r_u G) / prior)^2 / 2, r_u its "
+                                                  "topological rank in [0, 1) (ours; 0: none, as HDP)", 0, 1e6},
                      {"mask_after", T::kInt, "500", "updates after which invalid samples are masked out of the loss "
                                                     "(HDP paper: 500; code: 1000; 0: never)"},
                      {"devices", T::kString, "gpu", "gpu (the cluster's GPUs) or all"}},
@@ -245,6 +248,7 @@ std::unique_ptr<Policy> MakeHierarchical(const PlacementProblem& p, const Option
   HierarchicalConfig c;
   c.groups = o.Int("groups");
   c.grouper_hidden = o.Int("grouper_hidden");
+  c.prior_width = o.Double("prior");
   c.op_embedding = o.Int("op_embedding");
   c.placer = NetConfig(o, "hierarchical");
   c.gpu_only = GpuOnly(o, "hierarchical");

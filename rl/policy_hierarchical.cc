@@ -31,13 +31,25 @@ HierarchicalPolicy::HierarchicalPolicy(const PlacementProblem& problem, Hierarch
   // (rl/features.h EncodePosition).
   const int64_t U = static_cast<int64_t>(decision_.num_groups());
   std::vector<float> position(static_cast<size_t>(U * kPositionFeatures), 0.f);
+  std::vector<double> rank(static_cast<size_t>(U), 0.0);
   const double nodes = static_cast<double>(std::max<size_t>(1, problem.graph->num_nodes()));
   for (int64_t u = 0; u < U; ++u) {
     if (decision_.member_offsets[u] == decision_.member_offsets[u + 1]) continue;
     const double r = problem.graph->topo_rank()[decision_.members[decision_.member_offsets[u]]] / nodes;
     EncodePosition(r, position.data() + u * kPositionFeatures);
+    rank[u] = r;
   }
   unit_position_ = at::tensor(position, at::TensorOptions().dtype(at::kFloat)).view({U, kPositionFeatures});
+  if (config_.prior_width > 0) {
+    const int64_t G = config_.groups;
+    std::vector<float> prior(static_cast<size_t>(U * G));
+    for (int64_t u = 0; u < U; ++u)
+      for (int64_t g = 0; g < G; ++g) {
+        const double z = (static_cast<double>(g) + 0.5 - rank[u] * static_cast<double>(G)) / config_.prior_width;
+        prior[u * G + g] = static_cast<float>(-0.5 * z * z);
+      }
+    grouper_prior_ = at::tensor(prior, at::TensorOptions().dtype(at::kFloat)).view({U, G});
+  }
   const int64_t V = OpTypeVocabulary();
   unit_families_.assign(static_cast<size_t>(decision_.num_groups() * V), 0.f);
   for (uint32_t u = 0; u < decision_.num_groups(); ++u)
@@ -128,6 +140,8 @@ Decoded HierarchicalPolicy::Decode(int64_t K, std::mt19937_64* rng, double logit
     for (float& z : noise) z = static_cast<float>(NormalDouble(*rng) * logit_noise * rms);
     logits = logits + at::tensor(noise, at::TensorOptions().dtype(at::kFloat)).view({U, G});
   }
+  // The prior joins after the noise, which is scaled to the learned logits' RMS (the prior's would drown them).
+  if (grouper_prior_.defined()) logits = logits + grouper_prior_;
   const at::Tensor logp = at::log_softmax(logits, 1);  // [U, G]
   std::vector<int64_t> groups(static_cast<size_t>(K * U));
   if (forced != nullptr) {
@@ -200,6 +214,7 @@ nlohmann::ordered_json HierarchicalPolicy::Config() const {
   j["groups"] = config_.groups;
   j["grouper_hidden"] = config_.grouper_hidden;
   j["grouper_op_embedding"] = config_.op_embedding;
+  j["prior_width"] = config_.prior_width;
   WriteSeq2SeqConfig(config_.placer, j);  // the Placer's (op_embedding 0: it reads group embeddings only)
   return j;
 }
@@ -212,6 +227,7 @@ std::unique_ptr<Policy> LoadHierarchicalPolicy(const PlacementProblem& problem, 
   c.groups = JsonInteger(j, "groups", source, 1, 4096);
   c.grouper_hidden = JsonInteger(j, "grouper_hidden", source, 1, 1 << 13);
   c.op_embedding = JsonInteger(j, "grouper_op_embedding", source, 1, 1 << 13);
+  c.prior_width = JsonNonNegative(j, "prior_width", source, 0.0);  // policies saved before the prior had none
   return std::make_unique<HierarchicalPolicy>(problem, c);
 }
 
