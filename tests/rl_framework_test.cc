@@ -370,6 +370,16 @@ TEST(RlCrossEntropyTest, AloneFindsTheOptimumInClosedFormAndByGradient) {
   }
 }
 
+rl::HierarchicalConfig TinyHierarchical(int64_t groups) {
+  rl::HierarchicalConfig config;
+  config.groups = groups;
+  config.grouper_hidden = 16;
+  config.placer.hidden = 16;
+  config.placer.device_embedding = 8;
+  config.gpu_only = false;
+  return config;
+}
+
 TEST(RlHierarchicalTest, GrouperRespectsForcedColocationAndPins) {
   auto f = Chains(kUnequal, {1, 1, 1});
   NodeConstraints constraints;
@@ -379,13 +389,7 @@ TEST(RlHierarchicalTest, GrouperRespectsForcedColocationAndPins) {
   constraints.colocation[a] = constraints.colocation[b] = "together";
   constraints.devices[pinned] = {"cuda:2"};
   f->problem = PlacementProblem::Make(f->graph, f->cluster, f->costs, &constraints);
-  rl::HierarchicalConfig config;
-  config.groups = 4;
-  config.grouper_hidden = 16;
-  config.placer.hidden = 16;
-  config.placer.device_embedding = 8;
-  config.gpu_only = false;
-  rl::HierarchicalPolicy policy(f->problem, config);
+  rl::HierarchicalPolicy policy(f->problem, TinyHierarchical(4));
   policy.ResetParameters(5);
   // Its decision units are the forced groups: the co-located pair is one unit.
   EXPECT_EQ(policy.decision_groups().group_of[a], policy.decision_groups().group_of[b]);
@@ -420,12 +424,7 @@ TEST(RlHierarchicalTest, GrouperRespectsForcedColocationAndPins) {
 // ignore it; a policy saved before the prior existed loads without one.
 TEST(RlHierarchicalTest, ThePositionalPriorGroupsUnitsByTopologicalPosition) {
   auto f = Chains(std::vector<double>(24, 1.0), {1, 1});
-  rl::HierarchicalConfig config;
-  config.groups = 16;
-  config.grouper_hidden = 16;
-  config.placer.hidden = 16;
-  config.placer.device_embedding = 8;
-  config.gpu_only = false;
+  rl::HierarchicalConfig config = TinyHierarchical(16);
   torch::NoGradGuard no_grad;
   const double nodes = static_cast<double>(f->graph.num_nodes());
   for (const double width : {0.2, 0.0}) {
