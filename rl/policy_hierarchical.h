@@ -21,23 +21,24 @@
 //   Placer   the seq2seq network (rl/seq2seq_net.h) over the G group embeddings, one input per sample (each
 //            sample has its own grouping); the paper's 2-layer bi-LSTM becomes allot's one-layer bi-LSTM with the
 //            decoder reading its aligned state (seq2seq_net.h says why).
-// Positional prior (ours; `prior`, σ in groups, 0.2 by default, 0 for none): unit u's logit for group g gains
-//            -((g + 1/2 - r_u G) / σ)^2 / 2, r_u its topological rank in [0, 1), so the Grouper starts on G runs of
-//            the topological order and its network learns the departures (at σ = 0.2 a unit in the middle of a run
-//            needs a 25-nat push to leave it, one at a run's edge none). Why: every sample draws a group per unit,
-//            and in allot's simulator a grouping that is not nearly deterministic scatters each group's units over
-//            the graph, so every placement but "all groups on one GPU" pays for transfers along most edges; the
-//            Placer learns exactly that and stays there (NMT-4: `single`'s 380.8 ms at every budget). HDP's code
-//            does not hit this: its Grouper reads raw topological indices through a linear map, whose logits are
-//            large and monotone in the position, so its first groupings are near-deterministic runs too. Measured
-//            on NMT-4 (p100x4, training, 150 s, seed 1: `allot train gen:nmt,layers=4 --mode training --cluster
-//            p100x4 --placer hierarchical:seconds=150,prior=S --steps 1000000 --seed 1 --out DIR`): no prior 380.8
-//            ms (`single`'s), σ = 1: 376.1, 0.5: 367.4, 0.3: 345.8, 0.2: 327.7; the runs themselves, fixed (the
-//            Grouper bypassed): 314.5. Tried without it: a wider or sharper random Grouper (its output layer's
-//            init x10, x40: 378.5, 377.5), the rank as a raw input (378.5), HDP's lr 0.1 (the Grouper collapses to
-//            a few groups: 380.7), one grouping shared by the K samples as HDP (σ = 0.5: 367.7), no entropy bonus
-//            on the Grouper (σ = 0.3: 347.0).
-//            The noise below is scaled to the learned logits and added before the prior.
+// Positional prior (ours; `prior`, σ in groups, 0.2 by default, 0 for none): unit u's logit for group g gains -((g +
+//            1/2 - r_u G) / σ)^2 / 2, r_u its topological rank in [0, 1), so the Grouper starts on G runs of the
+//            topological order and its network learns the departures (at σ = 0.2 a unit in the middle of a run needs
+//            a 25-nat push to leave it, one at a run's edge none). Why: every sample draws a group per unit, and in
+//            allot's simulator a grouping that is not nearly deterministic scatters each group's units over the
+//            graph, so every placement but "all groups on one GPU" pays for transfers along most edges; the Placer
+//            learns exactly that and stays there (NMT-4: `single`'s 380.8 ms at every budget). HDP's code does not
+//            hit this: its Grouper reads raw topological indices through a linear map, whose logits are large and
+//            monotone in the position, so its first groupings are near-deterministic runs too. Measured on NMT-4
+//            (p100x4, training, 150 s, seed 1: `allot train gen:nmt,layers=4 --mode training --cluster p100x4
+//            --placer hierarchical:seconds=150,prior=S --steps 1000000 --seed 1 --out DIR`): no prior 380.8 ms
+//            (`single`'s), σ = 1: 376.1, 0.5: 367.4, 0.3: 345.8, 0.2: 327.7, 0.1: 313.1 (where the Grouper can move
+//            only the units at a run's edge); the runs themselves, fixed (the Grouper bypassed): 314.5. 0.2 keeps
+//            the Grouper something to learn; the README's 30-minute runs use it. Tried without it: a
+//            sharper random Grouper (its output layer's init x10, x40: 378.5, 377.5), the rank as a raw input
+//            (378.5), HDP's lr 0.1 (the Grouper collapses to a few groups: 380.7), one grouping shared by the K
+//            samples as HDP (σ = 0.5: 367.7), no entropy bonus on the Grouper (σ = 0.3: 347.0) (experiments, not
+//            options). The noise below is scaled to the learned logits and added before the prior.
 // G = min(256, 20 x devices) by default (HDP's code). Empty groups are placed too (as HDP's): they cost nothing.
 // Exploration noise (HDP's code: std 0.5 x RMS(logits) until step 750, on both) applies to the Placer per sample
 // and step as in seq2seq, and to the Grouper's logits once per batch (one [units, G] noise matrix shared by the K
