@@ -41,6 +41,9 @@ HierarchicalPolicy::HierarchicalPolicy(const PlacementProblem& problem, Hierarch
   }
   unit_position_ = at::tensor(position, at::TensorOptions().dtype(at::kFloat)).view({U, kPositionFeatures});
   if (config_.prior_width > 0) {
+    // Narrower is a fixed grouping (a 5,000-nat gap the network cannot cross), and far narrower overflows the
+    // float logits to -inf (NaN rows).
+    if (config_.prior_width < 0.01) throw Error("hierarchical: prior must be 0 (none) or at least 0.01 groups");
     const int64_t G = config_.groups;
     std::vector<float> prior(static_cast<size_t>(U * G));
     for (int64_t u = 0; u < U; ++u)

@@ -450,6 +450,8 @@ TEST(RlHierarchicalTest, ThePositionalPriorGroupsUnitsByTopologicalPosition) {
   EXPECT_EQ(rl::LoadHierarchicalPolicy(f->problem, j, "policy.json")->Config()["prior_width"], 0.2);
   j.erase("prior_width");
   EXPECT_EQ(rl::LoadHierarchicalPolicy(f->problem, j, "policy.json")->Config()["prior_width"], 0.0);
+  j["prior_width"] = 1e-3;
+  EXPECT_THROW(rl::LoadHierarchicalPolicy(f->problem, j, "policy.json"), Error);
 }
 
 TEST(RlTrainerTest, TimeBudgetEndsARun) {
